@@ -1,0 +1,175 @@
+"""Command line: ``python -m chatpaper <command>``.
+
+Each command is a thin wrapper over a function of the package that the app uses too. A ``ChatPaperError`` becomes
+one line on stderr and exit status 1; a bad argument one line and exit status 2. Never a traceback.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Sequence
+
+from chatpaper.errors import ChatPaperError
+from chatpaper.settings import Settings
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse with a one-line error instead of usage plus error."""
+
+    def error(self, message: str):  # noqa: D102 - argparse's hook
+        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
+
+
+def _progress(message: str) -> None:
+    """Progress for long work goes to stderr, so stdout stays clean for JSON and Markdown."""
+    print(message, file=sys.stderr, flush=True)
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    """Environment settings with the command line's overrides on top."""
+    overrides = {
+        "backend": getattr(args, "backend", None),
+        "model": getattr(args, "model", None),
+        "openai_base_url": getattr(args, "base_url", None),
+        "languages": getattr(args, "lang", None),
+    }
+    return Settings.from_env(**overrides)
+
+
+def _print_json(obj) -> None:
+    json.dump(obj, sys.stdout, ensure_ascii=False, indent=1, default=str)
+    sys.stdout.write("\n")
+
+
+def _cmd_extract(args: argparse.Namespace) -> int:
+    from chatpaper.pdf import extract_paper
+
+    paper = extract_paper(args.pdf, images_dir=args.images, settings=_settings(args))
+    if args.json:
+        _print_json(paper.to_dict())
+    else:
+        print(paper.title)
+        print(", ".join(paper.authors))
+        for s in paper.sections:
+            print(f"{'  ' * (s.level - 1)}{s.heading}  (p. {s.page})")
+        for f in paper.figures:
+            print(f"{f.label} (p. {f.page}): {f.caption[:80]}")
+        for w in paper.warnings:
+            print(f"warning: {w}", file=sys.stderr)
+    return 0
+
+
+def _cmd_info(args: argparse.Namespace) -> int:
+    from chatpaper.pipeline import load_record
+
+    record = load_record(args.source, settings=_settings(args), progress=_progress)
+    if args.json:
+        _print_json(record.to_dict())
+    else:
+        print(f"{record.title}\n{', '.join(record.authors)}\n{record.abs_url or record.pdf_path}")
+    return 0
+
+
+def _cmd_digest(args: argparse.Namespace) -> int:
+    from chatpaper.pipeline import digest_to_markdown
+
+    markdown = digest_to_markdown(args.source, settings=_settings(args), out=args.out, embed_images=args.embed_images, progress=_progress)
+    if not args.out:
+        sys.stdout.write(markdown)
+    else:
+        _progress(f"wrote {args.out}")
+    return 0
+
+
+def _cmd_daily(args: argparse.Namespace) -> int:
+    from chatpaper.daily import run_daily
+
+    path = run_daily(
+        query=args.query, category=args.category, date=args.date, days=args.days, max_results=args.max,
+        out_dir=args.out, topic=args.topic, settings=_settings(args), progress=_progress,
+    )
+    print(path)
+    return 0
+
+
+def _cmd_model_path(args: argparse.Namespace) -> int:
+    from chatpaper.backends.local import resolve_model_path
+
+    print(resolve_model_path(_settings(args), progress=_progress))
+    return 0
+
+
+def _cmd_cache(args: argparse.Namespace) -> int:
+    from chatpaper.cache import Cache
+
+    cache = Cache(_settings(args).cache_path)
+    if args.action == "clear":
+        removed = cache.clear()
+        print(f"removed {removed} cached entries from {cache.root}")
+    else:
+        print(cache.root)
+    return 0
+
+
+def _add_backend_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--lang", help="languages, comma-separated (default from CHATPAPER_LANGUAGES: en,zh)")
+    p.add_argument("--backend", choices=["openai", "hf", "local", "transformers"], help="LLM backend (default: chosen from the environment)")
+    p.add_argument("--model", help="model name or path for the backend")
+    p.add_argument("--base-url", help="base URL of an OpenAI-compatible server (openai backend)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser with every command."""
+    parser = _Parser(prog="python -m chatpaper", description="Bilingual digests of research papers, from arXiv or a PDF.")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND", parser_class=_Parser)
+
+    p = sub.add_parser("extract", help="read a PDF into title, authors, abstract, sections and figures")
+    p.add_argument("pdf", help="path of the PDF")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.add_argument("--images", metavar="DIR", help="write figure crops and the first page as PNG files here")
+    p.set_defaults(func=_cmd_extract)
+
+    p = sub.add_parser("info", help="the record of a paper: arXiv metadata (and cached PDF), or a local PDF's own facts")
+    p.add_argument("source", help="arXiv id or link, or a PDF path")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.set_defaults(func=_cmd_info)
+
+    p = sub.add_parser("digest", help="write the bilingual digest of one paper as Markdown")
+    p.add_argument("source", help="arXiv id or link, or a PDF path")
+    _add_backend_options(p)
+    p.add_argument("--out", metavar="FILE.md", help="write here (figures beside it) instead of stdout")
+    p.add_argument("--embed-images", action="store_true", help="one self-contained file: images embedded as data URIs")
+    p.set_defaults(func=_cmd_digest)
+
+    p = sub.add_parser("daily", help="digest new arXiv papers on a topic into a blog post")
+    p.add_argument("--query", required=True, help="arXiv query, e.g. 'ti:NeRF OR abs:\"neural radiance field\"'")
+    p.add_argument("--category", action="append", help="arXiv category to keep (repeatable), e.g. cs.CV")
+    p.add_argument("--date", help="last day of the window, YYYY-MM-DD (default: today, UTC)")
+    p.add_argument("--days", type=int, default=7, help="length of the window in days (default 7)")
+    p.add_argument("--max", type=int, default=30, help="at most this many papers (default 30)")
+    p.add_argument("--topic", help="topic name for the post's title and file (default: derived from the query)")
+    _add_backend_options(p)
+    p.add_argument("--out", required=True, metavar="DIR", help="blog folder; the post goes to DIR/<date>/<Topic>.md")
+    p.set_defaults(func=_cmd_daily)
+
+    p = sub.add_parser("model-path", help="prepare and print the GGUF file the local backend loads")
+    p.set_defaults(func=_cmd_model_path)
+
+    p = sub.add_parser("cache", help="show or clear the on-disk cache")
+    p.add_argument("action", choices=["show", "clear"], help="show prints the folder; clear empties it")
+    p.set_defaults(func=_cmd_cache)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run one command; return the exit status."""
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except ChatPaperError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("error: interrupted", file=sys.stderr)
+        return 130

@@ -1,0 +1,38 @@
+"""Typed errors whose messages say what went wrong and what to do next.
+
+Everything the pipeline raises on purpose is a ``ChatPaperError``; the CLI prints its message as one line and the app
+shows it as ``gr.Error``. Anything else is a bug.
+"""
+from __future__ import annotations
+
+
+class ChatPaperError(Exception):
+    """Base class: a failure with a message meant for the user."""
+
+
+class InvalidSource(ChatPaperError, ValueError):
+    """The text given as a paper source is not an arXiv id, an arXiv link or a PDF path."""
+
+
+class PaperNotFound(ChatPaperError):
+    """arXiv has no paper with this id (or it was withdrawn)."""
+
+
+class NetworkError(ChatPaperError):
+    """A remote service could not be reached, timed out or kept failing."""
+
+
+class PdfError(ChatPaperError):
+    """The file is not a PDF we can read (corrupt, encrypted, too large, not a PDF at all)."""
+
+
+class BackendError(ChatPaperError):
+    """The language-model backend failed, timed out or answered something unusable."""
+
+
+class MissingKey(BackendError):
+    """The chosen backend needs an API key and none was given."""
+
+
+class Cancelled(ChatPaperError):
+    """The user stopped the work."""
