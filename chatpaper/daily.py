@@ -1,0 +1,411 @@
+"""The daily topic digest: an arXiv query becomes one Hexo blog post of the newest papers, digested.
+
+``search_topic`` finds the papers of a date window, ``write_post`` digests them (bounded concurrency, one failure
+never sinks the others) and writes ``DIR/<date>/<Topic>.md`` with figures beside it, and ``run_daily`` is the CLI's
+``daily`` command. Facts in the post (title, authors, abstract, links, comment, dates) are copied from the arXiv
+record; only Summary, Key Takeaways and the numbered block come from the model. Papers already posted in ``DIR``
+are remembered in ``DIR/.chatpaper-posted.json`` and skipped the next time.
+"""
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import json
+import logging
+import os
+import re
+import shutil
+import tempfile
+import threading
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Iterator
+
+from filelock import FileLock
+
+from chatpaper.digest import Digest
+from chatpaper.errors import Cancelled, ChatPaperError
+from chatpaper.paper import Paper, Record
+from chatpaper.settings import Settings
+
+log = logging.getLogger(__name__)
+
+Progress = Callable[[str], None]
+
+STATE_FILE = ".chatpaper-posted.json"  #: in the blog folder: which papers went into which post
+IMAGES_DIR = "images"  #: beside the post: images/<paper id>/<file>.png
+_FIELD_PREFIX = re.compile(r"^(ti|au|abs|co|jr|cat|rn|id|all):", re.IGNORECASE)
+_UNSAFE_NAME = re.compile(r'[\\/:*?"<>|\s]+')
+
+
+@dataclass
+class PostEntry:
+    """One paper of the post: its record, and what digesting it produced (or why it failed)."""
+
+    record: Record  #: the arXiv record: every fact in the post comes from here
+    paper: Paper | None = None  #: what the extractor read (None when the paper failed before extraction)
+    digests: dict[str, Digest] = field(default_factory=dict)  #: by language, only those that succeeded
+    images: list[str] = field(default_factory=list)  #: image paths relative to the post, first page first
+    warnings: list[str] = field(default_factory=list)  #: non-fatal problems, shown under the paper
+    error: str = ""  #: why this paper has no digest (empty when it has one)
+
+
+def search_topic(query: str, settings: Settings, *, categories: list[str] | None = None,
+                 date: str | dt.date | None = None, days: int = 7, max_results: int = 30) -> list[Record]:
+    """The papers matching ``query`` first published in the ``days`` days ending on ``date``, newest first.
+
+    Raises ChatPaperError for a bad date or window, NetworkError when arXiv cannot be reached.
+    """
+    from chatpaper.arxiv_source import ArxivClient
+
+    end = parse_date(date)
+    if days < 1:
+        raise ChatPaperError(f"--days {days} must be at least 1 (the window ends on --date and goes back that many days).")
+    start = end - dt.timedelta(days=days - 1)
+    records = ArxivClient(settings).search(query, categories=categories or None, start_date=start, end_date=end,
+                                           max_results=max_results)
+    # The client asks arXiv for the window already; filtering again keeps the promise whatever the server did.
+    wanted = {c.lower() for c in categories or ()}
+    kept = [r for r in records if start <= _published_day(r) <= end
+            and (not wanted or wanted & {c.lower() for c in [r.primary_category, *r.categories]})]
+    kept.sort(key=lambda r: (r.published, r.id or ""), reverse=True)
+    return kept[:max_results]
+
+
+def write_post(records: list[Record], settings: Settings, *, out_dir: str | os.PathLike, topic: str,
+               date: str | dt.date | None = None, progress: Progress | None = None,
+               cancel: threading.Event | None = None, now: dt.datetime | None = None) -> Path:
+    """Digest the records not posted before and write ``out_dir/<date>/<topic>.md``; returns its path.
+
+    Papers already posted in another post of ``out_dir`` are skipped; a paper that fails is noted in the post and
+    left unposted, so the next run tries it again. Raises Cancelled when ``cancel`` is set (nothing written; the
+    digests finished so far are cached, so a rerun resumes).
+    """
+    progress = progress or (lambda message: None)
+    day = parse_date(date)
+    root = Path(out_dir)
+    post_dir = root / day.isoformat()
+    post_path = post_dir / f"{topic_file_name(topic)}.md"
+    post_rel = post_path.relative_to(root).as_posix()
+
+    posted = load_posted(root)
+    todo = [r for r in records if _paper_key(r) not in posted or posted[_paper_key(r)].get("post") == post_rel]
+    skipped = len(records) - len(todo)
+    if skipped:
+        progress(f"skipping {skipped} paper(s) already posted in {root}")
+
+    backend = _backend(settings)
+    entries = _digest_all(todo, settings, backend, post_dir, progress, cancel)
+    if cancel is not None and cancel.is_set():
+        raise Cancelled("Stopped: the daily post was cancelled; digests finished so far are cached.")
+
+    markdown = render_post(entries, topic=topic, day=day, now=now or dt.datetime.now(dt.timezone.utc),
+                           author=_author(settings), model_note=_model_note(backend), languages=settings.language_list)
+    _write_atomic(post_path, markdown.encode("utf-8"))
+    done = [e.record for e in entries if not e.error]
+    mark_posted(root, done, post_rel)
+    failed = len(entries) - len(done)
+    progress(f"wrote {post_path}: {len(done)} paper(s) digested" + (f", {failed} failed" if failed else ""))
+    return post_path
+
+
+def run_daily(query: str, category: list[str] | str | None, date: str | None, days: int, max_results: int,
+              out_dir: str | os.PathLike, topic: str | None, settings: Settings,
+              progress: Progress | None = None) -> Path:
+    """The ``daily`` command: search the window, then digest and write the post; returns the post's path."""
+    progress = progress or (lambda message: None)
+    categories = [category] if isinstance(category, str) else list(category or [])
+    day = parse_date(date)
+    topic = topic or topic_from_query(query)
+    progress(f"searching arXiv for {query!r} from {day - dt.timedelta(days=max(days, 1) - 1)} to {day} ...")
+    records = search_topic(query, settings, categories=categories, date=day, days=days, max_results=max_results)
+    progress(f"found {len(records)} paper(s)")
+    return write_post(records, settings, out_dir=out_dir, topic=topic, date=day, progress=progress)
+
+
+# ---------------------------------------------------------------------------------------------------- digesting
+
+
+def _backend(settings: Settings):
+    """The backend the pipeline will use, asked for its concurrency limit and its name for the disclaimer."""
+    from chatpaper.backends import get_backend
+
+    return get_backend(settings)
+
+
+def _workers(settings: Settings, backend) -> int:
+    """Papers digested at once: the setting, but 1 for a backend that runs one request at a time (in-process)."""
+    limit = max(1, int(getattr(backend, "max_parallel", 1) or 1))
+    return 1 if limit == 1 else max(1, min(settings.max_concurrency, limit))
+
+
+def _digest_all(records: list[Record], settings: Settings, backend, post_dir: Path, progress: Progress,
+                cancel: threading.Event | None) -> list[PostEntry]:
+    """Digest every record, a few at a time; the entries come back in the records' order (newest first)."""
+    total = len(records)
+    lock = threading.Lock()  # progress lines from worker threads must not interleave
+
+    def one(numbered: tuple[int, Record]) -> PostEntry:
+        n, record = numbered
+        if cancel is not None and cancel.is_set():
+            return PostEntry(record, error="cancelled")
+        with lock:
+            progress(f"[{n}/{total}] digesting {record.versioned_id} ...")
+        entry = _digest_one(record, settings, post_dir, cancel)
+        if entry.error:
+            with lock:
+                progress(f"[{n}/{total}] {record.versioned_id} failed: {entry.error}")
+        return entry
+
+    workers = _workers(settings, backend)
+    if workers == 1 or total <= 1:
+        return [one(item) for item in enumerate(records, 1)]
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="daily") as pool:
+        return list(pool.map(one, enumerate(records, 1)))
+
+
+def _digest_one(record: Record, settings: Settings, post_dir: Path, cancel: threading.Event | None) -> PostEntry:
+    """One paper through the pipeline (digest cache included); any ChatPaperError becomes the entry's error."""
+    from chatpaper.pipeline import digest_events
+
+    entry = PostEntry(record)
+    try:
+        with tempfile.TemporaryDirectory(prefix="chatpaper-daily-") as tmp:
+            result = None
+            for event in digest_events(record.versioned_id, None, settings, cancel=cancel, out_dir=Path(tmp)):
+                if event.warning:
+                    entry.warnings.append(event.warning)
+                if event.result is not None:
+                    result = event.result
+            if result is None:
+                raise ChatPaperError("the pipeline ended without a result")
+            entry.paper, entry.digests = result.paper, dict(result.digests)
+            entry.warnings = list(dict.fromkeys([*entry.warnings, *result.warnings]))
+            entry.images = _copy_images(result.paper, post_dir, record)
+    except Cancelled:
+        entry.error = "cancelled"
+    except ChatPaperError as exc:
+        entry.error = str(exc)
+    if not entry.error and not entry.digests:
+        entry.error = "no language could be written"
+    return entry
+
+
+def _copy_images(paper: Paper, post_dir: Path, record: Record) -> list[str]:
+    """Copy the first page and the figure crops beside the post; their paths relative to the post, in order."""
+    sources = [paper.first_page_image, *(f.image for f in paper.figures)]
+    folder_rel = f"{IMAGES_DIR}/{_safe_id(record)}"
+    folder = post_dir / folder_rel
+    out: list[str] = []
+    for src in sources:
+        if not src or not Path(src).is_file():
+            continue
+        name = Path(src).name
+        if f"{folder_rel}/{name}" in out:
+            name = f"{len(out)}-{name}"
+        folder.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(src, folder / name)
+        out.append(f"{folder_rel}/{name}")
+    return out
+
+
+def _safe_id(record: Record) -> str:
+    """A folder name for a paper: old-style ids carry a slash (astro-ph/0601001v1)."""
+    return (record.versioned_id or topic_file_name(record.title)[:60]).replace("/", "_")
+
+
+# ---------------------------------------------------------------------------------------------------- rendering
+
+
+def _author(settings: Settings) -> str:
+    """The post's author: the blog_author setting when there is one, else 'chatpaper'."""
+    return getattr(settings, "blog_author", "") or "chatpaper"
+
+
+def _model_note(backend) -> str:
+    """The backend and model that really wrote the digests, for the disclaimer."""
+    return f"{getattr(backend, 'id', 'unknown')} backend, model {getattr(backend, 'model', '') or 'default'}"
+
+
+def _yaml_str(text: str) -> str:
+    """A YAML double-quoted scalar (JSON strings are valid YAML): titles carry ': ' and quotes."""
+    return json.dumps(text, ensure_ascii=False)
+
+
+def render_front_matter(entries: list[PostEntry], *, topic: str, day: dt.date, now: dt.datetime, author: str) -> str:
+    """Hexo front matter in the seed's shape: cover is the first digested paper's first page, never hot-linked."""
+    first = entries[0].record.title if entries else ""
+    cover = next((e.images[0] for e in entries if e.images), "")
+    description = f"{topic} 方向最新论文已更新，请持续关注 Update in {day.isoformat()} {_one_line(first)}".rstrip()
+    lines = [
+        "---",
+        f"title: {_yaml_str(topic)}",
+        f"date: {day.isoformat()} {now.strftime('%H:%M:%S')}",
+        f"author: {_yaml_str(author)}",
+        f"cover: {_yaml_str(cover)}" if cover else "cover:",
+        "categories: Paper",
+        "tags:",
+        f"    - {_yaml_str(topic)}",
+        f"description: {_yaml_str(description)}",
+        f"keywords: {_yaml_str(topic)}",
+        "toc:",
+        "toc_number: false",
+        "toc_style_simple: true",
+        "copyright:",
+        "copyright_author:",
+        "copyright_author_href:",
+        "copyright_url:",
+        "copyright_info:",
+        "mathjax: true",
+        "katex:",
+        "aplayer:",
+        "highlight_shrink:",
+        "aside:",
+        "---",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def render_entry(entry: PostEntry, languages: list[str]) -> str:
+    """One paper: facts from the record, then the digest block per language, then its figures."""
+    from chatpaper.render import render_paper_block
+
+    r = entry.record
+    link = r.abs_url or r.pdf_url
+    parts = [
+        f"## {_escape_md(_one_line(r.title))}",
+        f"**Authors:{', '.join(r.authors)}**",
+        _escape_md(_one_line(r.abstract)),
+        f"[PDF]({link}) {_escape_md(_one_line(r.comment))}".rstrip(),
+    ]
+    if entry.error:
+        parts.append(f"> ⚠️ 这篇论文的摘要生成失败 / the digest of this paper failed: {_escape_md(_one_line(entry.error))}")
+    else:
+        for lang in [l for l in languages if l in entry.digests] or list(entry.digests):
+            parts.append(render_paper_block(r, entry.paper, entry.digests[lang]).strip())
+    for warning in entry.warnings:
+        parts.append(f"> ⚠️ {_escape_md(_one_line(warning))}")
+    if entry.images:
+        imgs = "\n".join(f'<img src="{src}" align="middle">' for src in entry.images)
+        parts.append(f"<details>\n  <summary>点此查看论文截图</summary>\n{imgs}\n</details>")
+    return "\n\n".join(parts) + "\n"
+
+
+def render_post(entries: list[PostEntry], *, topic: str, day: dt.date, now: dt.datetime, author: str,
+                model_note: str, languages: list[str]) -> str:
+    """The whole post: front matter, disclaimer naming the backend and model used, then one block per paper."""
+    failed = [e for e in entries if e.error]
+    head = [
+        render_front_matter(entries, topic=topic, day=day, now=now, author=author),
+        f">⚠️ 以下所有内容总结都由大语言模型生成（{model_note}），如有错误，仅供参考，谨慎使用\n"
+        f">⚠️ Summaries below were written by a language model ({model_note}); titles, authors, abstracts and "
+        "links are copied from arXiv.\n"
+        ">🔴 请注意：千万不要用于严肃的学术场景，只能用于论文阅读前的初筛！",
+        f"# {day.isoformat()} 更新",
+    ]
+    if not entries:
+        head.append("今天没有新论文 / no new papers in this window.")
+    if failed:
+        ids = ", ".join(e.record.versioned_id or _one_line(e.record.title) for e in failed)
+        head.append(f"> ⚠️ {len(failed)} 篇论文的摘要生成失败，将在下次运行时重试 / "
+                    f"{len(failed)} paper(s) could not be digested and will be retried next run: {ids}")
+    return "\n\n".join(head) + "\n\n" + "\n\n".join(render_entry(e, languages) for e in entries)
+
+
+def _escape_md(text: str) -> str:
+    """Text from arXiv shown as text: angle brackets would otherwise open HTML tags in the post."""
+    return text.replace("<", "&lt;").replace(">", "&gt;")
+
+
+# ---------------------------------------------------------------------------------------------------- helpers
+
+
+def parse_date(value: str | dt.date | None) -> dt.date:
+    """A day from ``YYYY-MM-DD`` (or a date); None means today in UTC, the calendar arXiv announces by."""
+    if value is None or value == "":
+        return dt.datetime.now(dt.timezone.utc).date()
+    if isinstance(value, dt.datetime):
+        return value.date()
+    if isinstance(value, dt.date):
+        return value
+    try:
+        return dt.date.fromisoformat(str(value).strip())
+    except ValueError:
+        raise ChatPaperError(f"--date {value!r} is not a date: write it as YYYY-MM-DD, e.g. 2024-01-30.") from None
+
+
+def topic_from_query(query: str) -> str:
+    """A topic name from the query's first term: 'ti:NeRF OR abs:"..."' gives 'NeRF'."""
+    match = re.search(r'"[^"]+"|[^\s()"]+', query.strip())
+    term = match.group(0) if match else ""
+    if term.upper() in ("AND", "OR", "ANDNOT"):
+        term = ""
+    term = _FIELD_PREFIX.sub("", term).strip('"').strip()
+    if term.startswith('"'):
+        term = term.strip('"')
+    return term or "arXiv"
+
+
+def topic_file_name(topic: str) -> str:
+    """The post's file name stem: the topic with path separators and blanks made safe."""
+    name = _UNSAFE_NAME.sub("-", topic.strip()).strip("-.")
+    if not name:
+        raise ChatPaperError(f"--topic {topic!r} gives no usable file name: use letters or digits.")
+    return name
+
+
+def load_posted(out_dir: str | os.PathLike) -> dict[str, dict]:
+    """What ``out_dir`` has posted: arXiv id (no version) -> {"version", "post", "title", "posted_at"}."""
+    path = Path(out_dir) / STATE_FILE
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return {}
+    except (OSError, ValueError) as exc:
+        raise ChatPaperError(f"{path} is unreadable ({exc}): fix or delete it (deleting re-posts old papers).") from None
+    return dict(data.get("papers", {}))
+
+
+def mark_posted(out_dir: str | os.PathLike, records: list[Record], post: str) -> None:
+    """Remember ``records`` as posted in ``post`` (a path relative to ``out_dir``); atomic and process-safe."""
+    root = Path(out_dir)
+    root.mkdir(parents=True, exist_ok=True)
+    stamp = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+    # Two daily jobs (two topics) may share one blog folder: the lock makes read-modify-write safe between them.
+    with FileLock(str(root / f"{STATE_FILE}.lock"), timeout=60):
+        papers = load_posted(root)
+        for r in records:
+            papers[_paper_key(r)] = {"version": r.version, "post": post, "title": _one_line(r.title), "posted_at": stamp}
+        blob = json.dumps({"papers": papers}, ensure_ascii=False, indent=1, sort_keys=True) + "\n"
+        _write_atomic(root / STATE_FILE, blob.encode("utf-8"))
+
+
+def _paper_key(record: Record) -> str:
+    """A paper's identity across versions: a v2 of a paper posted as v1 is not new."""
+    return record.id or record.title
+
+
+def _published_day(record: Record) -> dt.date:
+    try:
+        return dt.datetime.fromisoformat(record.published.replace("Z", "+00:00")).date()
+    except ValueError:
+        return dt.date.min  # no date: never inside a window
+
+
+def _one_line(text: str) -> str:
+    """Text on one line: arXiv wraps long titles with a newline and indentation."""
+    return " ".join(text.split())
+
+
+def _write_atomic(path: Path, data: bytes) -> None:
+    """Write through a temporary file in the same folder, then ``os.replace``: readers never see half a file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
+    try:
+        tmp.write_bytes(data)
+        os.replace(tmp, path)
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            tmp.unlink()
