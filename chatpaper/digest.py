@@ -73,11 +73,32 @@ class DigestProgress:
     warning: str | None = None  #: a non-fatal problem
 
 
+#: The model calls of a digest, with the fields each one writes.
+TASKS: dict[str, tuple[str, ...]] = {
+    "summary": ("summary", "takeaways", "keywords", "background", "past_methods", "approach", "performance"),
+    "methods": ("methods",),
+    "conclusion": ("significance", "innovation", "performance_eval", "workload"),
+}
+#: Longest answer per call, in tokens (Chinese takes about 1.5x the tokens of the same English).
+MAX_TOKENS = {"summary": 560, "methods": 400, "conclusion": 400, "translate": 1300, "repair": 400}
+#: How Chinese is written when English is written too: "translate" (the English digest, one call) or "direct"
+#: (three calls with Chinese prompts). Chosen by measurement with the bundled 0.5B model; see bench_digest.py.
+ZH_MODE = "translate"
+#: Chinese prose must be at least this share of CJK characters (terms, names and code excepted).
+MIN_CJK_SHARE = 0.6
+#: Input cap per call even for long-context models: the digest needs the gist, and tokens cost money.
+MAX_INPUT_TOKENS = 12000
+
+
 def write_digests(record: Record, paper: Paper, backend, languages: list[str], *,
                   on_event: Callable[[DigestProgress], None] | None = None,
-                  cancel: threading.Event | None = None) -> dict[str, Digest]:
+                  cancel: threading.Event | None = None, zh_mode: str | None = None) -> dict[str, Digest]:
     """Write one ``Digest`` per language (only those that succeeded).
 
+    A language that fails (backend error, or nothing usable) is left out with a warning event, the others kept.
     Raises BackendError when no language could be written, Cancelled when ``cancel`` is set.
     """
-    raise NotImplementedError("write_digests is being built (issue 6)")
+    from chatpaper.writer import DigestWriter
+
+    writer = DigestWriter(record, paper, backend, on_event=on_event, cancel=cancel)
+    return writer.write(languages, zh_mode=zh_mode or ZH_MODE)

@@ -1,0 +1,88 @@
+"""Checks on what the model wrote: numbers against the paper, URLs against paper and record, Chinese really Chinese."""
+from __future__ import annotations
+
+import re
+
+# A number as written in prose: 1,234 / 12 / 0.93 / 45.2% (the % may be full-width or spaced).
+_NUMBER = re.compile(r"(?<![\w.,/-])(\d{1,3}(?:,\d{3})+|\d+)(\.\d+)?(\s?[%％])?(?![\w])")
+_URL = re.compile(r"(?:https?://|www\.)[^\s<>()\[\]{}\"'，。；）]+", re.I)
+_CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
+_LATIN_WORD = re.compile(r"[A-Za-z][A-Za-z'’-]*")
+
+
+def _value(integer: str, fraction: str | None) -> float:
+    return float(integer.replace(",", "") + (fraction or ""))
+
+
+def numbers_in(text: str) -> set[float]:
+    """Every number written in ``text`` (as floats), for looking up the model's numbers."""
+    return {_value(m.group(1), m.group(2)) for m in _NUMBER.finditer(text)}
+
+
+def checkable_numbers(text: str) -> list[str]:
+    """Numbers in prose that a reader would take as results: percentages, decimals and counts of 10 or more."""
+    found = []
+    for m in _NUMBER.finditer(text):
+        integer, fraction, percent = m.group(1), m.group(2), m.group(3)
+        if percent or fraction or _value(integer, None) >= 10:
+            found.append(m.group(0).strip())
+    return found
+
+
+def unsupported_numbers(prose: str, paper_numbers: set[float]) -> list[str]:
+    """The checkable numbers of ``prose`` that the paper's text does not contain (a percentage may appear as a
+    fraction, 93.1% as 0.931, and the other way round)."""
+    flagged = []
+    for written in checkable_numbers(prose):
+        m = _NUMBER.match(written)
+        value = _value(m.group(1), m.group(2))
+        candidates = {value, round(value / 100, 6), round(value * 100, 6)}
+        if not any(round(v, 6) in paper_numbers for v in candidates) and written not in flagged:
+            flagged.append(written)
+    return flagged
+
+
+def urls_in(text: str) -> list[str]:
+    """URLs in ``text``, trailing punctuation removed."""
+    return [u.rstrip(".,;:!?") for u in _URL.findall(text)]
+
+
+def drop_unknown_urls(prose: str, known_text: str) -> tuple[str, list[str]]:
+    """Remove URLs from ``prose`` that ``known_text`` (the paper and the record) does not contain."""
+    known = known_text.lower()
+    removed = []
+    for url in urls_in(prose):
+        bare = re.sub(r"^(https?://)?(www\.)?", "", url.lower()).rstrip("/")
+        if bare and bare in known:
+            continue
+        removed.append(url)
+        prose = prose.replace(url, "")
+    if removed:
+        prose = re.sub(r"\(\s*\)|（\s*）", "", prose)
+        prose = re.sub(r"[ \t]{2,}", " ", prose).strip()
+    return prose, removed
+
+
+def cjk_share(text: str, exclude: tuple[str, ...] = ()) -> float:
+    """Share of CJK characters in prose, 0..1: CJK characters / (CJK characters + Latin letters).
+
+    Terms, names and code do not count against Chinese: URLs, `code`, the strings in ``exclude`` (authors, title
+    words), acronyms and mixed-case words such as "NeRF" or "ResNet" are removed before counting.
+    """
+    text = _URL.sub(" ", re.sub(r"`[^`]*`", " ", text))
+    for term in sorted(exclude, key=len, reverse=True):
+        if term.strip():
+            text = text.replace(term, " ")
+    cjk = len(_CJK.findall(text))
+    latin = 0
+    for word in _LATIN_WORD.findall(text):
+        if word[1:] != word[1:].lower() or (len(word) <= 3 and word[0].isupper()):
+            continue  # an acronym or a mixed-case term: "NeRF", "PSNR", "GPU"
+        latin += len(word)
+    total = cjk + latin
+    return cjk / total if total else 0.0
+
+
+def has_cjk(text: str) -> bool:
+    """True when ``text`` contains any CJK character (English prose must not)."""
+    return bool(_CJK.search(text))
