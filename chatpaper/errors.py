@@ -18,6 +18,10 @@ class PaperNotFound(ChatPaperError):
     """arXiv has no paper with this id (or it was withdrawn)."""
 
 
+class PaperWithdrawn(PaperNotFound):
+    """The authors withdrew this version of the paper from arXiv."""
+
+
 class NetworkError(ChatPaperError):
     """A remote service could not be reached, timed out or kept failing."""
 
@@ -36,3 +40,28 @@ class MissingKey(BackendError):
 
 class Cancelled(ChatPaperError):
     """The user stopped the work."""
+
+
+# Specific PDF failures (extraction, issue 3): each says what is wrong with the file and what to do.
+class EmptyPdf(PdfError):
+    """The file has no bytes at all."""
+
+
+class NotAPdf(PdfError):
+    """The bytes are not a PDF (an HTML error page, an image, ...)."""
+
+
+class CorruptPdf(PdfError):
+    """A PDF header, but the file cannot be parsed or has no pages (truncated, damaged)."""
+
+
+class EncryptedPdf(PdfError):
+    """The PDF needs a password."""
+
+
+class TooManyPages(PdfError):
+    """More pages than ``Settings.max_pages``."""
+
+
+class OversizedPdf(PdfError):
+    """A file, page or image too large to process safely (size cap, absurd page size, image bomb)."""
