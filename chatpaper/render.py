@@ -1,21 +1,259 @@
 """Markdown for a digest: per language or bilingual, figures linked relatively (for a zip) or embedded.
 
-Everything that comes from a paper or a model is escaped, so HTML or Markdown inside a paper renders as text.
+The numbered block follows the ChatPaper digest users know (1. Title ... 8. Conclusion). Facts come from the
+``Record`` and the ``Paper``; the ``Digest`` supplies prose only. Everything from a paper or a model is escaped, so
+HTML or Markdown inside a paper (a title such as ``<img src=x onerror=alert(1)>``) renders as text.
 """
 from __future__ import annotations
 
+import base64
+import json
+import re
+from pathlib import Path
+
 from chatpaper.digest import Digest
-from chatpaper.paper import Paper, Record
+from chatpaper.paper import Figure, Paper, Record
+
+_CODE_HOSTS = ("github.com", "gitlab.com", "huggingface.co")
+
+#: Fixed words of the block, per language.
+WORDS = {
+    "en": {
+        "authors": "Authors", "summary": "Summary", "takeaways": "Key Takeaways", "title": "Title",
+        "affiliations": "Affiliations", "keywords": "Keywords", "links": "Links", "methods": "Methods",
+        "conclusion": "Conclusion", "code": "Code", "no_code": "no code repository linked in the paper",
+        "no_affiliations": "not found in the PDF", "published": "Published", "updated": "updated",
+        "comment": "Comment", "figures": "Figures", "first_page": "First page", "section": "English",
+        "background": "Background", "past_methods": "Past methods and their problems",
+        "approach": "Proposed method", "performance": "Tasks and performance", "significance": "Significance",
+        "innovation": "Innovation", "performance_eval": "Performance", "workload": "Workload",
+        "flagged": "⚠ Numbers not found in the paper's text (check before citing)",
+        "missing": "(missing: the model gave no {part})", "sep": ": ", "list_sep": ", ", "item": "({n}) ",
+        "bold": "**{}:** ", "abstract": "Summary",
+    },
+    "zh": {
+        "authors": "作者", "summary": "总结", "takeaways": "要点", "title": "标题", "affiliations": "单位",
+        "keywords": "关键词", "links": "链接", "methods": "方法", "conclusion": "结论", "code": "代码",
+        "no_code": "无（论文未给出代码仓库）", "no_affiliations": "PDF 中未找到", "published": "发布",
+        "updated": "更新", "comment": "备注", "figures": "论文图片", "first_page": "论文首页",
+        "section": "中文", "background": "研究背景", "past_methods": "过去的方法及其问题",
+        "approach": "本文提出的方法", "performance": "任务与性能", "significance": "意义",
+        "innovation": "创新点", "performance_eval": "性能", "workload": "工作量",
+        "flagged": "⚠ 以下数字未在论文原文中找到（引用前请核对）", "missing": "（缺失：模型未给出{part}）",
+        "sep": "：", "list_sep": "、", "item": "（{n}）", "bold": "**{}**：", "abstract": "摘要",
+    },
+}
+#: How a missing part is named in "(missing: the model gave no X)".
+_PART_NAMES = {
+    "en": {"summary": "summary", "takeaways": "key takeaways", "keywords": "keywords", "background": "background",
+           "past_methods": "past methods", "approach": "proposed method", "performance": "tasks and performance",
+           "methods": "methods", "significance": "significance", "innovation": "innovation",
+           "performance_eval": "performance review", "workload": "workload", "title_translation": "title translation"},
+    "zh": {"summary": "总结", "takeaways": "要点", "keywords": "关键词", "background": "研究背景",
+           "past_methods": "过去的方法", "approach": "本文方法", "performance": "任务与性能", "methods": "方法步骤",
+           "significance": "意义", "innovation": "创新点", "performance_eval": "性能评价", "workload": "工作量",
+           "title_translation": "标题翻译"},
+}
+
+_MD_SPECIAL = re.compile(r"([\\`*_\[\]#|~])")
+
+
+def escape(text: str) -> str:
+    """Paper- or model-derived text as inert Markdown: HTML as entities, Markdown syntax backslash-escaped."""
+    text = re.sub(r"\s+", " ", text or "").strip()
+    text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return _MD_SPECIAL.sub(r"\\\1", text)
+
+
+def safe_url(url: str) -> str | None:
+    """An http(s) URL safe inside ``(...)`` of a Markdown link, or None for anything else (javascript:, data:)."""
+    url = (url or "").strip()
+    if not re.match(r"https?://[^\s]+$", url, re.I):
+        return None
+    return re.sub(r"[()<>\"' ]", lambda m: "%{:02X}".format(ord(m.group(0))), url)
+
+
+def link(text: str, url: str) -> str:
+    """A Markdown link, or the escaped text alone when the URL is not a plain http(s) one."""
+    target = safe_url(url)
+    return f"[{escape(text)}]({target})" if target else escape(text)
+
+
+def code_links(paper: Paper) -> list[str]:
+    """Code repositories the paper links (GitHub, GitLab, Hugging Face), at most three."""
+    found: list[str] = []
+    for url in paper.links:
+        clean = url.strip().rstrip(".,;)")
+        if any(host in clean.lower() for host in _CODE_HOSTS) and clean not in found:
+            found.append(clean)
+    return found[:3]
+
+
+def _prose(digest: Digest, part: str) -> str:
+    """A prose part escaped, its unsupported numbers marked with ⚠, or the missing marker."""
+    value = getattr(digest, part)
+    if not value:
+        return _missing(digest.language, part)
+    return _mark_numbers(escape(value), digest.flagged_numbers)
+
+
+def _missing(lang: str, part: str) -> str:
+    return WORDS[lang]["missing"].format(part=_PART_NAMES[lang][part])
+
+
+def _mark_numbers(text: str, flagged: list[str]) -> str:
+    for number in flagged:
+        text = re.sub(rf"(?<![\w.]){re.escape(number)}(?![\w%％])", lambda m: m.group(0) + "⚠", text)
+    return text
+
+
+def _items(digest: Digest, part: str) -> list[str]:
+    values = getattr(digest, part)
+    if not values:
+        return [_missing(digest.language, part)]
+    return [_mark_numbers(escape(v), digest.flagged_numbers) for v in values]
 
 
 def render_paper_block(record: Record, paper: Paper, digest: Digest, images_rel_dir: str | None = None, *,
-                       embed_images: bool = False) -> str:
+                       embed_images: bool = False, heading_level: int = 2) -> str:
     """One paper's block in one language: heading, Summary, Key Takeaways and the numbered list 1-8 (and figures
-    linked under ``images_rel_dir`` when given). The daily post reuses it per paper."""
-    raise NotImplementedError
+    linked under ``images_rel_dir`` when given). The daily post reuses it per paper.
+
+    ``heading_level`` 0 leaves out the title heading (the bilingual document has its own).
+    """
+    lang = digest.language if digest.language in WORDS else "en"
+    w = WORDS[lang]
+    sep = w["sep"]
+    b = w["bold"].format
+    title = escape(record.title or paper.title or "(untitled)")
+    authors = escape(w["list_sep"].join(record.authors or paper.authors)) or "—"
+    lines: list[str] = []
+    if heading_level:
+        lines += [f"{'#' * heading_level} {title}", ""]
+    lines += [f"{b(w['authors'])}{authors}", ""]
+    facts = _facts_line(record, w)
+    if facts:
+        lines += [facts, ""]
+    lines += [f"{b(w['summary'])}{_prose(digest, 'summary')}", "", f"**{w['takeaways']}**", ""]
+    lines += [f"- {item}" for item in _items(digest, "takeaways")] + [""]
+    title_line = title
+    if lang != "en":
+        translation = _prose(digest, "title_translation") if digest.title_translation else _missing(lang, "title_translation")
+        title_line = f"{title}（{translation}）"
+    affiliations = escape(w["list_sep"].join(paper.affiliations)) or w["no_affiliations"]
+    keywords = w["list_sep"].join(_items(digest, "keywords")) if digest.keywords else _missing(lang, "keywords")
+    lines += [
+        f"1. {b(w['title'])}{title_line}",
+        f"2. {b(w['authors'])}{authors}",
+        f"3. {b(w['affiliations'])}{affiliations}",
+        f"4. {b(w['keywords'])}{keywords}",
+        f"5. {b(w['links'])}{_links(record, paper, w)}",
+        f"6. {b(w['abstract']).rstrip()}",
+    ]
+    for n, part in enumerate(("background", "past_methods", "approach", "performance"), 1):
+        lines.append(f"   - {w['item'].format(n=n)}{w[part]}{sep}{_prose(digest, part)}")
+    lines.append(f"7. {b(w['methods']).rstrip()}")
+    lines += [f"   - {w['item'].format(n=n)}{step}" for n, step in enumerate(_items(digest, "methods"), 1)]
+    lines.append(f"8. {b(w['conclusion']).rstrip()}")
+    for n, part in enumerate(("significance", "innovation", "performance_eval", "workload"), 1):
+        lines.append(f"   - {w['item'].format(n=n)}{w[part]}{sep}{_prose(digest, part)}")
+    if digest.flagged_numbers:
+        lines += ["", f"> {w['flagged']}{sep}{w['list_sep'].join(escape(n) for n in digest.flagged_numbers)}"]
+    if images_rel_dir is not None or embed_images:
+        figures = render_figures(paper, lang, images_rel_dir, embed_images=embed_images, heading_level=0)
+        if figures:
+            lines += ["", figures.rstrip("\n")]
+    return "\n".join(lines) + "\n"
+
+
+def _facts_line(record: Record, w: dict) -> str:
+    bits = []
+    if record.published:
+        date = record.published[:10]
+        if record.updated and record.updated[:10] != date:
+            date += f" ({w['updated']} {record.updated[:10]})"
+        bits.append(f"{w['bold'].format(w['published'])}{escape(date)}")
+    if record.comment:
+        bits.append(f"{w['bold'].format(w['comment'])}{escape(record.comment)}")
+    return " · ".join(bits)
+
+
+def _links(record: Record, paper: Paper, w: dict) -> str:
+    parts = []
+    if record.abs_url:
+        parts.append(link(f"arXiv {record.versioned_id or ''}".strip(), record.abs_url))
+    if record.pdf_url:
+        parts.append(link("PDF", record.pdf_url))
+    if not parts and record.pdf_path:
+        parts.append(escape(Path(record.pdf_path).name))
+    code = code_links(paper)
+    code_text = " · ".join(link(re.sub(r"^https?://(www\.)?", "", u), u) for u in code) if code else w["no_code"]
+    parts.append(f"{w['code']}{w['sep']}{code_text}")
+    return " · ".join(parts)
+
+
+def render_figures(paper: Paper, lang: str, images_rel_dir: str | None, *, embed_images: bool = False,
+                   heading_level: int = 2) -> str:
+    """The figures with their captions (images relative to the Markdown file, or embedded as data URIs)."""
+    w = WORDS.get(lang, WORDS["en"])
+    blocks = []
+    for figure in paper.figures:
+        src = _image_src(figure.image, images_rel_dir, embed_images)
+        label = escape(figure.label)
+        caption = escape(figure.caption) or label
+        blocks.append((f"![{label}]({src})\n\n" if src else "") + f"*{caption}*")
+    if not blocks:
+        return ""
+    head = f"{'#' * heading_level} {w['figures']}\n\n" if heading_level else f"**{w['figures']}**\n\n"
+    return head + "\n\n".join(blocks) + "\n"
+
+
+def _image_src(image: str | None, images_rel_dir: str | None, embed: bool) -> str | None:
+    if not image or not Path(image).is_file():
+        return None
+    if embed:
+        data = base64.b64encode(Path(image).read_bytes()).decode("ascii")
+        return f"data:image/png;base64,{data}"
+    if images_rel_dir is None:
+        return None
+    name = re.sub(r"[^\w.\-]", "_", Path(image).name)
+    return f"{images_rel_dir.rstrip('/')}/{name}" if images_rel_dir else name
+
+
+def metadata_header(record: Record, digests: dict[str, Digest], meta: dict | None = None) -> str:
+    """YAML front matter: the record's facts and how the digest was made (backend, model, prompt version)."""
+    fields = {
+        "title": record.title, "authors": record.authors, "arxiv": record.versioned_id, "doi": record.doi or None,
+        "published": record.published[:10] or None, "updated": record.updated[:10] or None,
+        "categories": record.categories or None, "comment": record.comment or None,
+        "languages": list(digests), **(meta or {}),
+        "tokens": {lang: {"sent": d.prompt_tokens, "received": d.completion_tokens} for lang, d in digests.items()},
+        "flagged_numbers": sum(len(d.flagged_numbers) for d in digests.values()),
+    }
+    lines = ["---"]
+    for key, value in fields.items():
+        if value is not None:
+            # JSON is valid YAML; escaping < and > keeps a front-matter renderer from seeing HTML.
+            lines.append(f"{key}: " + json.dumps(value, ensure_ascii=False).replace("<", "\\u003c").replace(">", "\\u003e"))
+    return "\n".join(lines + ["---"]) + "\n"
 
 
 def render_markdown(record: Record, paper: Paper, digests: dict[str, Digest], *, language: str = "bilingual",
                     images_rel_dir: str | None = None, embed_images: bool = False, meta: dict | None = None) -> str:
     """A whole digest document: metadata header, the block per language ("en", "zh" or "bilingual"), figures."""
-    raise NotImplementedError
+    langs = [lang for lang in ("en", "zh") if lang in digests] if language == "bilingual" else [language]
+    langs = [lang for lang in langs if lang in digests]
+    shown = {lang: digests[lang] for lang in langs}
+    first = langs[0] if langs else "en"
+    out = [metadata_header(record, shown, meta), f"# {escape(record.title or paper.title or '(untitled)')}", ""]
+    page = _image_src(paper.first_page_image, images_rel_dir, embed_images)
+    if page:
+        out += [f"![{WORDS[first]['first_page']}]({page})", ""]
+    for lang in langs:
+        if len(langs) > 1:
+            out += [f"## {WORDS[lang]['section']}", ""]
+        out.append(render_paper_block(record, paper, digests[lang], heading_level=0))
+    figures = render_figures(paper, first, images_rel_dir, embed_images=embed_images)
+    if figures:
+        out.append(figures)
+    return "\n".join(out).rstrip("\n") + "\n"
