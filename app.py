@@ -1,0 +1,431 @@
+"""chatpaper's web page: an arXiv link or a PDF upload in, an English and Chinese digest out.
+
+Gradio UI only: every handler here wires widgets to ``chatpaper.pipeline`` and ``chatpaper.daily``, the same
+functions the CLI and the daily job call. A user's API key lives only in the ``Settings`` built for that request
+(never a module global, a log line, a cache key or an export). Run ``python app.py`` (http://127.0.0.1:7860).
+"""
+from __future__ import annotations
+
+import datetime as dt
+import html
+import logging
+import re
+import shutil
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import gradio as gr
+
+from chatpaper import daily, pipeline
+from chatpaper.backends import backend_class, default_backend_name
+from chatpaper.errors import Cancelled, ChatPaperError
+from chatpaper.paper import Paper, Record
+from chatpaper.settings import Settings
+
+log = logging.getLogger(__name__)
+
+BACKEND_CHOICES = [("auto (from the server's keys)", "auto"), ("OpenAI-compatible server", "openai"),
+                   ("Hugging Face Inference Providers", "hf"), ("bundled local model (llama.cpp)", "local"),
+                   ("transformers (in-process)", "transformers")]
+LANGUAGE_CHOICES = [("English", "en"), ("中文", "zh")]
+EXAMPLE_SOURCES = ["1111.2011", "https://arxiv.org/abs/2401.16144"]
+# Per-request output folders (digest .md, figures, zip) live here; launch() serves this folder so the figures
+# inside the English/中文 tabs load. The folder names are random, and digests of public papers are not secrets.
+OUTPUT_ROOT = Path(tempfile.gettempdir()) / "chatpaper-app"
+OUTPUT_MAX_AGE_S = 6 * 3600
+STREAM_EVERY_S = 0.25  # the model streams per token; the page needs a repaint only a few times a second
+GENERIC_ERROR = "Something went wrong on our side (it has been logged). Try again, or try another paper."
+# An in-process model (llama.cpp, transformers) runs one generation at a time; when the queue lets several digests
+# run (remote default backend) and a user picks a local one, they wait here instead of sharing the model.
+_IN_PROCESS_MODEL = threading.Lock()
+
+
+# ---------------------------------------------------------------- settings and errors
+
+def request_settings(languages: list[str] | None, backend: str = "auto", model: str = "", base_url: str = "",
+                     api_key: str = "") -> Settings:
+    """The server's settings with this request's choices on top; the key stays inside the returned object.
+
+    Raises gr.Error when no language is chosen or the environment holds an invalid value.
+    """
+    if not languages:
+        raise gr.Error("Choose at least one language (English or 中文).", print_exception=False)
+    try:
+        base = Settings.from_env()
+    except ChatPaperError as exc:
+        raise _user_error(exc) from None
+    backend = (backend or "").strip().lower()
+    backend = "" if backend == "auto" else backend
+    key, base_url = (api_key or "").strip(), (base_url or "").strip()
+    if not backend and (key or base_url):
+        backend = "openai"  # a key or a server typed here means: use it, not whatever the server's env picks
+    changes = {"backend": backend or None, "model": (model or "").strip() or None,
+               "openai_base_url": base_url or None, "languages": ",".join(languages)}
+    if key:
+        changes["hf_token" if backend == "hf" else "openai_api_key"] = key
+    return base.replace(**changes)
+
+
+def _user_error(exc: ChatPaperError) -> gr.Error:
+    # gr.Error renders its message as HTML: escape, since messages quote user input (a URL, a file name).
+    return gr.Error(html.escape(str(exc)), print_exception=False)
+
+
+def _warn(message: str) -> None:
+    gr.Warning(html.escape(message))
+
+
+def _unexpected(what: str) -> gr.Error:
+    log.exception("%s failed unexpectedly", what)  # the traceback goes to the server log, never to the page
+    return gr.Error(GENERIC_ERROR, print_exception=False)
+
+
+def _max_parallel(settings: Settings) -> int:
+    name = default_backend_name(settings).strip().lower()
+    try:
+        return backend_class(name).max_parallel
+    except (ChatPaperError, ImportError):
+        # unknown name or SDK missing: the pipeline raises the helpful error; here only the queue size is decided
+        return 1 if name in ("local", "transformers") else 2
+
+
+def digest_concurrency(settings: Settings) -> int:
+    """Digests run at once: 1 for an in-process model, up to 4 for a remote backend (2 vCPUs: extraction is CPU
+    work of seconds, generation is waiting on the network)."""
+    parallel = _max_parallel(settings)
+    return 1 if parallel <= 1 else min(parallel, 4)
+
+
+def _new_output_dir(kind: str) -> Path:
+    OUTPUT_ROOT.mkdir(parents=True, exist_ok=True)
+    cutoff = time.time() - OUTPUT_MAX_AGE_S
+    for old in OUTPUT_ROOT.iterdir():  # a Space runs for weeks: old outputs go, the page already has its copies
+        try:
+            if old.is_dir() and old.stat().st_mtime < cutoff:
+                shutil.rmtree(old, ignore_errors=True)
+        except OSError:
+            pass
+    return Path(tempfile.mkdtemp(prefix=f"{kind}-", dir=OUTPUT_ROOT))
+
+
+def _check_upload(pdf: str | None, settings: Settings) -> str | None:
+    if not pdf:
+        return None
+    path = Path(pdf)
+    if not path.is_file():
+        raise gr.Error("The uploaded file is gone; upload it again.", print_exception=False)
+    size = path.stat().st_size
+    if size > settings.max_pdf_bytes:
+        raise gr.Error(f"The PDF is {size / 2**20:.1f} MB; the limit is {settings.max_pdf_mb:g} MB.",
+                       print_exception=False)
+    return str(path)
+
+
+# ---------------------------------------------------------------- views of a result
+
+def _served(markdown: str, base: Path) -> str:
+    """Point the digest's relative image links at this server's file route, so figures show in the tabs."""
+    def repl(match: re.Match) -> str:
+        target = match.group(2)
+        if re.match(r"^[a-z][a-z0-9+.-]*:", target, re.I) or target.startswith("/"):
+            return match.group(0)
+        return f"![{match.group(1)}](gradio_api/file={(base / target).resolve()})"
+
+    return re.sub(r"!\[([^\]]*)\]\(([^)\s]+)\)", repl, markdown)
+
+
+def record_markdown(record: Record, paper: Paper) -> str:
+    """The paper's facts as Markdown, every field HTML-escaped (titles come from strangers' PDFs)."""
+    e = html.escape
+    lines = [f"### {e(record.title or paper.title or '(untitled)')}", ""]
+    authors = record.authors or paper.authors
+    if authors:
+        lines.append(f"**Authors:** {e(', '.join(authors))}  ")
+    if paper.affiliations:
+        lines.append(f"**Affiliations:** {e('; '.join(paper.affiliations))}  ")
+    facts = [("arXiv", record.versioned_id), ("Published", record.published[:10]), ("Updated", record.updated[:10]),
+             ("Categories", ", ".join(record.categories)), ("Comment", record.comment),
+             ("Journal", record.journal_ref), ("DOI", record.doi), ("Pages", str(paper.pages or ""))]
+    lines += [f"**{name}:** {e(value)}  " for name, value in facts if value]
+    links = [u for u in (record.abs_url, record.pdf_url) if u] + [u for u in paper.links if u.startswith("http")]
+    if links:
+        lines += ["", "**Links:** " + " · ".join(f"<{e(u)}>" for u in dict.fromkeys(links))]
+    if record.abstract or paper.abstract:
+        lines += ["", "**Abstract.** " + e(record.abstract or paper.abstract)]
+    return "\n".join(lines)
+
+
+def outline_rows(paper: Paper) -> list[list]:
+    """One row per heading: indented heading, level, page."""
+    return [["\u2003" * (s.level - 1) + s.heading, s.level, s.page] for s in paper.sections]
+
+
+def figure_items(paper: Paper) -> list[tuple[str, str]]:
+    """Gallery items (image path, caption) for the figures that have a crop."""
+    return [(f.image, f"{f.caption or f.label} (p. {f.page})") for f in paper.figures if f.image and Path(f.image).is_file()]
+
+
+# ---------------------------------------------------------------- handlers
+
+OUTPUTS = ("markdown", "en", "zh", "figures", "record", "outline", "first_page", "md_file", "zip_file", "cancel")
+
+
+def _update(**values) -> tuple:
+    return tuple(values.get(name, gr.skip()) for name in OUTPUTS)
+
+
+def _result_update(result: pipeline.DigestResult, cancel: threading.Event) -> tuple:
+    base = result.markdown_path.parent
+    langs = result.digests
+    return _update(
+        markdown=result.markdown.get("bilingual", ""),
+        en=_served(result.markdown["en"], base) if "en" in langs and "en" in result.markdown else
+        "*No English digest in this run.*",
+        zh=_served(result.markdown["zh"], base) if "zh" in langs and "zh" in result.markdown else "*本次没有中文摘要。*",
+        figures=figure_items(result.paper), record=record_markdown(result.record, result.paper),
+        outline=outline_rows(result.paper), first_page=result.paper.first_page_image,
+        md_file=gr.DownloadButton(value=str(result.markdown_path), interactive=True),
+        zip_file=gr.DownloadButton(value=str(result.zip_path), interactive=True), cancel=cancel)
+
+
+def digest(source: str = "", pdf: str | None = None, languages: list[str] | None = None, backend: str = "auto",
+           model: str = "", base_url: str = "", api_key: str = "", progress=gr.Progress()):
+    """Digest one paper (arXiv link/id or uploaded PDF); yields the page's outputs, the Markdown digest first."""
+    source = (source or "").strip()
+    languages = ["en", "zh"] if languages is None else languages
+    settings = request_settings(languages, backend, model, base_url, api_key)
+    pdf = _check_upload(pdf, settings)
+    if not source and not pdf:
+        raise gr.Error("Give an arXiv link or id, or upload a PDF.", print_exception=False)
+    cancel = threading.Event()
+    serial = _IN_PROCESS_MODEL if _max_parallel(settings) <= 1 else None
+    # A fresh run clears the previous paper's outputs so that nothing stale sits beside the new one.
+    yield _update(markdown="", en="", zh="", figures=[], record="", outline=[], first_page=None,
+                  md_file=gr.DownloadButton(value=None, interactive=False),
+                  zip_file=gr.DownloadButton(value=None, interactive=False), cancel=cancel)
+    if serial is not None and not serial.acquire(blocking=False):
+        progress(0.0, desc="Waiting for the local model (another digest is using it)")
+        while not serial.acquire(timeout=0.5):
+            if cancel.is_set():
+                return
+    try:
+        yield from _run_digest(source or None, pdf, settings, cancel, progress)
+    finally:
+        cancel.set()  # Stop, a closed tab or an error: the pipeline and the backend stop at their next check
+        if serial is not None:
+            serial.release()
+
+
+def _run_digest(source, pdf, settings, cancel, progress):
+    last, shown = 0.0, {}
+    try:
+        for event in pipeline.digest_events(source, pdf, settings, cancel=cancel, out_dir=_new_output_dir("digest")):
+            progress(min(max(event.fraction, 0.0), 1.0), desc=event.message)
+            if event.warning:
+                _warn(event.warning)
+            if event.result is not None:
+                for warning in event.result.warnings:
+                    if warning != event.warning:
+                        _warn(warning)
+                yield _result_update(event.result, cancel)
+                return
+            if event.text and event.language in ("en", "zh"):
+                shown[event.language] = event.text
+                if time.monotonic() - last >= STREAM_EVERY_S:
+                    last = time.monotonic()
+                    yield _update(**shown)
+    except Cancelled:
+        gr.Info("Stopped.")
+    except ChatPaperError as exc:
+        raise _user_error(exc) from None
+    except gr.Error:
+        raise
+    except Exception:
+        raise _unexpected("digest") from None
+
+
+def stop(cancel: threading.Event | None) -> None:
+    """Stop the running digest or post of this session (the pipeline checks the event between tokens)."""
+    if cancel is not None:
+        cancel.set()
+
+
+def topic_search(query: str, categories: str = "", date: str = "", days: float = 7, max_results: float = 10):
+    """Search arXiv for a topic: the matching papers as checkbox choices (all ticked) and the records for the post."""
+    query = (query or "").strip()
+    if not query:
+        raise gr.Error("Type a topic to search for, e.g. NeRF or \"diffusion models\".", print_exception=False)
+    day = _parse_date(date)
+    cats = [c.strip() for c in re.split(r"[,\s]+", categories or "") if c.strip()] or None
+    try:
+        settings = Settings.from_env()
+        records = daily.search_topic(query, settings, categories=cats, date=day, days=int(days),
+                                     max_results=int(max_results))
+    except ChatPaperError as exc:
+        raise _user_error(exc) from None
+    except Exception:
+        raise _unexpected("topic search") from None
+    if not records:
+        _warn(f"No paper on arXiv matches {query!r} in the {int(days)} days up to {day}.")
+    choices = [(_record_label(r), r.versioned_id or r.title) for r in records]
+    found = f"{len(records)} papers found; untick the ones to leave out, then write the post."
+    return gr.update(choices=choices, value=[value for _, value in choices]), records, found
+
+
+def _record_label(record: Record) -> str:
+    authors = ", ".join(record.authors[:3]) + (" et al." if len(record.authors) > 3 else "")
+    return f"{record.title} — {authors} ({record.versioned_id}, {record.published[:10]})"
+
+
+def _parse_date(text: str) -> str:
+    text = (text or "").strip()
+    if not text:
+        return dt.date.today().isoformat()
+    try:
+        return dt.date.fromisoformat(text).isoformat()
+    except ValueError:
+        raise gr.Error(f"{html.escape(text)} is not a date: use YYYY-MM-DD.", print_exception=False) from None
+
+
+def topic_post(query: str, date: str, selected: list[str] | None, records: list[Record] | None,
+               backend: str = "auto", model: str = "", base_url: str = "", api_key: str = "",
+               progress=gr.Progress()):
+    """Digest the ticked papers into one blog post; yields the post's Markdown and the file to download."""
+    chosen = [r for r in records or [] if (r.versioned_id or r.title) in set(selected or [])]
+    if not chosen:
+        raise gr.Error("Search first, then tick at least one paper.", print_exception=False)
+    settings = request_settings(["en", "zh"], backend, model, base_url, api_key)
+    cancel = threading.Event()
+    yield "", None, cancel
+    steps = iter(range(1, 1_000_000))
+    try:
+        path = daily.write_post(chosen, settings, out_dir=_new_output_dir("post"), topic=(query or "").strip(),
+                                date=_parse_date(date), cancel=cancel,
+                                progress=lambda message: progress((next(steps), None), desc=message))
+    except Cancelled:
+        gr.Info("Stopped.")
+        return
+    except ChatPaperError as exc:
+        raise _user_error(exc) from None
+    except Exception:
+        raise _unexpected("topic post") from None
+    finally:
+        cancel.set()
+    yield Path(path).read_text(encoding="utf-8"), str(path), cancel
+
+
+# ---------------------------------------------------------------- the page
+
+def build_demo(settings: Settings | None = None) -> gr.Blocks:
+    """The page, with its queue limits sized from ``settings`` (the server's environment by default)."""
+    settings = settings or Settings.from_env()
+    llm_limit = digest_concurrency(settings)
+    with gr.Blocks(title="chatpaper: bilingual paper digests") as demo:
+        gr.Markdown("# chatpaper\nAn arXiv link or a PDF in; an English and Chinese digest out. Facts (title, "
+                    "authors, links) come from arXiv and the PDF, the prose from a language model.")
+        with gr.Accordion("Model settings", open=False, elem_id="settings"):
+            with gr.Row():
+                backend = gr.Dropdown(BACKEND_CHOICES, value="auto", label="Backend", elem_id="backend")
+                model = gr.Textbox(value="", label="Model", placeholder="empty: the backend's default",
+                                   elem_id="model")
+            with gr.Row():
+                base_url = gr.Textbox(value="", label="Base URL (OpenAI-compatible server)",
+                                      placeholder="empty: api.openai.com", elem_id="base-url")
+                api_key = gr.Textbox(value="", label="API key (used for your requests only, never stored)",
+                                     type="password", elem_id="api-key")
+        with gr.Tabs():
+            with gr.Tab("Digest a paper", id="digest-tab"):
+                with gr.Row():
+                    with gr.Column(scale=3):
+                        source = gr.Textbox(value="", label="arXiv link or id", placeholder="2401.16144 or "
+                                            "https://arxiv.org/abs/2401.16144", elem_id="source")
+                        gr.Examples(EXAMPLE_SOURCES, inputs=[source], label="Examples")
+                        languages = gr.CheckboxGroup(LANGUAGE_CHOICES, value=["en", "zh"], label="Languages",
+                                                     elem_id="languages")
+                    with gr.Column(scale=2):
+                        pdf = gr.File(label=f"…or upload a PDF (up to {settings.max_pdf_mb:g} MB)",
+                                      file_types=[".pdf"], type="filepath", elem_id="pdf")
+                with gr.Row():
+                    run = gr.Button("Digest", variant="primary", elem_id="digest-button")
+                    halt = gr.Button("Stop", variant="stop", elem_id="stop-button")
+                status = gr.Markdown("", min_height=40, elem_id="status")
+                with gr.Tabs():
+                    with gr.Tab("English", id="en-tab", elem_id="en-tab"):
+                        en_view = gr.Markdown(label="English digest", elem_id="en-view")
+                    with gr.Tab("中文", id="zh-tab", elem_id="zh-tab"):
+                        zh_view = gr.Markdown(label="Chinese digest", elem_id="zh-view")
+                    with gr.Tab("Figures", id="figures-tab", elem_id="figures-tab"):
+                        figures = gr.Gallery(label="Figures", columns=3, height="auto", elem_id="figures")
+                    with gr.Tab("Paper", id="paper-tab", elem_id="paper-tab"):
+                        with gr.Row():
+                            with gr.Column(scale=3):
+                                record_view = gr.Markdown(label="Record", elem_id="record-view")
+                                outline = gr.Dataframe(headers=["Section", "Level", "Page"],
+                                                       datatype=["str", "number", "number"], interactive=False,
+                                                       label="Outline", elem_id="outline")
+                            with gr.Column(scale=2):
+                                first_page = gr.Image(label="First page", type="filepath", interactive=False,
+                                                      elem_id="first-page")
+                    with gr.Tab("Markdown", id="markdown-tab", elem_id="markdown-tab"):
+                        markdown = gr.Code(language="markdown", label="Markdown digest", interactive=False,
+                                           elem_id="markdown-source")
+                with gr.Row():
+                    md_file = gr.DownloadButton("Download .md", value=None, interactive=False, elem_id="download-md")
+                    zip_file = gr.DownloadButton("Download .zip (with figures)", value=None, interactive=False,
+                                                 elem_id="download-zip")
+                cancel_state = gr.State(None)
+            with gr.Tab("Topic", id="topic-tab", elem_id="topic-tab"):
+                with gr.Row():
+                    query = gr.Textbox(label="arXiv query", placeholder="NeRF, \"diffusion models\", ...", scale=3,
+                                       elem_id="topic-query")
+                    categories = gr.Textbox(label="Categories (optional)", placeholder="cs.CV cs.GR", scale=1,
+                                            elem_id="topic-categories")
+                with gr.Row():
+                    date = gr.Textbox(value="", label="Up to date (YYYY-MM-DD, empty: today)", elem_id="topic-date")
+                    days = gr.Slider(1, 30, value=7, step=1, label="Days back", elem_id="topic-days")
+                    max_results = gr.Slider(1, 50, value=10, step=1, label="At most", elem_id="topic-max")
+                search = gr.Button("Search arXiv", elem_id="topic-search")
+                found = gr.Markdown(elem_id="topic-found")
+                picked = gr.CheckboxGroup([], label="Papers", elem_id="topic-papers")
+                records_state = gr.State([])
+                with gr.Row():
+                    write = gr.Button("Write the post", variant="primary", elem_id="topic-write")
+                    halt_post = gr.Button("Stop", variant="stop", elem_id="topic-stop")
+                post_file = gr.DownloadButton("Download the post (.md)", value=None, elem_id="topic-download")
+                post_view = gr.Markdown(elem_id="topic-post")
+                post_cancel = gr.State(None)
+
+        outputs = [markdown, en_view, zh_view, figures, record_view, outline, first_page, md_file, zip_file,
+                   cancel_state]
+        digesting = run.click(digest, inputs=[source, pdf, languages, backend, model, base_url, api_key],
+                              outputs=outputs, api_name="digest", concurrency_limit=llm_limit, concurrency_id="llm",
+                              show_progress_on=[status])
+        halt.click(stop, inputs=[cancel_state], outputs=None, api_visibility="private", queue=False)
+        halt.click(None, cancels=[digesting], api_visibility="private")
+        search.click(topic_search, inputs=[query, categories, date, days, max_results],
+                     outputs=[picked, records_state, found], api_name="topic_search", concurrency_limit=2)
+        posting = write.click(topic_post, inputs=[query, date, picked, records_state, backend, model, base_url,
+                                                   api_key],
+                              outputs=[post_view, post_file, post_cancel], api_name="topic_post",
+                              concurrency_limit=llm_limit, concurrency_id="llm")
+        halt_post.click(stop, inputs=[post_cancel], outputs=None, api_visibility="private", queue=False)
+        halt_post.click(None, cancels=[posting], api_visibility="private")
+    # A bounded queue: past 32 waiting requests a visitor is told the queue is full instead of waiting forever.
+    demo.queue(max_size=32, default_concurrency_limit=2)
+    return demo
+
+
+def launch_options(settings: Settings | None = None) -> dict:
+    """Keyword arguments for ``demo.launch``: the upload limit and the served output folder."""
+    settings = settings or Settings.from_env()
+    OUTPUT_ROOT.mkdir(parents=True, exist_ok=True)
+    return {"max_file_size": settings.max_pdf_bytes, "allowed_paths": [str(OUTPUT_ROOT)]}
+
+
+demo = build_demo()
+
+if __name__ == "__main__":
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    demo.launch(**launch_options())
