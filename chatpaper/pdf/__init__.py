@@ -1,0 +1,116 @@
+"""PDF extraction (issue 3): read any paper PDF into a typed ``Paper`` with plain PyMuPDF, fast.
+
+Stages, one module each: ``document`` (open and validate), ``layout`` (text lines and blocks, page furniture),
+``columns`` (reading order), ``figures`` (captions, regions, crops), ``headings`` (sections), ``front`` (title,
+authors, abstract) and ``links``.
+"""
+from __future__ import annotations
+
+import logging
+import time
+from pathlib import Path
+
+import pymupdf
+
+from chatpaper.paper import Paper
+from chatpaper.pdf.columns import reading_order
+from chatpaper.pdf.document import check_images, check_page, open_pdf
+from chatpaper.pdf.figures import extract_figures, render_crop
+from chatpaper.pdf.front import read_front
+from chatpaper.pdf.headings import build_sections, extend_multiline, find_headings
+from chatpaper.pdf.layout import PageText, body_size, mark_furniture, read_page
+from chatpaper.pdf.links import find_links
+from chatpaper.settings import Settings
+
+__all__ = ["extract_paper"]
+
+log = logging.getLogger(__name__)
+
+SCANNED_WARNING = "no text layer: scanned PDF"
+_PAGE_DPI = 100  # the first-page screenshot: readable, small and quick to encode
+_MIN_CHARS_PER_PAGE = 20
+
+
+def extract_paper(path: str | Path, images_dir: str | Path | None = None, settings: Settings | None = None) -> Paper:
+    """Read a paper PDF into a ``Paper``; figure crops and the first page go to ``images_dir`` as PNG.
+
+    Raises:
+        PdfError (a subclass naming the problem) when the file is empty, not a PDF, damaged, encrypted, over the
+        page or size limits, or has absurd page or image sizes.
+    """
+    start = time.perf_counter()
+    settings = settings or Settings.from_env()
+    doc = open_pdf(path, settings)
+    images = Path(images_dir) if images_dir else None
+    if images is not None:
+        images.mkdir(parents=True, exist_ok=True)
+    paper = Paper(pages=doc.page_count, path=str(path))
+    try:
+        pages = _read_pages(doc, paper.warnings)
+        if sum(len(ln.text) for p in pages for ln in p.lines) < _MIN_CHARS_PER_PAGE * len(pages):
+            paper.warnings.append(SCANNED_WARNING)
+            if images is not None:
+                paper.first_page_image = _page_images(doc, images, paper.warnings)
+            paper.seconds = round(time.perf_counter() - start, 4)
+            return paper
+        _read_structure(doc, pages, images, paper)
+        if images is not None:
+            check_images(doc[0])
+            paper.first_page_image = render_crop(doc[0], tuple(doc[0].rect), images / "page-001.png", _PAGE_DPI)
+    finally:
+        doc.close()
+    paper.seconds = round(time.perf_counter() - start, 4)
+    log.debug("extracted %s: %d pages in %.3f s", path, paper.pages, paper.seconds)
+    return paper
+
+
+def _read_pages(doc: pymupdf.Document, warnings: list[str]) -> list[PageText]:
+    pages = []
+    for pno in range(doc.page_count):
+        check_page(doc, pno)
+        page = doc[pno]
+        try:
+            pages.append(read_page(page, pno))
+        except Exception as exc:  # one damaged page should not cost the whole paper
+            log.warning("page %d: text not readable: %s", pno + 1, exc)
+            warnings.append(f"page {pno + 1}: text could not be read ({exc})")
+            pages.append(PageText(number=pno, width=page.rect.width, height=page.rect.height))
+    return pages
+
+
+def _read_structure(doc: pymupdf.Document, pages: list[PageText], images: Path | None, paper: Paper) -> None:
+    """Fill the paper's fields from the parsed pages (order matters: figures mark lines before text is read)."""
+    body = body_size(pages)
+    mark_furniture(pages, body)
+    for pno in range(len(pages)):
+        if images is not None and pno < len(pages):
+            pass
+    try:
+        paper.figures = extract_figures(doc, pages, body, images)
+    except ValueError as exc:
+        raise
+    ordered = [ln for p in pages for b in reading_order(p) for ln in b.lines]
+    headings = find_headings(ordered, body)
+    extend_multiline(headings, ordered)
+    front = read_front(pages[0], ordered, body)
+    # Nothing before the abstract (title, author lines) is a section heading.
+    abstract_at = next((i for i, ln in enumerate(ordered) if ln.role == "abstract"), -1)
+    if abstract_at >= 0:
+        keep = {id(ln) for ln in ordered[abstract_at:]}
+        headings = [h for h in headings if id(h.line) in keep]
+    paper.title, paper.authors, paper.affiliations, paper.abstract = front.title, front.authors, front.affiliations, front.abstract
+    paper.sections = build_sections(headings, ordered)
+    paper.links = find_links(doc, pages)
+    if not paper.title:
+        paper.warnings.append("no title found on page 1")
+
+
+def _page_images(doc: pymupdf.Document, images: Path, warnings: list[str]) -> str | None:
+    """A scanned PDF: write every page as PNG (what can be shown without OCR); returns page 1's path."""
+    first = None
+    for pno in range(doc.page_count):
+        check_images(doc[pno])
+        written = render_crop(doc[pno], tuple(doc[pno].rect), images / f"page-{pno + 1:03d}.png", _PAGE_DPI)
+        first = first or written
+    warnings.append(f"wrote {doc.page_count} page images to {images}")
+    return first

@@ -1,0 +1,279 @@
+"""Figures: caption detection, the figure region on the page, and PNG crops.
+
+A caption is a block that *starts* with "Figure N"/"Fig. N" followed by a delimiter or set in a label style of its
+own, so a sentence that merely begins with "Fig. 1" is not one. The region is what the page draws (vector paths,
+images, in-figure text) between the caption and the nearest body text above it, within the caption's column; if
+nothing is there, below it (captions set on top), then beside it (wrapped figures with side captions).
+"""
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import pymupdf
+
+from chatpaper.paper import Figure
+from chatpaper.pdf.columns import is_two_column, text_frame
+from chatpaper.pdf.layout import Block, Line, PageText, join_lines
+
+log = logging.getLogger(__name__)
+
+_FIG = re.compile(r"^(figure|fig\.?)\s*(\d{1,3})(?![\d.]\d)\s*(?P<delim>[:.|]|—|–|-)?\s*", re.I)
+_TABLE = re.compile(r"^(table|tab\.)\s*(\d{1,3}|[IVX]{1,5})\b\s*([:.|]|—|–|-)?", re.I)
+_RENDER_DPI = 150
+_MAX_PIXELS_SIDE = 4000  # cap of a crop's pixmap side: an absurd page or region never allocates gigabytes
+
+Rect = tuple[float, float, float, float]
+
+
+@dataclass
+class Caption:
+    """A figure or table caption found on a page."""
+
+    kind: str  #: "figure" or "table"
+    number: int | str  #: the printed number
+    block: Block  #: the caption's block
+    lines: list[Line]  #: the caption's lines
+    text: str  #: full caption text
+
+    @property
+    def bbox(self) -> Rect:
+        return (min(ln.x0 for ln in self.lines), min(ln.y0 for ln in self.lines),
+                max(ln.x1 for ln in self.lines), max(ln.y1 for ln in self.lines))
+
+
+def _label_set_apart(line: Line, label_len: int) -> bool:
+    """True when the label's spans differ in weight or font from the caption text after it."""
+    head, tail, n = [], [], 0
+    for s in line.spans:
+        (head if n < label_len else tail).append(s)
+        n += len(s.text)
+    if not head or not tail:
+        return False
+    return head[0].bold != tail[-1].bold or head[0].font != tail[-1].font
+
+
+def _starts_anew(prev: Line, ln: Line) -> bool:
+    """A line inside a block starts a new paragraph (not "... shown in / Fig. 1. Results" mid-sentence)."""
+    return (ln.y0 - prev.y1 > 0.6 * ln.size or abs(prev.size - ln.size) > 0.5 or prev.width < 0.75 * ln.width
+            or prev.text.rstrip().endswith((".", ":", "!", "?")))
+
+
+def find_captions(page: PageText) -> list[Caption]:
+    """Figure and table captions on a page, each starting its own block."""
+    out: list[Caption] = []
+    for b in page.blocks:
+        for i, ln in enumerate(b.lines):
+            # A caption starts a block; PyMuPDF sometimes glues it under a figure's last text row.
+            if i > 0 and not _starts_anew(b.lines[i - 1], ln):
+                continue
+            m = _FIG.match(ln.text)
+            if m and (m.group("delim") or _label_set_apart(ln, m.end())):
+                out.append(Caption("figure", int(m.group(2)), b, b.lines[i:], join_lines([x.text for x in b.lines[i:]])))
+                break
+            t = _TABLE.match(ln.text)
+            if t and (t.group(3) or _label_set_apart(ln, t.end()) or ln.text.isupper()):
+                out.append(Caption("table", t.group(2), b, b.lines[i:], join_lines([x.text for x in b.lines[i:]])))
+                break
+    return out
+
+
+def _graphics(page: pymupdf.Page) -> list[Rect]:
+    """Boxes of what the page draws besides text: paths, images, shadings (page-size backgrounds left out)."""
+    area = page.rect.width * page.rect.height
+    out = []
+    for kind, r in page.get_bboxlog():
+        if kind.endswith("text") or kind.startswith(("clip", "ignore")):
+            continue
+        w, h = r[2] - r[0], r[3] - r[1]
+        if w * h > 0.5 * area or (w < 1.5 and h < 1.5):
+            continue
+        out.append(tuple(r))
+    return out
+
+
+def _hoverlap(a: Rect, x0: float, x1: float) -> bool:
+    return min(a[2], x1) - max(a[0], x0) > 2
+
+
+def _union(rects: list[Rect]) -> Rect | None:
+    if not rects:
+        return None
+    return (min(r[0] for r in rects), min(r[1] for r in rects), max(r[2] for r in rects), max(r[3] for r in rects))
+
+
+def _inside(inner: Rect, outer: Rect, tol: float = 2) -> bool:
+    return inner[0] >= outer[0] - tol and inner[1] >= outer[1] - tol and inner[2] <= outer[2] + tol and inner[3] <= outer[3] + tol
+
+
+def _is_body_block(b: Block, body: float, span_w: float, boxes: list[Rect]) -> bool:
+    """A paragraph of running text: it bounds a figure region rather than belonging to it."""
+    lines = [ln for ln in b.lines if not ln.furniture]
+    if len(lines) < 2 or any(ln.role in ("caption", "table") for ln in lines):
+        return False
+    text = " ".join(ln.text for ln in lines)
+    if len(text) < 100 or text.startswith("("):
+        return False
+    if sum(abs(ln.size - body) <= 1.0 for ln in lines) < 0.6 * len(lines) or lines[0].mono:
+        return False
+    bw = b.bbox[2] - b.bbox[0]
+    if bw < 0.5 * span_w:
+        return False
+    # Text inside a drawn frame (a boxed listing or prompt) is part of the figure.
+    return not any(_inside(b.bbox, r) and (r[2] - r[0]) * (r[3] - r[1]) > 1.2 * bw * (b.bbox[3] - b.bbox[1]) for r in boxes)
+
+
+def _column_span(page: PageText, cap: Caption, two_col: bool) -> tuple[float, float]:
+    fx0, fx1 = text_frame(page)
+    cx0, _, cx1, _ = cap.bbox
+    if cx1 - cx0 > 0.6 * (fx1 - fx0):
+        return min(fx0, cx0), max(fx1, cx1)
+    if two_col:
+        mid = (fx0 + fx1) / 2
+        return (fx0, mid) if (cx0 + cx1) / 2 < mid else (mid, fx1)
+    return cx0 - 4, cx1 + 4
+
+
+def _grow(items: list[Rect], edge: float, up: bool, gap: float) -> list[Rect]:
+    """Items connected to the caption edge through vertical gaps of at most ``gap``: one figure, not the page."""
+    chosen: list[Rect] = []
+    rest = list(items)
+    frontier = edge
+    changed = True
+    while changed:
+        changed = False
+        for r in list(rest):
+            if (up and r[3] >= frontier - gap) or (not up and r[1] <= frontier + gap):
+                chosen.append(r)
+                rest.remove(r)
+                frontier = min(frontier, r[1]) if up else max(frontier, r[3])
+                changed = True
+    return chosen
+
+
+def figure_region(page: PageText, cap: Caption, graphics: list[Rect], captions: list[Caption], body: float,
+                  two_col: bool) -> Rect | None:
+    """The region of a caption's figure: above the caption, else below, else beside it."""
+    sx0, sx1 = _column_span(page, cap, two_col)
+    cx0, cy0, cx1, cy1 = cap.bbox
+    boxes = [g for g in graphics if (g[2] - g[0]) > 20 and (g[3] - g[1]) > 10]
+    barriers: list[Rect] = []
+    for b in page.blocks:
+        if b is cap.block or not _hoverlap(b.bbox, sx0, sx1):
+            continue
+        if _is_body_block(b, body, sx1 - sx0, boxes) or any(c.block is b for c in captions):
+            barriers.append(b.bbox)
+        else:
+            # Title-sized type (page 1's title block) also bounds a teaser figure.
+            barriers.extend(ln.bbox for ln in b.lines if ln.size > body * 1.3 and len(ln.text) > 3 and ln.role != "figure")
+    above = max((r[3] for r in barriers if r[3] <= cy0 + 2), default=0.0)
+    below = min((r[1] for r in barriers if r[1] >= cy1 - 2), default=page.height)
+    lines = [ln for ln in page.lines if not ln.furniture and ln.role != "caption"
+             and not any(_inside(ln.bbox, bb) for bb in barriers)]
+    # Small type (tick labels, sub-captions) ties a figure's parts together; body-size text (a heading) does not.
+    small = [ln.bbox for ln in lines if ln.size < body * 0.95]
+    gap = 2.5 * body
+    for top, bottom, up in ((above, cy0, True), (cy1, below, False)):
+        if bottom - top < 12:
+            continue
+        inband = lambda r: r[3] > top + 1 and r[1] < bottom - 1 and _hoverlap(r, sx0, sx1)  # noqa: E731
+        graph = [g for g in graphics if inband(g)]
+        if not graph:
+            continue
+        chosen = _grow(graph + [t for t in small if inband(t)], cy0 if up else cy1, up, gap)
+        if not any(g in chosen for g in graph):
+            continue
+        r = _union(chosen)
+        inside = [ln.bbox for ln in lines if ln.bbox[1] >= r[1] - 2 and ln.bbox[3] <= r[3] + 2 and _hoverlap(ln.bbox, r[0], r[2])]
+        r = _union([r] + inside)
+        r = (max(r[0], 0), max(r[1], top), min(r[2], page.width), min(r[3], bottom))
+        if r[3] - r[1] >= 12 and r[2] - r[0] >= 20:
+            return r
+    side = [g for g in graphics if (g[0] >= cx1 - 4 or g[2] <= cx0 + 4) and g[3] > cy0 - 200 and g[1] < cy1 + 10
+            and (g[3] - g[1]) * (g[2] - g[0]) > 4]
+    if side:
+        near = min(side, key=lambda g: abs((g[1] + g[3]) / 2 - (cy0 + cy1) / 2))
+        group = [g for g in side if (g[0] >= cx1 - 4) == (near[0] >= cx1 - 4) and g[3] > near[1] - 40 and g[1] < near[3] + 40]
+        r = _union(group)
+        if r and r[3] - r[1] >= 12:
+            return r
+    if above < cy0 - 40:
+        return (sx0, above, sx1, cy0)  # text-only figure (a listing): the space between caption and body text
+    return None
+
+
+def render_crop(page: pymupdf.Page, rect: Rect, path: Path, dpi: int = _RENDER_DPI) -> str | None:
+    """Render a region of a page to PNG, the pixmap size capped; returns the path written."""
+    clip = pymupdf.Rect(rect) & page.rect
+    if clip.is_empty or clip.width < 2 or clip.height < 2:
+        return None
+    scale = min(dpi / 72, _MAX_PIXELS_SIDE / clip.width, _MAX_PIXELS_SIDE / clip.height)
+    pix = page.get_pixmap(matrix=pymupdf.Matrix(scale, scale), clip=clip, alpha=False)
+    pix.save(str(path))
+    return str(path)
+
+
+def _dedupe(found: list[tuple[int, Caption]]) -> list[tuple[int, Caption]]:
+    """One figure per label; an appended supplement that restarts numbering at 1 may repeat labels."""
+    out: list[tuple[int, Caption]] = []
+    seen: set[int] = set()
+    last_page = -1
+    for pno, cap in found:
+        n = int(cap.number)
+        if n in seen:
+            # A restart: "Figure 1" again on a later page than every figure so far.
+            if n == 1 and pno > last_page and len(seen) > 1:
+                seen = set()
+            else:
+                continue
+        seen.add(n)
+        last_page = max(last_page, pno)
+        out.append((pno, cap))
+    return out
+
+
+def extract_figures(doc: pymupdf.Document, pages: list[PageText], body: float, images_dir: Path | None) -> list[Figure]:
+    """Numbered figures with caption, page, region and (when images_dir is given) a PNG crop."""
+    found: list[tuple[int, Caption]] = []
+    per_page: dict[int, list[Caption]] = {}
+    for p in pages:
+        caps = find_captions(p)
+        per_page[p.number] = caps
+        for c in caps:
+            for ln in c.lines:
+                ln.role = "caption"
+            if c.kind == "figure":
+                found.append((p.number, c))
+    figures: list[Figure] = []
+    graphics_cache: dict[int, list[Rect]] = {}
+    for pno, cap in _dedupe(found):
+        p = pages[pno]
+        if pno not in graphics_cache:
+            graphics_cache[pno] = _graphics(doc[pno])
+        rect = figure_region(p, cap, graphics_cache[pno], per_page[pno], body, is_two_column(p))
+        fig = Figure(label=f"Figure {cap.number}", caption=cap.text, page=pno + 1,
+                     bbox=tuple(round(v, 1) for v in rect) if rect else None)
+        if rect:
+            _mark_inside(p, rect, "figure")
+            if images_dir is not None:
+                name = f"page{pno + 1:03d}-figure{cap.number}-{len(figures) + 1}.png"
+                fig.image = render_crop(doc[pno], rect, images_dir / name)
+        figures.append(fig)
+    for pno, caps in per_page.items():
+        for cap in caps:
+            if cap.kind == "table":
+                if pno not in graphics_cache:
+                    continue  # no figure on this page: table text stays out of the body via its caption only
+                rect = figure_region(pages[pno], cap, graphics_cache[pno], caps, body, is_two_column(pages[pno]))
+                if rect:
+                    _mark_inside(pages[pno], rect, "table")
+    return figures
+
+
+def _mark_inside(page: PageText, rect: Rect, role: str) -> None:
+    """Lines inside a figure or table region are not body text."""
+    for ln in page.lines:
+        if not ln.role and _inside(ln.bbox, rect, tol=1):
+            ln.role = role

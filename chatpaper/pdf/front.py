@@ -1,0 +1,206 @@
+"""Front matter of page 1: title, authors, affiliations and abstract.
+
+The title is the largest type near the top of page 1 (rotated arXiv stamps and running heads are already left
+out); authors are the name-like pieces of the lines set in the author style between the title and the abstract,
+read row by row; footnote marks (superscripts, smaller type) split names and are dropped.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from chatpaper.pdf.layout import Line, PageText, join_lines
+
+_ABSTRACT = re.compile(r"^\s*a\s?b\s?s\s?t\s?r\s?a\s?c\s?t\b\s*[—–\-:.]*\s*", re.I)
+_ABSTRACT_END = re.compile(r"^(index terms|keywords|key words|ccs concepts|general terms|categories and subject)\b", re.I)
+_INSTITUTION = re.compile(
+    r"\b(universit\w*|institut\w*|college|school|department|dept|laborator\w*|lab|labs|research|inc|ltd|corp\w*|"
+    r"center|centre|academy|faculty|hospital|foundation|google|microsoft|meta|nvidia|deepmind|openai|facebook|amazon|"
+    r"ibm|adobe|team|group|address|affiliation|email|technolog\w*|sciences?|engineering|computer|national|polytechnic|"
+    r"ai|street|road|usa|china|uk|germany|france|japan|canada)\b", re.I)
+_IEEE = re.compile(r",?\s*(?:(?:graduate\s+)?student\s+|senior\s+|life\s+)?(?:fellow|member),?\s+ieee", re.I)
+_PARTICLES = {"van", "von", "der", "den", "de", "da", "di", "del", "della", "du", "dos", "le", "la", "bin", "al", "y", "ter"}
+_MARKS = "*†‡§¶#⋆∗♯♮♭⊤⊥✉♣♠♦♥∥"
+
+
+@dataclass
+class FrontMatter:
+    """What page 1 says about the paper."""
+
+    title: str = ""  #: the title, lines joined
+    authors: list[str] = field(default_factory=list)  #: names in printed order
+    affiliations: list[str] = field(default_factory=list)  #: institutions as printed
+    abstract: str = ""  #: abstract text
+
+
+def find_title(page: PageText, body: float, stop_y: float) -> tuple[str, list[Line]]:
+    """The title: the largest lines near the top of the page, joined."""
+    cands = [ln for ln in page.lines if not ln.furniture and ln.y1 <= stop_y and ln.y0 < page.height * 0.6
+             and sum(c.isalpha() for c in ln.text) >= 4 and not ln.role]
+    if not cands:
+        return "", []
+    biggest = max(ln.size for ln in cands)
+    if biggest < body * 1.1:
+        bold = [ln for ln in cands if ln.bold]
+        if not bold:
+            return "", []
+        biggest = max(ln.size for ln in bold)
+        cands = bold
+    big = sorted((ln for ln in cands if ln.size >= biggest - 0.6), key=lambda ln: (round(ln.y0), ln.x0))
+    run = [big[0]]
+    for ln in big[1:]:
+        if ln.y0 - run[-1].y1 <= 1.2 * biggest:
+            run.append(ln)
+        else:
+            break
+    return join_lines([ln.text for ln in run]), run
+
+
+def _chunks(line: Line) -> list[str]:
+    """The line's text split at footnote marks (superscripts, smaller type) and wide gaps."""
+    out: list[str] = []
+    cur = ""
+    prev_x1 = None
+    for s in line.spans:
+        marker = bool(s.flags & 1) or s.size < line.size * 0.8 or s.text.strip() in _MARKS
+        if marker or (prev_x1 is not None and s.bbox[0] - prev_x1 > 1.2 * line.size):
+            out.append(cur)
+            cur = ""
+            if marker:
+                prev_x1 = s.bbox[2]
+                continue
+        sep = " " if cur and not cur.endswith(" ") and prev_x1 is not None and s.bbox[0] - prev_x1 > 0.2 * s.size else ""
+        cur += sep + s.text
+        prev_x1 = s.bbox[2]
+    out.append(cur)
+    return [c for c in out if c.strip()]
+
+
+def name_like(piece: str) -> str | None:
+    """The piece cleaned to a person's name, or None when it is not one."""
+    piece = re.sub(rf"[{re.escape(_MARKS)}\d]+", " ", piece)
+    piece = re.sub(r"\s+", " ", piece).strip(" ,;:.")
+    if not piece or "@" in piece or _INSTITUTION.search(piece) or re.search(r"[{}()\[\]/|]", piece.replace("(", "").replace(")", "")):
+        return None
+    words = piece.split()
+    if not 2 <= len(words) <= 5:
+        return None
+    for w in words:
+        if w.lower() in _PARTICLES:
+            continue
+        if not (w[0].isupper() or re.fullmatch(r"[A-Z]\.(-?[A-Z]\.)*", w)):
+            return None
+        if len(w) > 1 and not re.fullmatch(r"[A-Z][\w'’\-.]*|\([A-Z][\w'’\-]*\)", w):
+            return None
+    return piece
+
+
+def split_names(text: str) -> list[str]:
+    """Name-like pieces of an author string ("A, B and C", "A & B")."""
+    text = _IEEE.sub(",", text)
+    pieces = re.split(r"\s*(?:,|;|\band\b|&|·|•|\s{3,})\s*", text)
+    return [n for n in (name_like(p) for p in pieces) if n]
+
+
+def _rows(lines: list[Line]) -> list[list[Line]]:
+    """Lines grouped into printed rows (same height on the page), each row left to right."""
+    rows: list[list[Line]] = []
+    for ln in sorted(lines, key=lambda ln: ln.y0):
+        if rows and ln.y0 < rows[-1][0].y1 - 0.3 * ln.size:
+            rows[-1].append(ln)
+        else:
+            rows.append([ln])
+    return [sorted(r, key=lambda ln: ln.x0) for r in rows]
+
+
+def find_authors(region: list[Line]) -> tuple[list[str], list[str]]:
+    """Authors and affiliations from the lines between the title and the abstract."""
+    region = [ln for ln in region if not ln.furniture and ln.role not in ("figure", "caption")]
+    style = None
+    for ln in sorted(region, key=lambda ln: (ln.y0, ln.x0)):
+        if any(split_names(c) for c in _chunks(ln)):
+            style = (round(ln.size, 0), ln.bold, ln.italic)
+            break
+    if style is None:
+        return [], _affiliations(region)
+    chosen = [ln for ln in region if (round(ln.size, 0), ln.bold, ln.italic) == style]
+    names: list[str] = []
+    carry = ""
+    for row in _rows(chosen):
+        for ln in row:
+            chunks = _chunks(ln)
+            # A name broken at the end of a line ("..., Linlin" / "Xu, ...") joins the next line's start.
+            if carry and chunks:
+                chunks[0] = carry + " " + chunks[0]
+                carry = ""
+            for i, c in enumerate(chunks):
+                if i == len(chunks) - 1 and not re.search(r"[,;&]\s*$|\band\s*$", c) and len(chunks) == 1 and len(row) == 1:
+                    last = re.split(r"\s*(?:,|\band\b|&)\s*", c)[-1]
+                    if len(last.split()) == 1 and last[:1].isupper() and not name_like(last):
+                        carry = last
+                        c = c[: len(c) - len(last)]
+                names.extend(split_names(c))
+    seen: set[str] = set()
+    unique = [n for n in names if not (n.lower() in seen or seen.add(n.lower()))]
+    return unique, _affiliations([ln for ln in region if ln not in chosen])
+
+
+def _affiliations(lines: list[Line]) -> list[str]:
+    out: list[str] = []
+    for ln in sorted(lines, key=lambda ln: (ln.y0, ln.x0)):
+        t = re.sub(rf"^[{re.escape(_MARKS)}\d\s,]+", "", ln.text).strip()
+        if t and "@" not in t and _INSTITUTION.search(t) and len(t) < 200 and t not in out:
+            out.append(t)
+    return out
+
+
+def find_abstract(ordered: list[Line]) -> tuple[str, Line | None]:
+    """The abstract: after an 'Abstract' heading or run-in label, up to the first heading or keywords line."""
+    start = None
+    for i, ln in enumerate(ordered[:400]):
+        if _ABSTRACT.match(ln.text) and not ln.furniture:
+            start = i
+            break
+    if start is None:
+        return "", None
+    first = ordered[start]
+    rest = _ABSTRACT.sub("", first.text, count=1)
+    texts = [rest] if rest else []
+    for ln in ordered[start + 1:]:
+        if ln.furniture or ln.role in ("figure", "caption", "table"):
+            continue
+        if ln.role == "heading" or _ABSTRACT_END.match(ln.text) or sum(len(t) for t in texts) > 5000:
+            break
+        texts.append(ln.text)
+    return join_lines(texts), first
+
+
+def first_paragraph(ordered: list[Line], after_y: float, page: int = 0) -> str:
+    """Fallback abstract: the first paragraph below the author block when no 'Abstract' label is printed."""
+    blocks: dict[int, list[Line]] = {}
+    for ln in ordered:
+        if ln.page != page or ln.y0 <= after_y or ln.furniture or ln.role:
+            continue
+        blocks.setdefault(ln.block, []).append(ln)
+    for lines in blocks.values():
+        if len(lines) >= 3:
+            return join_lines([ln.text for ln in lines])
+    return ""
+
+
+def read_front(page: PageText, ordered: list[Line], body: float) -> FrontMatter:
+    """Title, authors, affiliations and abstract from page 1 (and the lines in reading order)."""
+    abstract, label = find_abstract(ordered)
+    first_heading = next((ln for ln in ordered if ln.role == "heading"), None)
+    stop = page.height
+    if label is not None and label.page == page.number:
+        stop = label.y0
+    elif first_heading is not None and first_heading.page == page.number:
+        stop = first_heading.y0
+    title, title_lines = find_title(page, body, stop)
+    top = max((ln.y1 for ln in title_lines), default=0.0)
+    region = [ln for ln in page.lines if ln.y0 >= top - 1 and ln.y1 <= stop + 1 and ln not in title_lines]
+    authors, affiliations = find_authors(region)
+    if not abstract:
+        abstract = first_paragraph(ordered, max([top] + [ln.y1 for ln in region if ln.role not in ("figure", "caption")]))
+    return FrontMatter(title=title, authors=authors, affiliations=affiliations, abstract=abstract)

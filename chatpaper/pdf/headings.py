@@ -1,0 +1,170 @@
+"""Headings and sections: which lines are section headings, at what level, and the body text under each.
+
+Rules come from typography, not from a list of expected names: the style (size, weight, capitals) shared by the
+numbered top-level headings ("1 Introduction", "II. METHOD") is learned per paper, and unnumbered lines set in
+that style ("References", "Acknowledgements", "Broader Impacts") are top-level headings too.
+"""
+from __future__ import annotations
+
+import re
+from collections import Counter
+from dataclasses import dataclass
+
+from chatpaper.paper import Section
+from chatpaper.pdf.layout import Line, join_lines
+
+_ARABIC = re.compile(r"^(\d{1,2}(?:\.\d{1,2})*)\.?\s+(\S.*)$")
+_ROMAN = re.compile(r"^([IVX]{1,5})\.\s*(\S.*)$")
+_LETTER = re.compile(r"^([A-H](?:\.\d{1,2})*)\.?\s+(\S.*)$")
+# Back-matter headings that journals often set in a style of their own (italic, unnumbered); a general
+# vocabulary of scholarly documents, not names taken from any one paper.
+_BACK_MATTER = re.compile(r"^(references|bibliography|acknowledge?ments?|appendix|appendices|supplementary( material)?s?|"
+                          r"supplemental materials?|broader impacts?.*|ethics statement|limitations|conclusions?)$", re.I)
+_NOT_HEADING = re.compile(r"^(abstract|index terms|keywords|contents|table of contents)\b", re.I)
+
+
+@dataclass
+class Heading:
+    """A line taken for a heading."""
+
+    line: Line  #: the (first) line
+    text: str  #: heading as printed, number kept
+    level: int  #: 1 = top level
+    numbered: bool  #: starts with a section number
+
+
+def _caps(text: str) -> bool:
+    letters = [c for c in text if c.isalpha()]
+    return len(letters) >= 3 and sum(c.isupper() for c in letters) >= 0.8 * len(letters)
+
+
+def style_key(line: Line) -> tuple[float, bool, bool]:
+    """Size, weight and capitals: what top-level headings of one paper share."""
+    body = _ARABIC.sub(r"\2", line.text)
+    return (round(line.size * 2) / 2, line.bold, _caps(body))
+
+
+def _number(text: str) -> tuple[str, int, str] | None:
+    """(kind, depth, rest) for a numbered heading text, else None."""
+    m = _ARABIC.match(text)
+    if m:
+        return "arabic", m.group(1).count(".") + 1, m.group(2)
+    m = _ROMAN.match(text)
+    if m:
+        return "roman", 1, m.group(2)
+    m = _LETTER.match(text)
+    if m and not re.match(r"^[A-Z]\.?\s+[a-z]", text):
+        return "letter", m.group(1).count(".") + 1, m.group(2)
+    return None
+
+
+def _uniform(line: Line) -> bool:
+    """True when the whole line is set in one style: a run-in heading has body text after it."""
+    main = [s for s in line.spans if len(s.text.strip()) > 2 and not (s.flags & 1)]
+    if not main:
+        return True
+    bolds = {s.bold for s in main}
+    sizes = [s.size for s in main]
+    return len(bolds) == 1 and max(sizes) - min(sizes) < max(sizes) * 0.3
+
+
+def _candidate(line: Line, prev: Line | None, body: float) -> bool:
+    """Could this line be a heading at all: short, standalone, set apart from body text."""
+    t = line.text
+    if line.furniture or line.role or len(t) > 150 or len(t) < 3 or not t[0].isalnum():
+        return False
+    if not _uniform(line):
+        return False
+    if prev is not None and prev.block == line.block and style_key(prev) == style_key(line) and not prev.role:
+        return False  # continuation of a paragraph (or of a heading joined below)
+    if t.endswith((",", ";")) or re.search(r"[=<>]|\.\s*$", t) and not re.match(r"^[\dIVX.]+\s*$", t.split(" ")[0]):
+        return t.endswith(".") and len(t.split()) <= 3 and _number(t) is not None
+    return True
+
+
+def _heading_like(line: Line, body: float) -> bool:
+    return line.size >= body * 1.1 or line.bold or _caps(_ARABIC.sub(r"\2", line.text)) or line.italic and line.size >= body
+
+
+def find_headings(ordered: list[Line], body: float) -> list[Heading]:
+    """Headings in reading order, with levels."""
+    cands: list[tuple[Line, tuple[str, int, str] | None]] = []
+    prev: Line | None = None
+    for ln in ordered:
+        if _candidate(ln, prev, body) and _heading_like(ln, body):
+            num = _number(ln.text)
+            if num is None or len(num[2].split()) <= 18:
+                cands.append((ln, num))
+        prev = ln
+    styles: Counter = Counter()
+    for ln, num in cands:
+        if num and num[1] == 1 and num[0] in ("arabic", "roman") and re.match(r"[A-Z]", num[2]):
+            styles[style_key(ln)] += 1
+    if not styles:
+        return _unnumbered_only(cands, body)
+    top = styles.most_common(1)[0][0]
+    sub_styles = Counter(style_key(ln) for ln, num in cands if num and num[1] >= 2 and num[0] == "arabic")
+    headings: list[Heading] = []
+    started = False
+    for ln, num in cands:
+        key = style_key(ln)
+        same = abs(key[0] - top[0]) <= 0.5 and key[1] == top[1] and (key[2] == top[2] or not top[2] and num)
+        if num and num[1] == 1 and same:
+            started = True
+            headings.append(Heading(ln, ln.text, 1, True))
+        elif num and num[0] == "letter" and num[1] == 1 and same:
+            headings.append(Heading(ln, ln.text, 1, True))
+        elif num and (num[1] >= 2 or num[0] == "letter") and key[0] <= top[0] + 0.5 and (key in sub_styles or num[1] >= 2):
+            if started:
+                headings.append(Heading(ln, ln.text, min(num[1], 3) if num[0] != "letter" or num[1] > 1 else 2, True))
+        elif not num and started and len(ln.text.split()) <= 10 and not _NOT_HEADING.match(ln.text):
+            if same and ln.text[0].isupper():
+                headings.append(Heading(ln, ln.text, 1, False))
+            elif _BACK_MATTER.match(ln.text.rstrip(":")) and (ln.bold or ln.italic or _caps(ln.text) or ln.size > body):
+                headings.append(Heading(ln, ln.text.rstrip(":"), 1, False))
+            elif key[0] >= top[0] + 1.5 and len(ln.text.split()) >= 2 and ln.text[0].isupper():
+                headings.append(Heading(ln, ln.text, 1, False))  # a part title (an appended supplement)
+    return headings
+
+
+def _unnumbered_only(cands: list[tuple[Line, object]], body: float) -> list[Heading]:
+    """Papers without numbered sections: standalone lines set larger or bold than the body, in one style."""
+    styles = Counter(style_key(ln) for ln, num in cands if not num and len(ln.text.split()) <= 8)
+    if not styles:
+        return []
+    anchors = [style_key(ln) for ln, _ in cands if _BACK_MATTER.match(ln.text)]
+    top = anchors[0] if anchors else styles.most_common(1)[0][0]
+    return [Heading(ln, ln.text, 1, False) for ln, _ in cands
+            if style_key(ln) == top and len(ln.text.split()) <= 10 and not _NOT_HEADING.match(ln.text)]
+
+
+def extend_multiline(headings: list[Heading], ordered: list[Line]) -> None:
+    """A heading that wraps onto a second line keeps both lines."""
+    pos = {id(ln): i for i, ln in enumerate(ordered)}
+    for h in headings:
+        i = pos.get(id(h.line))
+        if i is None or i + 1 >= len(ordered):
+            continue
+        nxt = ordered[i + 1]
+        if (nxt.block == h.line.block and style_key(nxt)[:2] == style_key(h.line)[:2] and nxt.y0 - h.line.y1 < h.line.size
+                and len(h.text) + len(nxt.text) < 160 and not nxt.role):
+            h.text = join_lines([h.text, nxt.text])
+            nxt.role = "heading"
+        h.line.role = "heading"
+
+
+def build_sections(headings: list[Heading], ordered: list[Line]) -> list[Section]:
+    """Sections with the body text under each heading (figure, table and furniture lines left out)."""
+    starts = {id(h.line): h for h in headings}
+    sections: list[Section] = []
+    texts: list[list[str]] = []
+    for ln in ordered:
+        h = starts.get(id(ln))
+        if h is not None:
+            sections.append(Section(heading=h.text, level=h.level, page=ln.page + 1))
+            texts.append([])
+        elif sections and not ln.furniture and not ln.role:
+            texts[-1].append(ln.text)
+    for s, t in zip(sections, texts):
+        s.text = join_lines(t)
+    return sections

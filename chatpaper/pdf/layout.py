@@ -1,0 +1,231 @@
+"""Text layout: PyMuPDF's ``dict`` output turned into small typed lines and blocks, plus page furniture.
+
+Everything downstream (front matter, headings, figures) reasons over these objects, so the PDF is parsed once.
+Lines that PyMuPDF splits on one baseline inside a block (a heading number set apart from its title, a row of
+author names) are merged back into one ``Line`` whose spans keep their own boxes.
+"""
+from __future__ import annotations
+
+import re
+from collections import Counter
+from dataclasses import dataclass, field
+
+import pymupdf
+
+# Text without embedded images: the figure stage asks for image boxes separately, and skipping them is faster.
+_TEXT_FLAGS = (pymupdf.TEXTFLAGS_DICT & ~pymupdf.TEXT_PRESERVE_IMAGES) | pymupdf.TEXT_MEDIABOX_CLIP
+_SUPERSCRIPT, _ITALIC, _MONO, _BOLD = 1, 2, 8, 16
+_LIGATURES = str.maketrans({"ﬁ": "fi", "ﬂ": "fl", "ﬀ": "ff", "ﬃ": "ffi", "ﬄ": "ffl", "\u00a0": " "})
+
+
+@dataclass
+class Span:
+    """A run of text in one font."""
+
+    text: str  #: the characters, ligatures unfolded
+    bbox: tuple[float, float, float, float]  #: box in PDF points
+    size: float  #: font size in points
+    font: str  #: font name
+    flags: int  #: PyMuPDF span flags (superscript 1, italic 2, mono 8, bold 16)
+
+    @property
+    def bold(self) -> bool:
+        """Bold by flag or by font name (many Type 1 fonts only say so in the name)."""
+        return bool(self.flags & _BOLD) or bool(re.search(r"bold|black|heavy|semibold|-b\b|\.b\b|cmbx", self.font, re.I))
+
+
+@dataclass
+class Line:
+    """One printed line: spans on one baseline inside one block."""
+
+    spans: list[Span]  #: spans left to right
+    bbox: tuple[float, float, float, float]  #: box in PDF points
+    page: int  #: 0-based page number
+    block: int  #: index of the block on its page
+    index: int = 0  #: position of the line inside its block
+    text: str = ""  #: spans joined
+    size: float = 0.0  #: dominant font size (by characters)
+    bold: bool = False  #: most characters bold
+    italic: bool = False  #: most characters italic
+    mono: bool = False  #: most characters monospaced
+    font: str = ""  #: dominant font
+    furniture: bool = False  #: running head, page number, line number: not part of the text
+    role: str = ""  #: what a later stage decided this line is ("caption", "figure", "heading", ...)
+
+    @property
+    def x0(self) -> float:
+        return self.bbox[0]
+
+    @property
+    def y0(self) -> float:
+        return self.bbox[1]
+
+    @property
+    def x1(self) -> float:
+        return self.bbox[2]
+
+    @property
+    def y1(self) -> float:
+        return self.bbox[3]
+
+    @property
+    def width(self) -> float:
+        return self.bbox[2] - self.bbox[0]
+
+    @property
+    def style(self) -> tuple[float, bool]:
+        """Rounded size and weight: lines set alike compare equal."""
+        return (round(self.size * 2) / 2, self.bold)
+
+
+@dataclass
+class Block:
+    """A paragraph-like group of lines as PyMuPDF found it."""
+
+    lines: list[Line]  #: lines top to bottom
+    bbox: tuple[float, float, float, float]  #: box in PDF points
+    page: int  #: 0-based page number
+    index: int  #: index on its page
+
+    @property
+    def text(self) -> str:
+        return join_lines([ln.text for ln in self.lines])
+
+
+@dataclass
+class PageText:
+    """The text of one page."""
+
+    number: int  #: 0-based page number
+    width: float  #: page width in points
+    height: float  #: page height in points
+    blocks: list[Block] = field(default_factory=list)  #: upright text blocks
+    rotated: list[Line] = field(default_factory=list)  #: rotated lines (arXiv stamps, axis labels)
+
+    @property
+    def lines(self) -> list[Line]:
+        return [ln for b in self.blocks for ln in b.lines]
+
+
+def join_lines(texts: list[str]) -> str:
+    """Join printed lines into running text, undoing end-of-line hyphenation."""
+    out = ""
+    for t in texts:
+        t = t.strip()
+        if not t:
+            continue
+        if out.endswith("-") and len(out) > 1 and out[-2].isalpha() and t[:1].islower():
+            out = out[:-1] + t
+        else:
+            out = f"{out} {t}" if out else t
+    return out
+
+
+def _dominant(spans: list[Span]) -> tuple[float, bool, bool, bool, str]:
+    """Size, bold, italic, mono and font of the characters that are the majority."""
+    sizes: Counter = Counter()
+    bold = italic = mono = total = 0
+    fonts: Counter = Counter()
+    for s in spans:
+        n = len(s.text.strip()) or 1
+        total += n
+        sizes[round(s.size, 1)] += n
+        fonts[s.font] += n
+        bold += n * s.bold
+        italic += n * bool(s.flags & _ITALIC)
+        mono += n * bool(s.flags & _MONO)
+    size = max(sizes.items(), key=lambda kv: (kv[1], kv[0]))[0] if sizes else 0.0
+    # A small-caps line is mostly the small size; its capitals carry the real size.
+    if len(sizes) > 1 and max(sizes) < size * 1.35 and any(s.text.strip()[:1].isupper() for s in spans if s.size == max(sizes)):
+        size = max(sizes)
+    return size, bold * 2 > total, italic * 2 > total, mono * 2 > total, fonts.most_common(1)[0][0] if fonts else ""
+
+
+def _make_line(spans: list[Span], page: int, block: int) -> Line:
+    x0 = min(s.bbox[0] for s in spans)
+    y0 = min(s.bbox[1] for s in spans)
+    x1 = max(s.bbox[2] for s in spans)
+    y1 = max(s.bbox[3] for s in spans)
+    parts: list[str] = []
+    prev: Span | None = None
+    for s in spans:
+        if prev is not None and parts and not parts[-1].endswith(" ") and not s.text.startswith(" "):
+            gap = s.bbox[0] - prev.bbox[2]
+            if gap > 0.25 * max(2.0, min(s.size, prev.size)):
+                parts.append(" ")
+        parts.append(s.text)
+        prev = s
+    size, bold, italic, mono, font = _dominant(spans)
+    text = re.sub(r"\s+", " ", "".join(parts)).strip()
+    return Line(spans=spans, bbox=(x0, y0, x1, y1), page=page, block=block, text=text, size=size, bold=bold,
+                italic=italic, mono=mono, font=font)
+
+
+def read_page(page: pymupdf.Page, number: int) -> PageText:
+    """Parse one page's text into blocks of lines."""
+    rect = page.rect
+    out = PageText(number=number, width=rect.width, height=rect.height)
+    data = page.get_text("dict", flags=_TEXT_FLAGS)
+    for raw in data["blocks"]:
+        if raw.get("type", 0) != 0:
+            continue
+        rows: list[list[Span]] = []
+        for rl in raw["lines"]:
+            spans = [Span(s["text"].translate(_LIGATURES), tuple(s["bbox"]), s["size"], s["font"], s["flags"])
+                     for s in rl["spans"] if s["text"].strip()]
+            if not spans:
+                continue
+            dx, dy = rl["dir"]
+            if abs(dy) > 0.2 or dx < 0:
+                out.rotated.append(_make_line(spans, number, -1))
+                continue
+            # Same baseline as the previous row (a number set apart, names in a row): one line.
+            if rows:
+                last = rows[-1]
+                ly0, ly1 = min(s.bbox[1] for s in last), max(s.bbox[3] for s in last)
+                sy0, sy1 = min(s.bbox[1] for s in spans), max(s.bbox[3] for s in spans)
+                overlap = min(ly1, sy1) - max(ly0, sy0)
+                if overlap > 0.5 * min(ly1 - ly0, sy1 - sy0) and spans[0].bbox[0] >= max(s.bbox[2] for s in last) - 1:
+                    last.extend(spans)
+                    continue
+            rows.append(spans)
+        if not rows:
+            continue
+        idx = len(out.blocks)
+        lines = [_make_line(r, number, idx) for r in rows]
+        for i, ln in enumerate(lines):
+            ln.index = i
+        bbox = (min(ln.x0 for ln in lines), min(ln.y0 for ln in lines), max(ln.x1 for ln in lines), max(ln.y1 for ln in lines))
+        out.blocks.append(Block(lines=lines, bbox=bbox, page=number, index=idx))
+    return out
+
+
+def body_size(pages: list[PageText]) -> float:
+    """The font size most characters are set in: the body text."""
+    sizes: Counter = Counter()
+    for p in pages:
+        for ln in p.lines:
+            sizes[round(ln.size * 2) / 2] += len(ln.text)
+    return sizes.most_common(1)[0][0] if sizes else 10.0
+
+
+_DIGITS = re.compile(r"\d+")
+
+
+def mark_furniture(pages: list[PageText], body: float) -> None:
+    """Flag running heads, footers, page numbers and margin line numbers, which are not part of the text."""
+    seen: Counter = Counter()
+    margin_lines: list[tuple[Line, str]] = []
+    for p in pages:
+        top, bottom = p.height * 0.085, p.height * 0.92
+        for ln in p.lines:
+            if ln.y1 <= top or ln.y0 >= bottom:
+                key = _DIGITS.sub("#", ln.text.lower())
+                margin_lines.append((ln, key))
+                seen[key] += 1
+            if re.fullmatch(r"\d{1,4}", ln.text) and (ln.x1 < p.width * 0.12 or ln.x0 > p.width * 0.88):
+                ln.furniture = True  # review line numbers in the margin
+    repeat = max(2, len(pages) // 4) if len(pages) > 2 else 2
+    for ln, key in margin_lines:
+        if seen[key] >= repeat or re.fullmatch(r"[#\W]*(page)?[#\W]*", key):
+            ln.furniture = True

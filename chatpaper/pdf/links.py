@@ -1,0 +1,41 @@
+"""Links: URLs the paper links or prints (code repositories, project pages), in order of appearance."""
+from __future__ import annotations
+
+import re
+
+import pymupdf
+
+from chatpaper.pdf.layout import PageText
+
+_URL = re.compile(r"\b(?:https?://|www\.)[^\s<>\"'{}|\\^`\[\]]+|\b(?:github\.com|gitlab\.com|huggingface\.co|bitbucket\.org)/[^\s<>\"'{}|\\^`\[\]]+", re.I)
+_SKIP = re.compile(r"^(mailto:|file:|#)|doi\.org/|arxiv\.org/abs/\d{4}\.\d+v?\d*$", re.I)
+
+
+def _clean(url: str) -> str:
+    url = url.rstrip(".,;:)]}>'\"")
+    if not re.match(r"^[a-z]+://", url, re.I):
+        url = "https://" + url
+    return url
+
+
+def find_links(doc: pymupdf.Document, pages: list[PageText]) -> list[str]:
+    """Unique http(s) URLs: link annotations first seen per page, plus URLs printed in the text."""
+    out: list[str] = []
+    seen: set[str] = set()
+
+    def add(url: str) -> None:
+        url = _clean(url)
+        key = url.lower().rstrip("/")
+        if key not in seen and not _SKIP.search(url) and "." in url.split("://", 1)[-1]:
+            seen.add(key)
+            out.append(url)
+
+    for p in pages:
+        for link in doc[p.number].get_links():
+            uri = link.get("uri")
+            if uri and uri.lower().startswith(("http://", "https://")):
+                add(uri)
+        text = " ".join(ln.text for ln in p.lines)
+        for m in _URL.finditer(text):
+            add(m.group(0))
+    return out
