@@ -38,7 +38,7 @@ _BODY_CUES = {
     CONCLUSION: ("in this paper", "we presented", "we have presented", "future work", "in conclusion", "limitation"),
     RELATED: ("et al.", "prior work", "previous work", "has been studied"),
 }
-_NUMBERING = re.compile(r"^\s*((\d+(\.\d+)*|[IVXLC]+|[A-Z])[.)]?\s+)")
+_NUMBERING = re.compile(r"^\s*((\d+(\.\d+)*|[IVXLC]+|[A-Z](\.\d+)*)[.)]?\s+)")
 
 #: Which roles each digest task reads, in order of priority.
 TASK_ROLES = {
@@ -67,11 +67,20 @@ def classify_sections(sections: list[Section]) -> list[str]:
     parent_role = None
     n = max(len(sections), 1)
     back_started = False
+    numbered = [bool(_NUMBERING.match(s.heading)) for s in sections]
+    mostly_numbered = sum(numbered) > len(sections) / 2
     for i, section in enumerate(sections):
         scores = _scores(section, i / n)
         best = max(scores, key=scores.get)
         strong = scores[best] >= 3  # a heading hit, not only cues and position
-        if section.level > 1 and parent_role and not strong:
+        # In a numbered paper an unnumbered "heading" is usually a table row or run-in title misread as one: it
+        # continues the section before it.
+        if mostly_numbered and not numbered[i] and roles and not (strong and best == BACK):
+            roles.append(roles[-1])
+            continue
+        # A subsection belongs to its parent ("3.1 Execution Overview" under "3 Implementation") unless its own
+        # heading clearly starts a later part of the paper ("4.2 Ablation study" under a method section).
+        if section.level > 1 and parent_role and not (strong and best in (EXPERIMENTS, CONCLUSION, BACK)):
             role = parent_role
         else:
             role = best
