@@ -1,23 +1,38 @@
 """The pipeline: source -> record and PDF -> extraction -> digests -> Markdown, for the app, the CLI and the daily job.
 
 ``digest_events`` is the one generator the app consumes (see "Pipeline events" in the contracts); the CLI's
-``digest_to_markdown`` and ``load_record`` are thin wrappers over the same stages.
+``digest_to_markdown`` and ``load_record`` are thin wrappers over the same stages. A repeat of the same paper with
+the same backend, model, languages and prompt version is served from the digest cache without a model call.
 """
 from __future__ import annotations
 
+import hashlib
 import logging
+import queue
+import re
+import tempfile
 import threading
+import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterator
 
-from chatpaper.digest import Digest
+from chatpaper import digest as digest_mod
+from chatpaper.cache import Cache
+from chatpaper.digest import Digest, DigestProgress
+from chatpaper.errors import Cancelled, InvalidSource
 from chatpaper.paper import Paper, Record
+from chatpaper.prompts import prompt_version
+from chatpaper.render import render_markdown
 from chatpaper.settings import Settings
 
 log = logging.getLogger(__name__)
 
 Progress = Callable[[str], None]
+# Overall progress: where each stage starts (the model's writing takes most of the time).
+_FRACTION = {"fetching": 0.0, "extracting": 0.05, "summarising": 0.12, "rendering": 0.94, "done": 1.0}
+_WRITING_SPAN = 0.94 - 0.12
+_NAMES = {"en": "English", "zh": "Chinese"}
 
 
 @dataclass
@@ -31,6 +46,7 @@ class DigestResult:
     markdown_path: Path  #: bilingual .md written in out_dir, figures in out_dir/<images>/
     zip_path: Path  #: the .md and its figures
     warnings: list[str] = field(default_factory=list)  #: non-fatal problems, for the user
+    cached: bool = False  #: True when the digests came from the cache (no model call)
 
 
 @dataclass
@@ -46,24 +62,265 @@ class PipelineEvent:
     result: DigestResult | None = None  #: only on the final "done" event
 
 
+def _local_pdf(source: str) -> Path | None:
+    """The path when ``source`` names a local file (or looks like a PDF path), else None (an arXiv id or link)."""
+    path = Path(source).expanduser()
+    if path.is_file():
+        return path
+    if source.lower().endswith(".pdf") and not re.match(r"https?://", source, re.I):
+        raise InvalidSource(f"No such file: {source}. Give an existing PDF path, or an arXiv id or link.")
+    return None
+
+
+def record_from_paper(paper: Paper, path: str | Path) -> Record:
+    """A Record for an uploaded or local PDF, from the PDF's own facts (same keys as an arXiv record)."""
+    return Record(title=paper.title or Path(path).stem, authors=list(paper.authors), abstract=paper.abstract,
+                  pdf_path=str(path))
+
+
 def load_record(source: str, settings: Settings, progress: Progress | None = None) -> Record:
     """The record of a paper: arXiv metadata (PDF downloaded into the cache), or a local PDF's own facts."""
-    raise NotImplementedError
+    path = _local_pdf(source)
+    if path is not None:
+        from chatpaper.pdf import extract_paper
+
+        (progress or (lambda m: None))(f"reading {path}")
+        return record_from_paper(extract_paper(path, settings=settings), path)
+    from chatpaper.arxiv_source import fetch_record_and_pdf
+
+    return fetch_record_and_pdf(source, settings, progress)
 
 
 def prepare(source: str | None, pdf_path: str | None, settings: Settings, progress: Progress | None = None,
             images_dir: Path | None = None) -> tuple[Record, Paper]:
     """Fetch (arXiv) or accept (upload) a paper and extract it: the record and the paper, ready to digest."""
-    raise NotImplementedError
+    from chatpaper.pdf import extract_paper
+
+    progress = progress or (lambda m: None)
+    record = None
+    if pdf_path:
+        path = Path(pdf_path)
+    elif source and source.strip():
+        path = _local_pdf(source.strip())
+        if path is None:
+            from chatpaper.arxiv_source import fetch_record_and_pdf
+
+            record = fetch_record_and_pdf(source.strip(), settings, progress)
+            path = Path(record.pdf_path)
+    else:
+        raise InvalidSource("Nothing to digest: give an arXiv id or link, or a PDF.")
+    progress(f"extracting {path.name}")
+    paper = extract_paper(path, images_dir=images_dir, settings=settings)
+    return record or record_from_paper(paper, path), paper
+
+
+def digest_key(record: Record, settings: Settings, languages: list[str]) -> str:
+    """The digest cache key: paper (arXiv id+version, else the PDF's SHA-256), backend, model, context, languages,
+    prompt version and how Chinese is written. Never an API key."""
+    from chatpaper.backends import default_backend_name
+
+    paper_id = record.versioned_id or _sha256(record.pdf_path)
+    model = settings.model or settings.model_path or "default"
+    base_url = settings.openai_base_url if default_backend_name(settings) == "openai" else ""
+    return Cache.key(paper_id, default_backend_name(settings), model, base_url, settings.context_tokens,
+                     sorted(languages), prompt_version(), digest_mod.ZH_MODE)
+
+
+def _sha256(path: str | None) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _stem(record: Record) -> str:
+    name = record.versioned_id or Path(record.pdf_path or "paper").stem
+    return re.sub(r"[^\w.-]+", "_", name).strip("._") or "paper"
 
 
 def digest_events(source: str | None, pdf_path: str | None, settings: Settings, *,
                   cancel: threading.Event | None = None, out_dir: Path | None = None) -> Iterator[PipelineEvent]:
-    """Digest one paper, yielding progress (with the streamed text) and finally a "done" event with the result."""
-    raise NotImplementedError
+    """Digest one paper, yielding progress (with the streamed text) and finally a "done" event with the result.
+
+    Raises ChatPaperError subclasses: a bad source, a bad PDF, or a backend failure before any language succeeded.
+    """
+    cancel = cancel or threading.Event()
+    languages = [lang for lang in settings.language_list if lang in ("en", "zh")] or ["en"]
+    out_dir = Path(out_dir) if out_dir else Path(tempfile.mkdtemp(prefix="chatpaper-"))
+    out_dir.mkdir(parents=True, exist_ok=True)
+    what = (pdf_path and Path(pdf_path).name) or source or ""
+    yield PipelineEvent("fetching", f"Getting {what}…", _FRACTION["fetching"])
+    record, path = _fetch(source, pdf_path, settings)
+    _check(cancel)
+    yield PipelineEvent("extracting", f"Reading the PDF of {record.title or path.name}…", _FRACTION["extracting"])
+    images = out_dir / f"{_stem(record)}_images"
+    from chatpaper.pdf import extract_paper
+
+    paper = extract_paper(path, images_dir=images, settings=settings)
+    if not record.id:
+        record = record_from_paper(paper, path)
+    _check(cancel)
+    warnings = list(paper.warnings)
+    cache = Cache(settings.cache_path)
+    key = digest_key(record, settings, languages)
+    cached = cache.get_json("digest", key)
+    if cached:
+        digests = {lang: Digest.from_dict(d) for lang, d in cached["digests"].items()}
+        warnings += cached.get("warnings", [])
+        yield PipelineEvent("summarising", "Digest served from the cache (no model call).", _FRACTION["rendering"])
+    else:
+        digests, written_warnings = {}, []
+        yield from _write(record, paper, settings, languages, cancel, digests, written_warnings)
+        warnings += written_warnings
+        cache.put_json("digest", key, {"digests": {k: d.to_dict() for k, d in digests.items()},
+                                       "warnings": written_warnings})
+    warnings += _digest_warnings(digests)
+    yield PipelineEvent("rendering", "Writing the Markdown and the zip…", _FRACTION["rendering"])
+    result = _render_files(record, paper, digests, settings, out_dir, images, warnings, cached=bool(cached))
+    yield PipelineEvent("done", f"Done: {result.markdown_path.name}", 1.0, result=result)
+
+
+def _fetch(source: str | None, pdf_path: str | None, settings: Settings) -> tuple[Record, Path]:
+    """The record (arXiv, or a placeholder filled after extraction) and the local PDF."""
+    if pdf_path:
+        return Record(title="", authors=[], pdf_path=str(pdf_path)), Path(pdf_path)
+    if not source or not source.strip():
+        raise InvalidSource("Nothing to digest: give an arXiv id or link, or a PDF.")
+    path = _local_pdf(source.strip())
+    if path is not None:
+        return Record(title="", authors=[], pdf_path=str(path)), path
+    from chatpaper.arxiv_source import fetch_record_and_pdf
+
+    record = fetch_record_and_pdf(source.strip(), settings)
+    return record, Path(record.pdf_path)
+
+
+def _check(cancel: threading.Event) -> None:
+    if cancel.is_set():
+        raise Cancelled("Stopped: the digest was cancelled.")
+
+
+def _write(record: Record, paper: Paper, settings: Settings, languages: list[str], cancel: threading.Event,
+           digests: dict, warnings: list) -> Iterator[PipelineEvent]:
+    """Run ``write_digests`` on a worker thread and relay its progress as events (filling ``digests``)."""
+    from chatpaper.backends import get_backend
+
+    backend = get_backend(settings)
+    names = " and ".join(_NAMES.get(lang, lang) for lang in languages)
+    yield PipelineEvent("summarising", f"Writing the {names} digest with {backend.model or backend.id}…",
+                        _FRACTION["summarising"])
+    events: queue.Queue = queue.Queue()
+
+    def work() -> None:
+        try:
+            events.put(("done", digest_mod.write_digests(record, paper, backend, languages,
+                                                         on_event=lambda e: events.put(("event", e)), cancel=cancel)))
+        except BaseException as exc:  # handed to the consumer thread, which raises it
+            events.put(("error", exc))
+
+    worker = threading.Thread(target=work, name="digest-writer", daemon=True)
+    worker.start()
+    try:
+        while True:
+            kind, item = events.get()
+            if kind == "error":
+                raise item
+            if kind == "done":
+                digests.update(item)
+                return
+            yield _relay(item)
+            if item.warning:
+                warnings.append(item.warning)
+    finally:
+        cancel.set() if worker.is_alive() else None  # the consumer left early: stop the model
+        worker.join(timeout=5)
+
+
+def _relay(progress: DigestProgress) -> PipelineEvent:
+    fraction = _FRACTION["summarising"] + _WRITING_SPAN * progress.fraction
+    return PipelineEvent(progress.stage, progress.message, round(fraction, 3), language=progress.language,
+                         text=progress.text, warning=progress.warning)
+
+
+def _digest_warnings(digests: dict[str, Digest]) -> list[str]:
+    """What users must know about the digests: missing parts and numbers not found in the paper."""
+    out = []
+    for lang, d in digests.items():
+        name = _NAMES.get(lang, lang)
+        if d.missing:
+            out.append(f"The {name} digest lacks: {', '.join(p.replace('_', ' ') for p in d.missing)} "
+                       "(the model gave none, even when asked again).")
+        if d.flagged_numbers:
+            out.append(f"The {name} digest has {len(d.flagged_numbers)} number(s) not found in the paper, marked ⚠: "
+                       f"{', '.join(d.flagged_numbers)}.")
+    return out
+
+
+def _meta(settings: Settings) -> dict:
+    """How the digest was made, for the front matter."""
+    from chatpaper.backends import default_backend_name
+
+    return {"backend": default_backend_name(settings), "model": settings.model or settings.model_path or "default",
+            "prompt_version": prompt_version()}
+
+
+def _render_files(record: Record, paper: Paper, digests: dict[str, Digest], settings: Settings, out_dir: Path,
+                  images: Path, warnings: list[str], *, cached: bool) -> DigestResult:
+    """Markdown per language and bilingual, the bilingual .md on disk, and a zip of the .md files and figures."""
+    meta = _meta(settings)
+    rel = images.name
+    markdown = {lang: render_markdown(record, paper, digests, language=lang, images_rel_dir=rel, meta=meta)
+                for lang in digests}
+    markdown["bilingual"] = render_markdown(record, paper, digests, images_rel_dir=rel, meta=meta)
+    stem = _stem(record)
+    md_path = out_dir / f"{stem}.md"
+    md_path.write_text(markdown["bilingual"], encoding="utf-8")
+    for lang in digests:
+        (out_dir / f"{stem}.{lang}.md").write_text(markdown[lang], encoding="utf-8")
+    zip_path = out_dir / f"{stem}.zip"
+    with zipfile.ZipFile(zip_path, "w", zipfile.ZIP_DEFLATED) as z:
+        z.write(md_path, md_path.name)
+        for lang in digests:
+            z.write(out_dir / f"{stem}.{lang}.md", f"{stem}.{lang}.md")
+        if images.is_dir():
+            for image in sorted(images.iterdir()):
+                z.write(image, f"{rel}/{image.name}")
+    return DigestResult(record=record, paper=paper, digests=digests, markdown=markdown, markdown_path=md_path,
+                        zip_path=zip_path, warnings=warnings, cached=cached)
 
 
 def digest_to_markdown(source: str, settings: Settings, out: str | None = None, embed_images: bool = False,
                        progress: Progress | None = None) -> str:
-    """Digest one paper and return its bilingual Markdown (written to ``out`` with its figures when given)."""
-    raise NotImplementedError
+    """Digest one paper and return its Markdown (bilingual, or the one language asked for).
+
+    With ``out`` the file is written there, its figures in a folder beside it (or embedded with ``embed_images``);
+    progress lines go to ``progress``.
+    """
+    progress = progress or (lambda m: None)
+    out_path = Path(out).expanduser() if out else None
+    work_dir = out_path.parent if out_path else Path(tempfile.mkdtemp(prefix="chatpaper-"))
+    result, last = None, ""
+    for event in digest_events(source, None, settings, out_dir=work_dir):
+        if event.warning:
+            progress(f"warning: {event.warning}")
+        elif event.message != last:
+            progress(event.message)
+        last = event.message
+        result = event.result or result
+    for warning in result.warnings:
+        progress(f"warning: {warning}")
+    language = "bilingual" if len(result.digests) > 1 else next(iter(result.digests))
+    if embed_images or out_path is None:
+        # One self-contained file (or stdout, where relative image links would point nowhere).
+        markdown = render_markdown(result.record, result.paper, result.digests, language=language,
+                                   embed_images=embed_images, meta=_meta(settings))
+    else:
+        markdown = result.markdown[language]
+    if out_path is not None:
+        out_path.write_text(markdown, encoding="utf-8")
+    return markdown
+
+
+__all__ = ["DigestResult", "PipelineEvent", "digest_events", "digest_key", "digest_to_markdown", "load_record",
+           "prepare", "record_from_paper"]

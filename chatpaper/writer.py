@@ -187,7 +187,8 @@ class DigestWriter:
             raise Cancelled("Stopped: the digest was cancelled.")
         stage = "translating" if step == "translate" else "summarising"
         name = {"en": "English", "zh": "Chinese"}.get(lang, lang)
-        self._emit(stage, lang, f"Writing the {name} {step}…")
+        doing = {"translate": "Translating the digest into Chinese", "repair": f"Asking again for the missing {name} parts"}
+        self._emit(stage, lang, doing.get(step, f"Writing the {name} {step}") + "…")
         messages = [{"role": "system", "content": load_prompt(f"system.{lang}").render()},
                     {"role": "user", "content": user}]
         stream = self.backend.chat(messages, max_tokens=max_tokens, temperature=0.2, cancel=self.cancel)
@@ -196,7 +197,7 @@ class DigestWriter:
         for _ in stream:
             self._streamed[lang] = prefix + stream.text
             if time.monotonic() - self._last_emit >= _EMIT_EVERY_S:
-                self._emit(stage, lang, f"Writing the {name} {step}…", text=self._streamed[lang])
+                self._emit(stage, lang, doing.get(step, f"Writing the {name} {step}") + "…", text=self._streamed[lang])
         self._streamed[lang] = prefix + stream.text
         usage = stream.usage
         digest.prompt_tokens += usage.prompt_tokens if usage.prompt_tokens is not None else \
@@ -205,7 +206,7 @@ class DigestWriter:
             self._count(stream.text)
         digest.calls += 1
         self._calls_done += 1
-        self._emit(stage, lang, f"{name} {step} written", text=self._streamed[lang])
+        self._emit(stage, lang, f"{name} {step} done", text=self._streamed[lang])
         return stream.text
 
     def _emit(self, stage: str, lang: str, message: str, text: str | None = None) -> None:
