@@ -431,6 +431,9 @@ def _check_not_withdrawn(record: Record) -> None:
 def _check_pdf_response(response: requests.Response, key: str, cap: int, settings: Settings) -> None:
     if response.status_code == 404:
         raise PdfError(f"arXiv has no PDF for {key} (HTTP 404); the paper may be source-only or withdrawn")
+    if response.status_code == 429:
+        raise NetworkError(f"arXiv kept answering 'too many requests' (HTTP 429) for the PDF of {key}; wait a few "
+                           "minutes and try again")
     if response.status_code != 200:
         raise NetworkError(f"arXiv answered HTTP {response.status_code} for the PDF of {key}; try again later")
     declared = response.headers.get("Content-Length", "")
@@ -450,8 +453,8 @@ def _check_magic(head: bytes, response: requests.Response, key: str) -> None:
 
 
 def _too_large(key: str, size: int, settings: Settings, partial: bool = False) -> str:
-    amount = f"more than {settings.max_pdf_mb:g} MB" if partial else f"{size / 1024 / 1024:.1f} MB"
-    return (f"the PDF of {key} is {amount}, over the limit of {settings.max_pdf_mb:g} MB; raise "
+    amount = "" if partial else f"{size / 1024 / 1024:.1f} MB, "
+    return (f"the PDF of {key} is {amount}over the limit of {settings.max_pdf_mb:g} MB; raise "
             "CHATPAPER_MAX_PDF_MB to accept it")
 
 
@@ -463,7 +466,7 @@ def _starts_like_pdf(path: Path) -> bool:
 def _reason(exc: Exception) -> str:
     """The innermost cause of a requests failure, in a few words (requests nests urllib3's errors deeply)."""
     text = str(exc)
-    m = re.search(r"\[Errno -?\d+\] ([^')\]]+)", text)
+    m = re.search(r"\[Errno -?\d+\] ([^'\")\]]+)", text)
     if m:
         return m.group(1).strip()
     return text[:160] or type(exc).__name__

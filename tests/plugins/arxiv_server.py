@@ -33,6 +33,7 @@ import copy
 import functools
 import json
 import re
+import socket
 import threading
 import time
 from dataclasses import dataclass, field
@@ -152,7 +153,9 @@ class ArxivServer:
         self._httpd.arxiv = self
         self.base = f"http://127.0.0.1:{self._httpd.server_address[1]}"
         self.url = f"{self.base}/api/query"
-        self._thread = threading.Thread(target=self._httpd.serve_forever, name="arxiv-server", daemon=True)
+        self._connections: set[socket.socket] = set()  # open keep-alive connections, cut at stop()
+        self._thread = threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05},
+                                        name="arxiv-server", daemon=True)
         self._thread.start()
         self._stopped = False
 
@@ -218,13 +221,19 @@ class ArxivServer:
             return sum(1 for r in self.requests if kind is None or r.kind == kind)
 
     def stop(self) -> None:
-        """Shut the server down: later connections are refused (arXiv is 'down')."""
+        """Shut the server down: open connections are cut and new ones refused (arXiv is 'down')."""
         if self._stopped:
             return
         self._stopped = True
         self._release.set()
         self._httpd.shutdown()
         self._httpd.server_close()
+        with self._lock:
+            for conn in self._connections:
+                try:
+                    conn.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
         self._thread.join(timeout=5)
 
     # -- answering -------------------------------------------------------------------------------------------
@@ -353,6 +362,18 @@ def _send(h: BaseHTTPRequestHandler, status: int, body: bytes, content_type: str
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # keep-alive, like arXiv; faults close the connection explicitly
+
+    def handle(self):
+        server = self.server.arxiv
+        with server._lock:
+            server._connections.add(self.connection)
+        try:
+            super().handle()
+        except (ConnectionError, OSError):
+            pass  # cut at stop(), or the client went away
+        finally:
+            with server._lock:
+                server._connections.discard(self.connection)
 
     def do_GET(self):  # noqa: N802 - http.server's hook
         self.server.arxiv._handle(self)
