@@ -19,6 +19,7 @@ from pathlib import Path
 import gradio as gr
 
 from chatpaper import daily, pipeline
+from chatpaper.arxiv_source import parse_arxiv_id
 from chatpaper.backends import backend_class, default_backend_name
 from chatpaper.errors import Cancelled, ChatPaperError
 from chatpaper.paper import Paper, Record
@@ -110,6 +111,16 @@ def _new_output_dir(kind: str) -> Path:
     return Path(tempfile.mkdtemp(prefix=f"{kind}-", dir=OUTPUT_ROOT))
 
 
+def _arxiv_source(text: str) -> str:
+    # The pipeline also accepts local PDF paths (for the CLI); a web visitor must never make the server read one,
+    # so only a parsed arXiv id travels on.
+    try:
+        arxiv_id, version = parse_arxiv_id(text)
+    except ChatPaperError as exc:
+        raise _user_error(exc) from None
+    return f"{arxiv_id}v{version}" if version else arxiv_id
+
+
 def _check_upload(pdf: str | None, settings: Settings) -> str | None:
     if not pdf:
         return None
@@ -199,6 +210,7 @@ def digest(source: str = "", pdf: str | None = None, languages: list[str] | None
     pdf = _check_upload(pdf, settings)
     if not source and not pdf:
         raise gr.Error("Give an arXiv link or id, or upload a PDF.", print_exception=False)
+    source = _arxiv_source(source) if source else ""
     cancel = threading.Event()
     serial = _IN_PROCESS_MODEL if _max_parallel(settings) <= 1 else None
     # A fresh run clears the previous paper's outputs so that nothing stale sits beside the new one.

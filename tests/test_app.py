@@ -1,0 +1,241 @@
+"""The app's handlers called directly: bad input becomes gr.Error, keys stay in the request, output is escaped."""
+from __future__ import annotations
+
+import logging
+import os
+import threading
+
+import gradio as gr
+import pytest
+
+import app
+from chatpaper import pipeline
+from chatpaper.errors import BackendError, Cancelled
+from chatpaper.paper import Paper, Record, Section
+
+# A loopback port nothing listens on: if a test reached the model by mistake it would fail fast, not hang.
+NOWHERE = "http://127.0.0.1:9/v1"
+
+
+def run_digest(source="", pdf=None, languages=("en",), **kw):
+    """Drive the digest generator to the end, as Gradio would; returns every update it yielded."""
+    kw.setdefault("backend", "openai")
+    kw.setdefault("base_url", NOWHERE)
+    return list(app.digest(source, pdf, list(languages), **kw))
+
+
+def error_of(excinfo) -> str:
+    return excinfo.value.message
+
+
+def test_no_source_and_no_pdf_is_refused():
+    with pytest.raises(gr.Error) as excinfo:
+        run_digest("   ", None)
+    assert "arXiv link or id, or upload a PDF" in error_of(excinfo)
+
+
+@pytest.mark.parametrize("source, expected", [
+    ("https://example.com/paper.pdf", "example.com is not arXiv"),
+    ("/etc/passwd", "is not an arXiv id or link"),  # a server path must never be read for a visitor
+    ("file:///etc/hostname", "is not an arXiv id or link"),
+])
+def test_non_arxiv_source_is_refused_before_any_work(source, expected, monkeypatch):
+    monkeypatch.setattr(pipeline, "digest_events", lambda *a, **k: pytest.fail("the pipeline must not run"))
+    with pytest.raises(gr.Error) as excinfo:
+        run_digest(source)
+    assert expected in error_of(excinfo)
+    assert "&#x27;" in error_of(excinfo) or "'" not in error_of(excinfo)  # quotes escaped: the modal renders HTML
+
+
+def test_corrupt_pdf_is_a_user_error(tmp_path, corpus_dir):
+    broken = tmp_path / "broken.pdf"
+    # a real PDF's header followed by damaged bytes (the xref and objects are gone)
+    broken.write_bytes((corpus_dir / "specter_acl2020.pdf").read_bytes()[:9] + b"\x00damaged" * 500)
+    with pytest.raises(gr.Error) as excinfo:
+        run_digest("", str(broken))
+    assert "pdf" in error_of(excinfo).lower()
+    assert "Traceback" not in error_of(excinfo)
+
+
+def test_html_posing_as_pdf_is_a_user_error(tmp_path):
+    fake = tmp_path / "paper.pdf"
+    fake.write_text("<!DOCTYPE html><html><head><title>Just a moment...</title></head><body>captcha</body></html>")
+    with pytest.raises(gr.Error) as excinfo:
+        run_digest("", str(fake))
+    assert "pdf" in error_of(excinfo).lower()
+
+
+def test_pdf_over_the_size_limit_is_refused(monkeypatch, corpus_dir):
+    monkeypatch.setenv("CHATPAPER_MAX_PDF_MB", "0.1")
+    pdf = corpus_dir / "specter_acl2020.pdf"  # 683 KB
+    with pytest.raises(gr.Error) as excinfo:
+        run_digest("", str(pdf))
+    assert "the limit is 0.1 MB" in error_of(excinfo)
+
+
+def test_no_language_is_refused():
+    with pytest.raises(gr.Error) as excinfo:
+        run_digest("1111.2011", None, languages=())
+    assert "language" in error_of(excinfo)
+
+
+def test_key_lives_only_in_the_request_settings(monkeypatch):
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    monkeypatch.delenv("HF_TOKEN", raising=False)
+    settings = app.request_settings(["en"], "auto", "", "", "sk-user-secret")
+    assert settings.backend == "openai" and settings.openai_api_key == "sk-user-secret"
+    assert "sk-user-secret" not in repr(settings)
+    assert "OPENAI_API_KEY" not in os.environ  # nothing leaked into the process environment
+    assert app.Settings.from_env().openai_api_key == ""  # the next visitor does not inherit it
+    hf = app.request_settings(["en", "zh"], "hf", "", "", "hf_user")
+    assert hf.hf_token == "hf_user" and hf.openai_api_key == "" and hf.languages == "en,zh"
+
+
+def test_empty_fields_keep_the_server_settings(monkeypatch):
+    monkeypatch.setenv("CHATPAPER_MODEL", "server-model")
+    monkeypatch.setenv("OPENAI_BASE_URL", "http://127.0.0.1:8/v1")
+    settings = app.request_settings(["zh"], "auto", "  ", "", "")
+    assert settings.model == "server-model" and settings.openai_base_url == "http://127.0.0.1:8/v1"
+    assert settings.languages == "zh"
+
+
+def test_record_view_escapes_html_from_the_pdf():
+    evil = "<img src=x onerror=alert(1)>"
+    text = app.record_markdown(Record(title=evil, authors=["<script>alert(2)</script>"]), Paper(title=evil))
+    assert "<img" not in text and "<script>" not in text
+    assert "&lt;img src=x onerror=alert(1)&gt;" in text
+
+
+def test_outline_rows_keep_pages_and_levels():
+    paper = Paper(sections=[Section("1 Introduction", 1, 1), Section("1.1 Setting", 2, 2)])
+    assert app.outline_rows(paper) == [["1 Introduction", 1, 1], ["\u20031.1 Setting", 2, 2]]
+
+
+def test_relative_figure_links_point_at_the_file_route(tmp_path):
+    md = "![Figure 1](images/fig1.png) ![x](https://arxiv.org/a.png) ![y](data:image/png;base64,AAAA)"
+    served = app._served(md, tmp_path)
+    assert f"![Figure 1](gradio_api/file={tmp_path.resolve()}/images/fig1.png)" in served
+    assert "(https://arxiv.org/a.png)" in served and "(data:image/png;base64,AAAA)" in served
+
+
+def fake_events(*events):
+    """A stand-in for digest_events that replays ``events`` (items that are exceptions are raised)."""
+    def digest_events(source, pdf_path, settings, *, cancel=None, out_dir=None):
+        for event in events:
+            if isinstance(event, BaseException):
+                raise event
+            yield event
+    return digest_events
+
+
+def test_backend_failure_is_shown_escaped(monkeypatch):
+    monkeypatch.setattr(pipeline, "digest_events", fake_events(
+        pipeline.PipelineEvent("summarising", "Writing", 0.3),
+        BackendError("the <b>openai</b> backend refused: set OPENAI_API_KEY")))
+    with pytest.raises(gr.Error) as excinfo:
+        run_digest("1111.2011")
+    assert error_of(excinfo) == "the &lt;b&gt;openai&lt;/b&gt; backend refused: set OPENAI_API_KEY"
+
+
+def test_unexpected_exception_is_generic_and_logged(monkeypatch, caplog):
+    monkeypatch.setattr(pipeline, "digest_events", fake_events(RuntimeError("internal detail /srv/x.py")))
+    with caplog.at_level(logging.ERROR, logger="app"), pytest.raises(gr.Error) as excinfo:
+        run_digest("1111.2011")
+    assert error_of(excinfo) == app.GENERIC_ERROR
+    assert "internal detail" in caplog.text  # the traceback is in the server log, not on the page
+
+
+def test_warning_keeps_the_partial_result_streaming(monkeypatch):
+    monkeypatch.setattr(pipeline, "digest_events", fake_events(
+        pipeline.PipelineEvent("summarising", "Writing English", 0.4, language="en", text="The paper"),
+        pipeline.PipelineEvent("translating", "Chinese failed", 0.9, warning="Chinese failed: <timeout>"),
+        Cancelled("Stopped.")))
+    with pytest.warns(UserWarning, match="Chinese failed: &lt;timeout&gt;"):
+        updates = run_digest("1111.2011")
+    en = app.OUTPUTS.index("en")
+    assert updates[-1][en] == "The paper"  # the streamed English stays on the page
+
+
+def test_stop_sets_the_runs_cancel_event(monkeypatch):
+    seen = {}
+
+    def digest_events(source, pdf_path, settings, *, cancel=None, out_dir=None):
+        seen["cancel"] = cancel
+        yield pipeline.PipelineEvent("summarising", "Writing", 0.2, language="en", text="partial")
+        assert cancel.wait(5), "Stop did not reach the pipeline"
+        raise Cancelled("Stopped: the answer was cancelled.")
+
+    monkeypatch.setattr(pipeline, "digest_events", digest_events)
+    run = app.digest("1111.2011", None, ["en"], "openai", "", NOWHERE, "")
+    first = next(run)
+    event = first[app.OUTPUTS.index("cancel")]
+    assert isinstance(event, threading.Event) and not event.is_set()
+    threading.Timer(0.2, app.stop, args=(event,)).start()
+    rest = list(run)  # ends quietly once the pipeline sees the event
+    assert seen["cancel"] is event and event.is_set()
+    assert all(update[app.OUTPUTS.index("en")] in ("partial", gr.skip()) for update in rest)
+
+
+def test_topic_search_needs_a_query_and_a_date():
+    with pytest.raises(gr.Error):
+        app.topic_search("  ")
+    with pytest.raises(gr.Error) as excinfo:
+        app.topic_search("NeRF", "", "30/01/2024")
+    assert "YYYY-MM-DD" in error_of(excinfo)
+
+
+def test_topic_post_needs_ticked_papers():
+    with pytest.raises(gr.Error) as excinfo:
+        list(app.topic_post("NeRF", "", [], []))
+    assert "tick at least one paper" in error_of(excinfo)
+
+
+def test_topic_search_lists_arxiv_papers(arxiv_server):
+    arxiv_server.add_entry("2401.00001v1", title="Fast NeRF rendering", published="2024-01-29",
+                           categories=["cs.CV"])
+    arxiv_server.add_entry("2401.00002v2", title="NeRF <b>in the wild</b>", published="2024-01-26",
+                           categories=["cs.GR", "cs.CV"])
+    arxiv_server.add_entry("2312.00003v1", title="Old NeRF", published="2023-12-01", categories=["cs.CV"])
+    arxiv_server.add_feed("*", ["2401.00001v1", "2401.00002v2", "2312.00003v1"])
+    update, records, found = app.topic_search("NeRF", "cs.CV", "2024-01-30", 7, 10)
+    assert [value for _, value in update["choices"]] == ["2401.00001v1", "2401.00002v2"]  # newest first, in window
+    assert update["value"] == ["2401.00001v1", "2401.00002v2"]  # all ticked
+    assert update["choices"][1][0].startswith("NeRF <b>in the wild</b> — ")  # raw: the browser test checks labels render as text
+    assert [r.title for r in records] == ["Fast NeRF rendering", "NeRF <b>in the wild</b>"]
+    assert found.startswith("2 papers found")
+
+
+def test_upload_limit_reaches_launch(monkeypatch):
+    monkeypatch.setenv("CHATPAPER_MAX_PDF_MB", "5")
+    options = app.launch_options()
+    assert options["max_file_size"] == 5 * 2**20
+    assert options["allowed_paths"] == [str(app.OUTPUT_ROOT)]
+
+
+def test_api_endpoint_takes_source_and_pdf_with_defaults():
+    info = app.demo.get_api_info()["named_endpoints"]["/digest"]
+    params = {p["parameter_name"]: p for p in info["parameters"]}
+    assert list(params)[:2] == ["source", "pdf"]
+    assert all(p["parameter_has_default"] for p in params.values())
+    assert params["pdf"]["parameter_default"] is None
+    assert info["returns"][0]["label"] == "Markdown digest"
+    assert "api_key" in params and params["api_key"]["parameter_default"] == ""
+
+
+def test_markdown_views_sanitize_html():
+    # gr.Markdown sanitizes by default; the browser test checks the page itself never runs a title's script.
+    for block in app.demo.blocks.values():
+        if isinstance(block, gr.Markdown):
+            assert block.sanitize_html, block.elem_id
+
+
+def test_queue_is_bounded_and_the_model_shared():
+    deps = {d.api_name: d for d in app.demo.fns.values()}
+    assert app.demo._queue.max_size == 32
+    assert deps["digest"].concurrency_id == deps["topic_post"].concurrency_id == "llm"
+    assert deps["digest"].concurrency_limit == app.digest_concurrency(app.Settings.from_env())
+
+
+def test_in_process_backend_runs_one_digest_at_a_time():
+    assert app.digest_concurrency(app.Settings(backend="local")) == 1
+    assert app.digest_concurrency(app.Settings(backend="openai", openai_api_key="k")) >= 2
