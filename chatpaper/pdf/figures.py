@@ -199,6 +199,8 @@ def figure_region(page: PageText, cap: Caption, graphics: list[Rect], captions: 
         r = _union(group)
         if r and r[3] - r[1] >= 12:
             return r
+    if above == 0.0:
+        above = min((ln.y0 for ln in page.lines if not ln.furniture), default=0.0) - 2
     if above < cy0 - 40:
         return (sx0, above, sx1, cy0)  # text-only figure (a listing): the space between caption and body text
     return None

@@ -17,7 +17,7 @@ _INSTITUTION = re.compile(
     r"\b(universit\w*|institut\w*|college|school|department|dept|laborator\w*|lab|labs|research|inc|ltd|corp\w*|"
     r"center|centre|academy|faculty|hospital|foundation|google|microsoft|meta|nvidia|deepmind|openai|facebook|amazon|"
     r"ibm|adobe|team|group|address|affiliation|email|technolog\w*|sciences?|engineering|computer|national|polytechnic|"
-    r"ai|street|road|usa|china|uk|germany|france|japan|canada)\b", re.I)
+    r"ai|street|member|fellow|ieee|student|anonymous|road|usa|china|uk|germany|france|japan|canada)\b", re.I)
 _IEEE = re.compile(r",?\s*(?:(?:graduate\s+)?student\s+|senior\s+|life\s+)?(?:fellow|member),?\s+ieee", re.I)
 _PARTICLES = {"van", "von", "der", "den", "de", "da", "di", "del", "della", "du", "dos", "le", "la", "bin", "al", "y", "ter"}
 _MARKS = "*†‡§¶#⋆∗♯♮♭⊤⊥✉♣♠♦♥∥"
@@ -88,7 +88,7 @@ def name_like(piece: str) -> str | None:
     for w in words:
         if w.lower() in _PARTICLES:
             continue
-        if not (w[0].isupper() or re.fullmatch(r"[A-Z]\.(-?[A-Z]\.)*", w)):
+        if not (w.lstrip("(")[:1].isupper() or re.fullmatch(r"[A-Z]\.(-?[A-Z]\.)*", w)):
             return None
         if len(w) > 1 and not re.fullmatch(r"[A-Z][\w'’\-.]*|\([A-Z][\w'’\-]*\)", w):
             return None
@@ -119,11 +119,11 @@ def find_authors(region: list[Line]) -> tuple[list[str], list[str]]:
     style = None
     for ln in sorted(region, key=lambda ln: (ln.y0, ln.x0)):
         if any(split_names(c) for c in _chunks(ln)):
-            style = (round(ln.size, 0), ln.bold, ln.italic)
+            style = (round(ln.size, 0), ln.bold)
             break
     if style is None:
         return [], _affiliations(region)
-    chosen = [ln for ln in region if (round(ln.size, 0), ln.bold, ln.italic) == style]
+    chosen = [ln for ln in region if (round(ln.size, 0), ln.bold) == style]
     names: list[str] = []
     carry = ""
     for row in _rows(chosen):

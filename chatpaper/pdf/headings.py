@@ -108,6 +108,8 @@ def find_headings(ordered: list[Line], body: float) -> list[Heading]:
     started = False
     for ln, num in cands:
         key = style_key(ln)
+        if num and not re.match(r"[A-Z0-9]", num[2]):
+            continue  # "2 ρ ← RETRIEVE(O)": a numbered line of pseudocode, not a heading
         same = abs(key[0] - top[0]) <= 0.5 and key[1] == top[1] and (key[2] == top[2] or not top[2] and num)
         if num and num[1] == 1 and same:
             started = True

@@ -15,6 +15,7 @@ import pymupdf
 # Text without embedded images: the figure stage asks for image boxes separately, and skipping them is faster.
 _TEXT_FLAGS = (pymupdf.TEXTFLAGS_DICT & ~pymupdf.TEXT_PRESERVE_IMAGES) | pymupdf.TEXT_MEDIABOX_CLIP
 _SUPERSCRIPT, _ITALIC, _MONO, _BOLD = 1, 2, 8, 16
+_MONO_FONT = re.compile(r"mono|courier|inconsolata|consol|typewriter|code|cmtt|sftt|\btt", re.I)
 _LIGATURES = str.maketrans({"ﬁ": "fi", "ﬂ": "fl", "ﬀ": "ff", "ﬃ": "ffi", "ﬄ": "ffl", "\u00a0": " "})
 
 
@@ -114,8 +115,11 @@ def join_lines(texts: list[str]) -> str:
         t = t.strip()
         if not t:
             continue
-        if out.endswith("-") and len(out) > 1 and out[-2].isalpha() and t[:1].islower():
+        # A line-end hyphen splits a word ("in-" / "duces"), unless a compound goes on ("text-" / "to-motion").
+        if out.endswith("-") and len(out) > 1 and out[-2].isalpha() and t[:1].isalpha() and "-" not in t.split(" ")[0]:
             out = out[:-1] + t
+        elif out.endswith("-") and len(out) > 1 and out[-2].isalpha():
+            out = out + t
         else:
             out = f"{out} {t}" if out else t
     return out
@@ -133,10 +137,10 @@ def _dominant(spans: list[Span]) -> tuple[float, bool, bool, bool, str]:
         fonts[s.font] += n
         bold += n * s.bold
         italic += n * bool(s.flags & _ITALIC)
-        mono += n * bool(s.flags & _MONO)
+        mono += n * (bool(s.flags & _MONO) or bool(_MONO_FONT.search(s.font)))
     size = max(sizes.items(), key=lambda kv: (kv[1], kv[0]))[0] if sizes else 0.0
     # A small-caps line is mostly the small size; its capitals carry the real size.
-    if len(sizes) > 1 and max(sizes) < size * 1.35 and any(s.text.strip()[:1].isupper() for s in spans if s.size == max(sizes)):
+    if len(sizes) > 1 and max(sizes) < size * 1.35 and any(s.text.strip()[:1].isupper() for s in spans if round(s.size, 1) == max(sizes)):
         size = max(sizes)
     return size, bold * 2 > total, italic * 2 > total, mono * 2 > total, fonts.most_common(1)[0][0] if fonts else ""
 
