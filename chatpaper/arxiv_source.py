@@ -20,6 +20,7 @@ from typing import Callable, Iterable
 from urllib.parse import urljoin, urlsplit, urlunsplit
 
 import arxiv
+import filelock
 import requests
 from requests.adapters import HTTPAdapter
 
@@ -225,11 +226,14 @@ class ArxivClient:
         if not record.pdf_url:
             raise PdfError(f"arXiv lists no PDF for {key} (withdrawn, or source only); try another version")
         url = self._checked_url(record.pdf_url)
-        with self.cache.lock("pdf", key, timeout=max(60.0, 20 * self.settings.timeout)):
-            cached = self.cache.get_file("pdf", key, ".pdf")  # another process may have fetched it meanwhile
-            if cached and _starts_like_pdf(cached):
-                return cached
-            self._stream_pdf(url, key)
+        try:
+            with self.cache.lock("pdf", key, timeout=max(60.0, 20 * self.settings.timeout)):
+                cached = self.cache.get_file("pdf", key, ".pdf")  # another process may have fetched it meanwhile
+                if cached and _starts_like_pdf(cached):
+                    return cached
+                self._stream_pdf(url, key)
+        except filelock.Timeout:
+            raise NetworkError(f"another process is still downloading the PDF of {key}; try again in a minute") from None
         return self.cache.path_for("pdf", key, ".pdf")
 
     def search(self, query: str, categories: Iterable[str] | None = None, start_date: date | str | None = None,

@@ -1,6 +1,7 @@
 """ArxivClient against the loopback arXiv (recorded answers): records, errors, retries, timeouts, PDFs, search, cache."""
 from __future__ import annotations
 
+import json
 import threading
 import time
 
@@ -275,3 +276,27 @@ def test_bad_searches(arxiv_server, settings, kwargs, message):
     with pytest.raises(InvalidSource, match=message):
         ArxivClient(settings).search(**kwargs)
     assert arxiv_server.count() == 0
+
+
+def test_pdf_redirects_are_followed_only_on_arxiv(arxiv_server, settings):
+    client = ArxivClient(settings)
+    record = client.fetch_record("1111.2011v2")
+    arxiv_server.pdf_redirect = "https://elsewhere.example/{name}.pdf"
+    with pytest.raises(InvalidSource, match="only arXiv links are fetched; refusing https://elsewhere.example/"):
+        client.download_pdf(record)
+    arxiv_server.pdf_redirect = "{base}/pdf/{name}.pdf"  # same host: followed
+    assert client.download_pdf(record).read_bytes()[:5] == b"%PDF-"
+    assert [r.path for r in arxiv_server.requests if r.kind == "pdf"][-2:] == ["/pdf/1111.2011v2", "/pdf/1111.2011v2.pdf"]
+
+
+def test_cli_info_json(arxiv_server, capsys):
+    from chatpaper.cli import main
+
+    assert main(["info", "https://arxiv.org/abs/1111.2011v2", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert {"id", "version", "title", "authors", "abstract", "comment", "categories", "published", "updated",
+            "abs_url", "pdf_url", "pdf_path"} <= out.keys()
+    assert (out["id"], out["version"], out["authors"][0]) == ("1111.2011", 2, "James M. Murray")
+    assert open(out["pdf_path"], "rb").read(5) == b"%PDF-"
+    assert main(["info", "https://example.com/abs/1111.2011"]) == 1
+    assert "only arXiv links are fetched" in capsys.readouterr().err

@@ -21,6 +21,7 @@ Scripting faults and checking traffic::
         arxiv_server.hang_next()               # the next request is never answered (set CHATPAPER_TIMEOUT low)
         arxiv_server.pdf_mode = "html"         # PDF requests get an HTML page ("pdf" restores)
         arxiv_server.huge_pdf(60 * 2**20)      # PDF requests get a 60 MB "PDF" (declare_length=False: no length)
+        arxiv_server.pdf_redirect = "https://elsewhere.example/{name}.pdf"   # the next PDF request: a 302 there
         arxiv_server.add_entry("2411.00001v1", title="...", published="2024-11-01")   # a synthetic paper
         arxiv_server.add_feed("ti:NeRF", ["2411.00001v1", "1111.2011v2"])               # a canned search answer
         arxiv_server.pdfs["2411.00001v1"] = some_pdf_path   # or arxiv_server.default_pdf for every id
@@ -140,9 +141,11 @@ class ArxivServer:
         self._rec = rec
         self.entries: dict[str, etree._Element] = dict(rec.entries)  #: versioned id -> <entry> served
         self.feeds: dict[str, list[str]] = {}  #: search_query (or "*") -> versioned ids, see add_feed
-        self.pdfs: dict[str, Path] = {PDF_ID: FIXTURES / f"{PDF_ID}.pdf"}  #: id (with or without version) -> PDF
+        #: PDF by versioned id, or by bare id for every version
+        self.pdfs: dict[str, Path] = {PDF_ID: FIXTURES / f"{PDF_ID}.pdf", _base(PDF_ID): FIXTURES / f"{PDF_ID}.pdf"}
         self.default_pdf: Path | None = None  #: served for ids not in ``pdfs``; None answers 404
         self.pdf_mode = "pdf"  #: "pdf", "html" (a web page instead) or "huge" (see huge_pdf)
+        self.pdf_redirect: str | None = None  #: if set, PDF requests get a 302 to this URL ("{base}", "{name}" filled)
         self.requests: list[Request] = []  #: every request received, in order
         self._huge = (0, True)
         self._faults: list[_Fault] = []
@@ -296,6 +299,10 @@ class ArxivServer:
         return re.sub(rb'href="https?://(?:export\.)?arxiv\.org/pdf/', f'href="{self.base}/pdf/'.encode(), body)
 
     def _pdf(self, h: BaseHTTPRequestHandler, name: str) -> None:
+        if self.pdf_redirect:
+            target = self.pdf_redirect.format(base=self.base, name=name)
+            self.pdf_redirect = None  # once: the redirected request is answered normally
+            return _send(h, 302, b"", "text/plain", {"Location": target})
         if self.pdf_mode == "html":
             page = b"<!DOCTYPE html><html><head><title>arXiv</title></head><body>Please wait...</body></html>"
             return _send(h, 200, page, "text/html; charset=utf-8")
