@@ -113,26 +113,25 @@ class _PoliteAdapter(HTTPAdapter):
     def send(self, request, **kwargs):  # noqa: D102 - requests' hook
         if kwargs.get("timeout") is None:
             kwargs["timeout"] = self.timeout
-        for attempt in range(self.retries + 1):
+        attempt = 0
+        while True:
             _wait_turn(self.delay)
             try:
                 response = super().send(request, **kwargs)
             except requests.Timeout:
-                raise  # a silent server stays silent; retrying would multiply the user's wait
+                raise  # a silent server stays silent; asking again would multiply the user's wait
             except requests.ConnectionError as exc:
                 if attempt == self.retries:
                     raise
-                log.info("arXiv connection failed (%s); retrying", exc)
-                time.sleep(self._backoff(attempt, None))
-                continue
-            if response.status_code in _RETRY_STATUS and attempt < self.retries:
-                wait = self._backoff(attempt, response)
-                log.info("arXiv answered HTTP %d; retrying in %.1f s", response.status_code, wait)
+                wait, why = self._backoff(attempt, None), _reason(exc)
+            else:
+                if response.status_code not in _RETRY_STATUS or attempt == self.retries:
+                    return response
+                wait, why = self._backoff(attempt, response), f"HTTP {response.status_code}"
                 response.close()
-                time.sleep(wait)
-                continue
-            return response
-        raise AssertionError("unreachable")
+            log.info("arXiv request failed (%s); retry %d in %.1f s", why, attempt + 1, wait)
+            time.sleep(wait)
+            attempt += 1
 
     def _backoff(self, attempt: int, response) -> float:
         """Exponential from the request delay (3 s, 6 s, 12 s by default), or longer if the server says so."""
@@ -379,7 +378,8 @@ def fetch_record_and_pdf(source_text: str, settings: Settings, progress: Callabl
     with ArxivClient(settings) as client:
         progress(f"looking up arXiv {arxiv_id}{f'v{version}' if version else ''}")
         record = client.fetch_record(arxiv_id, version)
-        progress(f"fetching the PDF of {record.versioned_id}: {record.title}")
+        cached = client.cache.get_file("pdf", record.versioned_id, ".pdf")
+        progress(f"{'PDF from the cache' if cached else 'downloading the PDF'} of {record.versioned_id}: {record.title}")
         record.pdf_path = str(client.download_pdf(record))
     return record
 

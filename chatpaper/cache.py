@@ -17,7 +17,7 @@ import re
 import shutil
 import uuid
 from pathlib import Path
-from typing import IO, Any, Iterator
+from typing import IO, Any, Iterable, Iterator
 
 from filelock import FileLock
 
@@ -99,14 +99,18 @@ class Cache:
             with contextlib.suppress(FileNotFoundError):
                 tmp.unlink()
 
-    def clear(self) -> int:
-        """Delete every entry (records, PDFs, digests, anything else under the root); returns how many were removed."""
+    def clear(self, keep: Iterable[str] = ("models",)) -> int:
+        """Delete every entry (records, PDFs, digests, anything else); returns how many files were removed.
+
+        Top-level folders named in ``keep`` survive: by default ``models/``, where the local backend keeps its
+        joined GGUF file, which is a prepared install rather than a cached answer (delete it by hand to drop it).
+        """
         if not self.root.is_dir():
             return 0
         removed = 0
         for child in self.root.iterdir():
-            if child.name == _LOCKS:
-                continue  # removed last, after the entries they guard
+            if child.name == _LOCKS or child.name in keep:
+                continue  # locks go last, after the entries they guard
             if child.is_dir() and not child.is_symlink():
                 removed += sum(1 for p in child.rglob("*") if p.is_file() and not p.name.endswith(".tmp"))
                 shutil.rmtree(child, ignore_errors=True)

@@ -180,7 +180,9 @@ def test_fetch_record_and_pdf_reports_progress(arxiv_server, settings):
     assert record.versioned_id == "1111.2011v2"
     assert record.pdf_path and open(record.pdf_path, "rb").read(5) == b"%PDF-"
     assert messages[0] == "looking up arXiv 1111.2011v2"
-    assert "Quantum Criticality" in messages[1]
+    assert messages[1].startswith("downloading the PDF of 1111.2011v2: Quantum Criticality")
+    fetch_record_and_pdf("1111.2011v2", settings, messages.append)
+    assert messages[3].startswith("PDF from the cache of 1111.2011v2")
 
 
 def _no_pdf_left(settings: Settings) -> bool:

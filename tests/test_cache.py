@@ -67,9 +67,12 @@ def test_clear_counts_and_empties(tmp_path):
     cache.put_json("digest", Cache.key("p", "b"), {"en": "..."})
     with cache.lock("pdf", "1111.2011v2"):
         pass
+    (cache.root / "models").mkdir()
+    (cache.root / "models" / "model.gguf").write_bytes(b"GGUF")
     assert cache.clear() == 4
-    assert list(cache.root.iterdir()) == []
+    assert [p.name for p in cache.root.iterdir()] == ["models"]  # the joined local model is kept
     assert cache.get_json("record", "1111.2011v2") is None
+    assert cache.clear(keep=()) == 1 and list(cache.root.iterdir()) == []
 
 
 def _hammer(root: str, payload_id: int, rounds: int) -> None:
