@@ -40,6 +40,7 @@ class DigestWriter:
         self._calls_done, self._calls_planned = 0, 1
         self._streamed: dict[str, str] = {}
         self._last_emit = 0.0
+        self.raw_cjk: dict[str, float] = {}  # CJK share of the first Chinese answer, before repairs (for the bench)
 
     # ----------------------------------------------------------------------------------------------- languages
     def write(self, languages: list[str], *, zh_mode: str = "translate") -> dict[str, Digest]:
@@ -98,9 +99,20 @@ class DigestWriter:
             if missing:
                 found.update(self._repair(lang, task, missing, text, digest, descriptions))
             _store(digest, found)
+        if lang == "zh":
+            self._chinese_repair(digest)
         self._finish(digest)
         digest.seconds = time.monotonic() - start
         return digest
+
+    def _chinese_repair(self, digest: Digest) -> None:
+        """Parts a direct Chinese answer wrote in English get one translation call."""
+        present = [p for p in _PART_ORDER if getattr(digest, p)]
+        self.raw_cjk["zh"] = checks.cjk_share(_joined(digest, present), exclude=self._names)
+        drifted = [p for p in present if not self._is_chinese(getattr(digest, p))]
+        if drifted:
+            fixed = self._translate_parts(drifted, {p: getattr(digest, p) for p in drifted}, digest)
+            _store(digest, {p: v for p, v in fixed.items() if self._is_chinese(v)})
 
     def translate(self, english: Digest) -> Digest:
         """The Chinese digest translated from the English one: one call, one repair call for what came back wrong."""
@@ -109,6 +121,7 @@ class DigestWriter:
         parts = ["title_translation"] + [p for p in _PART_ORDER[1:] if getattr(english, p)]
         source = {"title_translation": self.title, **{p: getattr(english, p) for p in parts[1:]}}
         found = self._translate_parts(parts, source, digest)
+        self.raw_cjk["zh"] = checks.cjk_share(_joined(found, list(found)), exclude=self._names)
         redo = [p for p in parts if p not in found or not self._is_chinese(found[p])]
         if redo:
             again = self._translate_parts(redo, source, digest)
@@ -255,6 +268,12 @@ def _labelled(part: str, value) -> str:
 def _store(digest: Digest, found: dict) -> None:
     for part, value in found.items():
         setattr(digest, part, value)
+
+
+def _joined(source, parts: list[str]) -> str:
+    """The text of some parts of a Digest (or a dict of parsed parts) as one string."""
+    values = [source.get(p) if isinstance(source, dict) else getattr(source, p) for p in parts]
+    return " ".join(" ".join(v) if isinstance(v, list) else (v or "") for v in values)
 
 
 def _has_content(digest: Digest) -> bool:
