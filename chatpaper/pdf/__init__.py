@@ -16,7 +16,7 @@ from chatpaper.paper import Paper
 from chatpaper.pdf.columns import reading_order
 from chatpaper.pdf.document import check_images, check_page, open_pdf
 from chatpaper.pdf.figures import extract_figures, render_crop
-from chatpaper.pdf.front import read_front
+from chatpaper.pdf.front import read_abstract, read_header
 from chatpaper.pdf.headings import build_sections, extend_multiline, find_headings
 from chatpaper.pdf.layout import PageText, body_size, mark_furniture, read_page
 from chatpaper.pdf.links import find_links
@@ -82,27 +82,27 @@ def _read_structure(doc: pymupdf.Document, pages: list[PageText], images: Path |
     """Fill the paper's fields from the parsed pages (order matters: figures mark lines before text is read)."""
     body = body_size(pages)
     mark_furniture(pages, body)
-    for pno in range(len(pages)):
-        if images is not None and pno < len(pages):
-            pass
-    try:
-        paper.figures = extract_figures(doc, pages, body, images)
-    except ValueError as exc:
-        raise
+    front = read_header(pages[0], body)
+    paper.figures = extract_figures(doc, pages, body, images)
     ordered = [ln for p in pages for b in reading_order(p) for ln in b.lines]
     headings = find_headings(ordered, body)
     extend_multiline(headings, ordered)
-    front = read_front(pages[0], ordered, body)
-    # Nothing before the abstract (title, author lines) is a section heading.
+    read_abstract(front, pages[0], ordered)
+    # Nothing before the abstract (title, author lines) is a section heading, nor is a repeat of the title.
     abstract_at = next((i for i, ln in enumerate(ordered) if ln.role == "abstract"), -1)
     if abstract_at >= 0:
         keep = {id(ln) for ln in ordered[abstract_at:]}
         headings = [h for h in headings if id(h.line) in keep]
+    headings = [h for h in headings if _squash(h.text) != _squash(front.title)]
     paper.title, paper.authors, paper.affiliations, paper.abstract = front.title, front.authors, front.affiliations, front.abstract
     paper.sections = build_sections(headings, ordered)
     paper.links = find_links(doc, pages)
     if not paper.title:
         paper.warnings.append("no title found on page 1")
+
+
+def _squash(text: str) -> str:
+    return "".join(c for c in text.lower() if c.isalnum())
 
 
 def _page_images(doc: pymupdf.Document, images: Path, warnings: list[str]) -> str | None:

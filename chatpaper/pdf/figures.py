@@ -116,6 +116,8 @@ def _is_body_block(b: Block, body: float, span_w: float, boxes: list[Rect]) -> b
     text = " ".join(ln.text for ln in lines)
     if len(text) < 100 or text.startswith("("):
         return False
+    if sum(c.isdigit() for c in text) > 0.2 * sum(not c.isspace() for c in text):
+        return False  # rows of numbers: a table or a plot's ticks, not running text
     if sum(abs(ln.size - body) <= 1.0 for ln in lines) < 0.6 * len(lines) or lines[0].mono:
         return False
     bw = b.bbox[2] - b.bbox[0]
@@ -123,6 +125,13 @@ def _is_body_block(b: Block, body: float, span_w: float, boxes: list[Rect]) -> b
         return False
     # Text inside a drawn frame (a boxed listing or prompt) is part of the figure.
     return not any(_inside(b.bbox, r) and (r[2] - r[0]) * (r[3] - r[1]) > 1.2 * bw * (b.bbox[3] - b.bbox[1]) for r in boxes)
+
+
+def _heading_like(ln: Line, body: float) -> bool:
+    """A short standalone line in bold, capitals or larger type that starts like a section heading."""
+    if ln.size < body * 0.95 or not re.match(r"^(\d+(\.\d+)*\.?|[IVX]+\.|[A-Z]\.)?\s*[A-Z]", ln.text):
+        return False
+    return (ln.bold or ln.size > body * 1.1 or ln.text.isupper()) and len(ln.text.split()) <= 12
 
 
 def _column_span(page: PageText, cap: Caption, two_col: bool) -> tuple[float, float]:
@@ -166,14 +175,15 @@ def figure_region(page: PageText, cap: Caption, graphics: list[Rect], captions: 
         if _is_body_block(b, body, sx1 - sx0, boxes) or any(c.block is b for c in captions):
             barriers.append(b.bbox)
         else:
+            barriers.extend(ln.bbox for ln in b.lines if ln.role == "front")
             # Title-sized type (page 1's title block) also bounds a teaser figure.
             barriers.extend(ln.bbox for ln in b.lines if ln.size > body * 1.3 and len(ln.text) > 3 and ln.role != "figure")
     above = max((r[3] for r in barriers if r[3] <= cy0 + 2), default=0.0)
     below = min((r[1] for r in barriers if r[1] >= cy1 - 2), default=page.height)
     lines = [ln for ln in page.lines if not ln.furniture and ln.role != "caption"
              and not any(_inside(ln.bbox, bb) for bb in barriers)]
-    # Small type (tick labels, sub-captions) ties a figure's parts together; body-size text (a heading) does not.
-    small = [ln.bbox for ln in lines if ln.size < body * 0.95]
+    # Labels and sub-captions tie a figure's parts together; a heading standing above the figure does not.
+    small = [ln.bbox for ln in lines if not _heading_like(ln, body)]
     gap = 2.5 * body
     for top, bottom, up in ((above, cy0, True), (cy1, below, False)):
         if bottom - top < 12:
@@ -197,7 +207,7 @@ def figure_region(page: PageText, cap: Caption, graphics: list[Rect], captions: 
         near = min(side, key=lambda g: abs((g[1] + g[3]) / 2 - (cy0 + cy1) / 2))
         group = [g for g in side if (g[0] >= cx1 - 4) == (near[0] >= cx1 - 4) and g[3] > near[1] - 40 and g[1] < near[3] + 40]
         r = _union(group)
-        if r and r[3] - r[1] >= 12:
+        if r and r[3] - r[1] >= 12 and r[2] - r[0] >= 20:
             return r
     if above == 0.0:
         above = min((ln.y0 for ln in page.lines if not ln.furniture), default=0.0) - 2

@@ -113,7 +113,7 @@ def _rows(lines: list[Line]) -> list[list[Line]]:
     return [sorted(r, key=lambda ln: ln.x0) for r in rows]
 
 
-def find_authors(region: list[Line]) -> tuple[list[str], list[str]]:
+def find_authors(region: list[Line]) -> tuple[list[str], list[str], list[Line]]:
     """Authors and affiliations from the lines between the title and the abstract."""
     region = [ln for ln in region if not ln.furniture and ln.role not in ("figure", "caption")]
     style = None
@@ -122,13 +122,17 @@ def find_authors(region: list[Line]) -> tuple[list[str], list[str]]:
             style = (round(ln.size, 0), ln.bold)
             break
     if style is None:
-        return [], _affiliations(region)
+        affiliations, used = _affiliations(region)
+        return [], affiliations, used
     chosen = [ln for ln in region if (round(ln.size, 0), ln.bold) == style]
     names: list[str] = []
+    used: list[Line] = []
     carry = ""
     for row in _rows(chosen):
         for ln in row:
             chunks = _chunks(ln)
+            if any(split_names(c) for c in chunks) or carry:
+                used.append(ln)
             # A name broken at the end of a line ("..., Linlin" / "Xu, ...") joins the next line's start.
             if carry and chunks:
                 chunks[0] = carry + " " + chunks[0]
@@ -142,16 +146,22 @@ def find_authors(region: list[Line]) -> tuple[list[str], list[str]]:
                 names.extend(split_names(c))
     seen: set[str] = set()
     unique = [n for n in names if not (n.lower() in seen or seen.add(n.lower()))]
-    return unique, _affiliations([ln for ln in region if ln not in chosen])
+    affiliations, aff_lines = _affiliations([ln for ln in region if ln not in chosen])
+    return unique, affiliations, used + aff_lines
 
 
-def _affiliations(lines: list[Line]) -> list[str]:
+def _affiliations(lines: list[Line]) -> tuple[list[str], list[Line]]:
     out: list[str] = []
+    used: list[Line] = []
     for ln in sorted(lines, key=lambda ln: (ln.y0, ln.x0)):
         t = re.sub(rf"^[{re.escape(_MARKS)}\d\s,]+", "", ln.text).strip()
-        if t and "@" not in t and _INSTITUTION.search(t) and len(t) < 200 and t not in out:
-            out.append(t)
-    return out
+        if t and "@" not in t and _INSTITUTION.search(t) and len(t) < 200 and ln.size > 0:
+            used.append(ln)
+            if t not in out:
+                out.append(t)
+        elif "@" in t and len(t) < 200:
+            used.append(ln)
+    return out, used
 
 
 def find_abstract(ordered: list[Line]) -> tuple[str, Line | None]:
@@ -188,19 +198,25 @@ def first_paragraph(ordered: list[Line], after_y: float, page: int = 0) -> str:
     return ""
 
 
-def read_front(page: PageText, ordered: list[Line], body: float) -> FrontMatter:
-    """Title, authors, affiliations and abstract from page 1 (and the lines in reading order)."""
-    abstract, label = find_abstract(ordered)
-    first_heading = next((ln for ln in ordered if ln.role == "heading"), None)
-    stop = page.height
-    if label is not None and label.page == page.number:
-        stop = label.y0
-    elif first_heading is not None and first_heading.page == page.number:
-        stop = first_heading.y0
+def read_header(page: PageText, body: float) -> FrontMatter:
+    """Title, authors and affiliations of page 1; their lines are marked "front" so no figure swallows them."""
+    label = next((ln for ln in page.lines if _ABSTRACT.match(ln.text) and not ln.furniture), None)
+    stop = label.y0 if label is not None else page.height * 0.6
     title, title_lines = find_title(page, body, stop)
     top = max((ln.y1 for ln in title_lines), default=0.0)
     region = [ln for ln in page.lines if ln.y0 >= top - 1 and ln.y1 <= stop + 1 and ln not in title_lines]
-    authors, affiliations = find_authors(region)
+    authors, affiliations, used = find_authors(region)
+    for ln in title_lines + used:
+        ln.role = "front"
+    return FrontMatter(title=title, authors=authors, affiliations=affiliations)
+
+
+def read_abstract(front: FrontMatter, page: PageText, ordered: list[Line]) -> None:
+    """Fill in the abstract, once headings and figures have marked their lines."""
+    abstract, label = find_abstract(ordered)
+    if label is not None:
+        label.role = "abstract"
     if not abstract:
-        abstract = first_paragraph(ordered, max([top] + [ln.y1 for ln in region if ln.role not in ("figure", "caption")]))
-    return FrontMatter(title=title, authors=authors, affiliations=affiliations, abstract=abstract)
+        after = max((ln.y1 for ln in page.lines if ln.role == "front"), default=0.0)
+        abstract = first_paragraph(ordered, after, page.number)
+    front.abstract = abstract

@@ -106,6 +106,7 @@ def find_headings(ordered: list[Line], body: float) -> list[Heading]:
     sub_styles = Counter(style_key(ln) for ln, num in cands if num and num[1] >= 2 and num[0] == "arabic")
     headings: list[Heading] = []
     started = False
+    last_part: Line | None = None
     for ln, num in cands:
         key = style_key(ln)
         if num and not re.match(r"[A-Z0-9]", num[2]):
@@ -125,7 +126,10 @@ def find_headings(ordered: list[Line], body: float) -> list[Heading]:
             elif _BACK_MATTER.match(ln.text.rstrip(":")) and (ln.bold or ln.italic or _caps(ln.text) or ln.size > body):
                 headings.append(Heading(ln, ln.text.rstrip(":"), 1, False))
             elif key[0] >= top[0] + 1.5 and len(ln.text.split()) >= 2 and ln.text[0].isupper():
-                headings.append(Heading(ln, ln.text, 1, False))  # a part title (an appended supplement)
+                # A part title (an appended supplement); the lines right under it continue or subtitle it.
+                if not (last_part and last_part.page == ln.page and 0 <= ln.y0 - last_part.y1 < 1.5 * ln.size):
+                    headings.append(Heading(ln, ln.text, 1, False))
+                last_part = ln
     return headings
 
 
@@ -148,7 +152,8 @@ def extend_multiline(headings: list[Heading], ordered: list[Line]) -> None:
         if i is None or i + 1 >= len(ordered):
             continue
         nxt = ordered[i + 1]
-        if (nxt.block == h.line.block and style_key(nxt)[:2] == style_key(h.line)[:2] and nxt.y0 - h.line.y1 < h.line.size
+        near = nxt.block == h.line.block or (nxt.page == h.line.page and min(nxt.x1, h.line.x1) > max(nxt.x0, h.line.x0))
+        if (near and style_key(nxt)[:2] == style_key(h.line)[:2] and -2 < nxt.y0 - h.line.y1 < 0.6 * h.line.size
                 and len(h.text) + len(nxt.text) < 160 and not nxt.role):
             h.text = join_lines([h.text, nxt.text])
             nxt.role = "heading"
