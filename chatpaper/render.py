@@ -29,7 +29,7 @@ WORDS = {
         "innovation": "Innovation", "performance_eval": "Performance", "workload": "Workload",
         "flagged": "⚠ Numbers not found in the paper's text (check before citing)",
         "missing": "(missing: the model gave no {part})", "sep": ": ", "list_sep": ", ", "item": "({n}) ",
-        "bold": "**{}:** ", "abstract": "Summary", "aff_sep": "; ",
+        "bold": "**{}:** ", "abstract": "Summary", "aff_sep": "; ", "paren": " ({})",
     },
     "zh": {
         "authors": "作者", "summary": "总结", "takeaways": "要点", "title": "标题", "affiliations": "单位",
@@ -40,7 +40,7 @@ WORDS = {
         "approach": "本文提出的方法", "performance": "任务与性能", "significance": "意义",
         "innovation": "创新点", "performance_eval": "性能", "workload": "工作量",
         "flagged": "⚠ 以下数字未在论文原文中找到（引用前请核对）", "missing": "（缺失：模型未给出{part}）",
-        "sep": "：", "list_sep": "、", "item": "（{n}）", "bold": "**{}**：", "abstract": "摘要", "aff_sep": "；",
+        "sep": "：", "list_sep": "、", "item": "（{n}）", "bold": "**{}**：", "abstract": "摘要", "aff_sep": "；", "paren": "（{}）",
     },
 }
 #: How a missing part is named in "(missing: the model gave no X)".
@@ -171,7 +171,7 @@ def _facts_line(record: Record, w: dict) -> str:
     if record.published:
         date = record.published[:10]
         if record.updated and record.updated[:10] != date:
-            date += f" ({w['updated']} {record.updated[:10]})"
+            date += w["paren"].format(f"{w['updated']} {record.updated[:10]}")
         bits.append(f"{w['bold'].format(w['published'])}{escape(date)}")
     if record.comment:
         bits.append(f"{w['bold'].format(w['comment'])}{escape(record.comment)}")

@@ -1,0 +1,123 @@
+"""Markdown rendering: golden documents (compared with a diff), escaping, figures, missing parts, flagged numbers."""
+from __future__ import annotations
+
+import base64
+import difflib
+import re
+from pathlib import Path
+
+import pytest
+
+from chatpaper.digest import Digest, write_digests
+from chatpaper.paper import Figure, Paper, Record, Section
+from chatpaper.render import escape, render_markdown, render_paper_block, safe_url
+from tests.test_digest import EN, make_paper, scripted
+
+GOLDEN = Path(__file__).parent / "golden"
+# A 1x1 PNG: the renderer only needs a real file to link or embed.
+PNG = base64.b64decode("iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg==")
+
+
+def assert_golden(name: str, text: str) -> None:
+    """``text`` must equal tests/golden/<name>; the failure shows a unified diff."""
+    expected = (GOLDEN / name).read_text(encoding="utf-8")
+    if text != expected:
+        diff = "".join(difflib.unified_diff(expected.splitlines(True), text.splitlines(True), f"golden/{name}", "rendered"))
+        pytest.fail(f"rendered Markdown differs from tests/golden/{name}:\n{diff}")
+
+
+@pytest.fixture
+def paper_with_figures(tmp_path):
+    """The scripted test paper, with affiliations, a comment, dates, two figures and a first-page image on disk."""
+    record, paper = make_paper()
+    record.comment = "CVPR 2024, 10 pages"
+    record.published, record.updated = "2024-01-29T18:00:00+00:00", "2024-02-02T10:00:00+00:00"
+    record.categories = ["cs.CV"]
+    paper.affiliations = ["Queensland University of Technology,", "CSIRO Data61"]
+    images = tmp_path / "2401.16144v1_images"
+    images.mkdir()
+    for name in ("page-001.png", "page002-figure1-1.png", "page004-figure2-1.png"):
+        (images / name).write_bytes(PNG)
+    paper.first_page_image = str(images / "page-001.png")
+    paper.figures = [Figure("Figure 1", "Figure 1: Overview of DaC <b>bold</b>.", 2, image=str(images / "page002-figure1-1.png")),
+                     Figure("Figure 2", "Figure 2: PSNR per group.", 4, image=str(images / "page004-figure2-1.png"))]
+    return record, paper
+
+
+@pytest.fixture
+def digests(paper_with_figures):
+    """Digests from the canned answers, with one unsupported number (99.9%) and one part missing (workload)."""
+    record, paper = paper_with_figures
+    backend = scripted({"summary.en": EN["summary.en"].replace("on 12 scenes.", "on 12 scenes (99.9% of cases)."),
+                        "conclusion.en": "SIGNIFICANCE: Better renderings.\nINNOVATION: Grouped training.\n"
+                                         "PERFORMANCE REVIEW: Higher PSNR.",
+                        "repair.en": "Nothing more to add."})
+    return write_digests(record, paper, backend, ["en", "zh"])
+
+
+@pytest.mark.parametrize("language", ["en", "zh", "bilingual"])
+def test_golden_markdown(paper_with_figures, digests, language):
+    record, paper = paper_with_figures
+    meta = {"backend": "scripted", "model": "scripted-model", "prompt_version": "test"}
+    text = render_markdown(record, paper, digests, language=language, images_rel_dir="2401.16144v1_images", meta=meta)
+    assert_golden(f"digest_{language}.md", text)
+
+
+def test_missing_and_flagged_parts_are_visible(digests):
+    en, zh = digests["en"], digests["zh"]
+    assert en.missing == ["workload"] and en.flagged_numbers == ["99.9%"]
+    record, paper = make_paper()
+    block = render_paper_block(record, paper, en)
+    assert "(4) Workload: (missing: the model gave no workload)" in block
+    assert "99.9%⚠" in block and "Numbers not found in the paper's text (check before citing): 99.9%" in block
+    zh_block = render_paper_block(record, paper, zh)
+    assert "（缺失：模型未给出工作量）" in zh_block
+    assert "Divide and Conquer（分而治之）" in zh_block
+
+
+def test_facts_come_from_the_record_and_the_extraction_not_the_model():
+    record, paper = make_paper()
+    # A model that invents a title, authors and a link gets none of them into the facts.
+    liar = Digest(language="en", summary="Written by Alan Turing at https://fake.example.com.", title_translation="Fake")
+    block = render_paper_block(record, paper, liar)
+    assert block.startswith("## Divide and Conquer\n\n**Authors:** Rongkai Ma, Leo Lebrat\n")
+    assert "[arXiv 2401.16144v1](https://arxiv.org/abs/2401.16144v1) · [PDF](https://arxiv.org/pdf/2401.16144v1)" in block
+    assert "Code: [github.com/example/dac](https://github.com/example/dac)" in block
+    paper.links = ["https://example.org/project"]
+    assert "Code: no code repository linked in the paper" in render_paper_block(record, paper, liar)
+    assert "代码：无（论文未给出代码仓库）" in render_paper_block(record, paper, Digest(language="zh"))
+
+
+def test_html_and_markdown_from_a_paper_render_as_text(tmp_path):
+    evil = "<img src=x onerror=alert(1)>"
+    record = Record(title=f"Title {evil}", authors=["<script>alert(2)</script>", "[click](javascript:alert(3))"],
+                    abs_url="javascript:alert(4)", comment="**bold** <iframe>")
+    paper = Paper(affiliations=["<b>Uni</b>"], links=["https://github.com/a/b)<script>"],
+                  figures=[Figure("Figure 1", f"Figure 1: {evil} ![x](http://track.example/p.png)", 1)],
+                  sections=[Section("1 Intro", 1, 1, "x")])
+    digest = Digest(language="en", summary=f"The model echoes {evil} and [a link](javascript:alert(5)).",
+                    takeaways=["<svg onload=alert(6)>"], keywords=["`code`", "*star*"])
+    text = render_markdown(record, paper, {"en": digest})
+    header, body = text.split("---\n", 2)[1:]
+    for raw in ("<img", "<script", "<iframe", "<svg", "<b>"):
+        assert raw not in body, raw
+    # A Markdown link or image needs an unescaped "](": every one left must be ours (arXiv, code), none the paper's.
+    assert not re.search(r"(?<!\\)\]\((javascript|http://track)", body)
+    assert "&lt;img src=x onerror=alert(1)&gt;" in text
+    assert "\\[click\\](javascript:alert(3))" in text
+    assert "alert(4)" not in body  # a non-http record link is not linked (nor shown)
+    assert "(https://github.com/a/b%29%3Cscript%3E)" in text
+    assert "<" not in header and "\\u003cimg" in header  # YAML front matter: JSON strings, no raw HTML
+
+
+def test_escape_and_safe_url():
+    assert escape("a_b *c* [d](e) <f> & #g |h|") == "a\\_b \\*c\\* \\[d\\](e) &lt;f&gt; &amp; \\#g \\|h\\|"
+    assert safe_url("javascript:alert(1)") is None and safe_url("data:text/html,x") is None
+    assert safe_url("https://a.org/x (1)") is None or "%" in safe_url("https://a.org/x(1)")
+
+
+def test_embedded_images_make_one_self_contained_file(paper_with_figures, digests):
+    record, paper = paper_with_figures
+    text = render_markdown(record, paper, digests, embed_images=True)
+    assert text.count("](data:image/png;base64,") == 3  # first page + two figures
+    assert "_images/" not in text
