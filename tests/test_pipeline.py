@@ -1,0 +1,144 @@
+"""The pipeline with a scripted backend on real PDFs: events, files, cache, partial results, cancel, CLI, load_record."""
+from __future__ import annotations
+
+import threading
+import zipfile
+
+import pytest
+
+from chatpaper import cli, pipeline
+from chatpaper.errors import BackendError, Cancelled, InvalidSource
+from chatpaper.settings import Settings
+from tests.test_digest import scripted
+
+FIXTURE_PDF = "1111.2011v2.pdf"
+TITLE = "Quantum Criticality for Extended Nodes on a Bethe Lattice in the Large Connectivity Limit"
+
+
+@pytest.fixture
+def backend(monkeypatch):
+    """The scripted backend, handed out by get_backend (the pipeline resolves it at call time)."""
+    fake = scripted()
+    monkeypatch.setattr("chatpaper.backends.get_backend", lambda settings: fake)
+    return fake
+
+
+def run(source, pdf_path, tmp_path, **kw):
+    events = list(pipeline.digest_events(source, pdf_path, Settings.from_env(**kw), out_dir=tmp_path / "out"))
+    return events, events[-1].result
+
+
+def test_arxiv_digest_end_to_end(arxiv_server, backend, tmp_path):
+    events, result = run("https://arxiv.org/abs/1111.2011v2", None, tmp_path)
+    stages = [e.stage for e in events]
+    assert stages[0] == "fetching" and stages[1] == "extracting" and stages[-2:] == ["rendering", "done"]
+    assert "summarising" in stages and "translating" in stages
+    fractions = [e.fraction for e in events]
+    assert fractions == sorted(fractions) and fractions[-1] == 1.0
+    streamed = [e for e in events if e.text]
+    assert {e.language for e in streamed} == {"en", "zh"}
+    assert result.record.title == TITLE and result.record.versioned_id == "1111.2011v2"
+    assert set(result.digests) == {"en", "zh"} and set(result.markdown) == {"en", "zh", "bilingual"}
+    md = result.markdown_path.read_text(encoding="utf-8")
+    assert md == result.markdown["bilingual"]
+    assert f"# {TITLE}" in md and "[arXiv 1111.2011v2](https://arxiv.org/abs/1111.2011v2)" in md
+    assert "James M. Murray" in md and "Johns Hopkins University" in md  # record authors, extracted affiliations
+    assert "Code: no code repository linked in the paper" in md
+    with zipfile.ZipFile(result.zip_path) as z:
+        names = set(z.namelist())
+    assert {"1111.2011v2.md", "1111.2011v2.en.md", "1111.2011v2.zh.md", "1111.2011v2_images/page-001.png"} <= names
+    linked = {line.split("](")[1].rstrip(")") for line in md.splitlines() if line.startswith("![")}
+    assert linked and linked <= names  # every image the Markdown links is in the zip
+
+
+def test_second_run_is_served_from_the_cache(arxiv_server, backend, tmp_path):
+    run("1111.2011v2", None, tmp_path)
+    calls = len(backend.calls)
+    api_requests = arxiv_server.count("api")
+    events, result = run("1111.2011v2", None, tmp_path)
+    assert len(backend.calls) == calls  # no model call
+    assert arxiv_server.count("api") == api_requests  # and no arXiv request
+    assert result.cached and result.markdown["bilingual"].count("## 中文") == 1
+    # Another language set is another digest.
+    run("1111.2011v2", None, tmp_path, languages="en")
+    assert len(backend.calls) > calls
+
+
+def test_local_pdf_uses_the_pdf_facts(backend, arxiv_fixtures, tmp_path):
+    events, result = run(None, str(arxiv_fixtures / FIXTURE_PDF), tmp_path, languages="en")
+    assert result.record.id is None and result.record.title.startswith("Quantum Criticality")
+    assert result.record.authors[:1] == ["James M. Murray"]
+    assert list(result.digests) == ["en"] and "## 中文" not in result.markdown["bilingual"]
+    assert result.markdown_path.name == "1111.2011v2.md"
+
+
+def test_chinese_failure_keeps_english_with_a_warning(monkeypatch, arxiv_fixtures, tmp_path):
+    fake = scripted({"translate.zh": BackendError("the model server went away")})
+    monkeypatch.setattr("chatpaper.backends.get_backend", lambda settings: fake)
+    events, result = run(str(arxiv_fixtures / FIXTURE_PDF), None, tmp_path)
+    assert list(result.digests) == ["en"]
+    warned = [e.warning for e in events if e.warning]
+    assert warned and "English digest is kept" in warned[0]
+    assert any("Chinese digest failed" in w for w in result.warnings)
+
+
+def test_backend_failure_before_any_language_raises(monkeypatch, arxiv_fixtures, tmp_path):
+    fake = scripted({"summary.en": BackendError("connection refused")})
+    monkeypatch.setattr("chatpaper.backends.get_backend", lambda settings: fake)
+    with pytest.raises(BackendError, match="connection refused"):
+        run(str(arxiv_fixtures / FIXTURE_PDF), None, tmp_path)
+
+
+def test_cancel_stops_the_pipeline(backend, arxiv_fixtures, tmp_path):
+    cancel = threading.Event()
+    seen = []
+    with pytest.raises(Cancelled):
+        for event in pipeline.digest_events(None, str(arxiv_fixtures / FIXTURE_PDF), Settings.from_env(),
+                                            cancel=cancel, out_dir=tmp_path):
+            seen.append(event.stage)
+            if event.stage == "summarising" and event.text:
+                cancel.set()
+    assert "done" not in seen and len(backend.calls) <= 2
+
+
+def test_bad_sources_raise_clear_errors(backend, tmp_path):
+    with pytest.raises(InvalidSource, match="No such file"):
+        run("missing-paper.pdf", None, tmp_path)
+    with pytest.raises(InvalidSource, match="Nothing to digest"):
+        run("  ", None, tmp_path)
+    assert backend.calls == []
+
+
+def test_load_record_for_arxiv_and_for_a_local_pdf(arxiv_server, arxiv_fixtures):
+    settings = Settings.from_env()
+    remote = pipeline.load_record("arXiv:1111.2011v2", settings)
+    local = pipeline.load_record(str(arxiv_fixtures / FIXTURE_PDF), settings)
+    assert remote.title == TITLE and remote.pdf_path and remote.versioned_id == "1111.2011v2"
+    assert local.id is None and local.pdf_path.endswith(FIXTURE_PDF)
+    assert set(local.to_dict()) == set(remote.to_dict())
+    assert local.title.split()[:3] == remote.title.split()[:3]
+
+
+def test_cli_digest_writes_markdown_with_figures_beside_it(backend, arxiv_fixtures, tmp_path, capsys):
+    out = tmp_path / "digest.md"
+    status = cli.main(["digest", str(arxiv_fixtures / FIXTURE_PDF), "--lang", "en,zh", "--out", str(out)])
+    captured = capsys.readouterr()
+    assert status == 0 and captured.out == ""
+    assert "Translating the digest into Chinese" in captured.err and f"wrote {out}" in captured.err
+    text = out.read_text(encoding="utf-8")
+    assert "## English" in text and "## 中文" in text
+    assert (tmp_path / "1111.2011v2_images" / "page-001.png").is_file()
+    assert "](1111.2011v2_images/page-001.png)" in text
+
+
+def test_cli_digest_embedded_single_file_on_stdout(backend, arxiv_fixtures, capsys):
+    status = cli.main(["digest", str(arxiv_fixtures / FIXTURE_PDF), "--lang", "zh", "--embed-images"])
+    out = capsys.readouterr().out
+    assert status == 0 and "## 中文" not in out and "**总结**：" in out
+    assert "](data:image/png;base64," in out and "_images/" not in out
+
+
+def test_cli_digest_error_is_one_line(backend, capsys):
+    assert cli.main(["digest", "nope.pdf"]) == 1
+    err = capsys.readouterr().err
+    assert err.splitlines()[-1].startswith("error: No such file: nope.pdf") and "Traceback" not in err
