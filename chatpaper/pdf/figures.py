@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import logging
 import re
+import struct
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
 import pymupdf
 
 from chatpaper.paper import Figure
+from chatpaper.pdf.document import check_images
 from chatpaper.pdf.columns import is_two_column, text_frame
 from chatpaper.pdf.layout import Block, Line, PageText, join_lines
 
@@ -216,15 +219,29 @@ def figure_region(page: PageText, cap: Caption, graphics: list[Rect], captions: 
     return None
 
 
-def render_crop(page: pymupdf.Page, rect: Rect, path: Path, dpi: int = _RENDER_DPI) -> str | None:
-    """Render a region of a page to PNG, the pixmap size capped; returns the path written."""
+def render_crop(page: pymupdf.Page | pymupdf.DisplayList, rect: Rect, path: Path, dpi: int = _RENDER_DPI) -> str | None:
+    """Render a region of a page (or of its display list) to PNG, the pixmap size capped; returns the path written."""
     clip = pymupdf.Rect(rect) & page.rect
     if clip.is_empty or clip.width < 2 or clip.height < 2:
         return None
     scale = min(dpi / 72, _MAX_PIXELS_SIDE / clip.width, _MAX_PIXELS_SIDE / clip.height)
     pix = page.get_pixmap(matrix=pymupdf.Matrix(scale, scale), clip=clip, alpha=False)
-    pix.save(str(path))
+    Path(path).write_bytes(fast_png(pix))
     return str(path)
+
+
+def fast_png(pix: pymupdf.Pixmap) -> bytes:
+    """PNG bytes with zlib level 1: crops are written in a fraction of MuPDF's default-level time, slightly larger."""
+    if pix.n not in (1, 3) or pix.alpha:
+        return pix.tobytes("png")
+    stride, samples = pix.stride, pix.samples
+    raw = b"".join(b"\x00" + samples[i * stride:(i + 1) * stride] for i in range(pix.height))
+
+    def chunk(tag: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + tag + data + struct.pack(">I", zlib.crc32(tag + data) & 0xFFFFFFFF)
+
+    header = struct.pack(">IIBBBBB", pix.width, pix.height, 8, 0 if pix.n == 1 else 2, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(raw, 1)) + chunk(b"IEND", b"")
 
 
 def _dedupe(found: list[tuple[int, Caption]]) -> list[tuple[int, Caption]]:
@@ -260,6 +277,7 @@ def extract_figures(doc: pymupdf.Document, pages: list[PageText], body: float, i
                 found.append((p.number, c))
     figures: list[Figure] = []
     graphics_cache: dict[int, list[Rect]] = {}
+    lists: dict[int, pymupdf.DisplayList] = {}  # one display list per page serves all of its crops
     for pno, cap in _dedupe(found):
         p = pages[pno]
         if pno not in graphics_cache:
@@ -270,8 +288,11 @@ def extract_figures(doc: pymupdf.Document, pages: list[PageText], body: float, i
         if rect:
             _mark_inside(p, rect, "figure")
             if images_dir is not None:
+                if pno not in lists:
+                    check_images(doc[pno])
+                    lists[pno] = doc[pno].get_displaylist()
                 name = f"page{pno + 1:03d}-figure{cap.number}-{len(figures) + 1}.png"
-                fig.image = render_crop(doc[pno], rect, images_dir / name)
+                fig.image = render_crop(lists[pno], rect, images_dir / name)
         figures.append(fig)
     for pno, caps in per_page.items():
         for cap in caps:
