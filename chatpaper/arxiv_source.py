@@ -249,7 +249,7 @@ class ArxivClient:
         full_query = _build_query(query, categories, start, end)
         search = arxiv.Search(query=full_query, max_results=max_results,
                               sort_by=arxiv.SortCriterion.SubmittedDate, sort_order=arxiv.SortOrder.Descending)
-        results = self._results(search, what=f"the arXiv search {full_query!r}")
+        results = self._results(search, what=f"the search {full_query!r}", rejected=InvalidSource)
         records = [_to_record(r) for r in results if not _is_error_entry(r)]
         records = [r for r in records if _in_window(r, start, end) and _in_categories(r, categories)]
         records.sort(key=lambda r: r.published, reverse=True)
@@ -269,8 +269,8 @@ class ArxivClient:
         client.query_url_format = self.settings.arxiv_api_url.replace("{", "{{").replace("}", "}}") + joiner + "{}"
         return client
 
-    def _results(self, search: arxiv.Search, what: str) -> list[arxiv.Result]:
-        """Run a search through the arxiv package, turning its failures into our errors."""
+    def _results(self, search: arxiv.Search, what: str, rejected: type[Exception] = PaperNotFound) -> list[arxiv.Result]:
+        """Run a search through the arxiv package, turning its failures into our errors (HTTP 400 into ``rejected``)."""
         page_size = min(self.page_size, search.max_results or self.page_size)
         found: list[arxiv.Result] = []
         try:
@@ -280,6 +280,8 @@ class ArxivClient:
             # arXiv sporadically answers an empty page in the middle of a result set; keep what came before.
             log.warning("arXiv answered an empty page for %s after %d results", what, len(found))
         except arxiv.HTTPError as exc:
+            if exc.status == 400:
+                raise rejected(f"arXiv rejected the request for {what} (HTTP 400); check the id or query") from None
             raise self._http_error(exc.status, what) from None
         except requests.Timeout:
             raise NetworkError(f"arXiv did not answer within {self.settings.timeout:g} s for {what}; try again "
@@ -290,8 +292,6 @@ class ArxivClient:
         return found
 
     def _http_error(self, status: int, what: str) -> Exception:
-        if status == 400:
-            return PaperNotFound(f"arXiv rejected the request for {what} (HTTP 400); check the id or query")
         if status == 429:
             return NetworkError(f"arXiv kept answering 'too many requests' (HTTP 429) for {what}; wait a few "
                                 "minutes and try again")

@@ -264,6 +264,12 @@ def test_search_window_and_categories(arxiv_server, settings):
                     "(submittedDate:[202411010000 TO 202411072359])")
 
 
+def test_search_arxiv_rejects(arxiv_server, settings):
+    arxiv_server.fail_next(1, status=400)
+    with pytest.raises(InvalidSource, match="arXiv rejected the request for the search 'ti:\\(' .*check the id or query"):
+        ArxivClient(settings).search("ti:(")
+
+
 def test_search_without_results(arxiv_server, settings):
     assert ArxivClient(settings).search("ti:nothing_recorded_for_this") == []
 
