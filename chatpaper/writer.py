@@ -91,7 +91,7 @@ class DigestWriter:
         for task, parts in TASKS.items():
             parts = list(parts) + (["title_translation"] if lang == "zh" and task == "summary" else [])
             prompt = load_prompt(f"{task}.{lang}")
-            text = self._input(task, prompt.name)
+            text = self._input(task)
             reply = self._call(lang, prompt.render(title=self.title, text=text), MAX_TOKENS[task], digest, task)
             descriptions = _descriptions(prompt)
             found = answer.parse_answer(reply, parts, descriptions)
@@ -179,12 +179,13 @@ class DigestWriter:
         text = " ".join(value) if isinstance(value, list) else value
         return checks.cjk_share(text, exclude=self._names) >= MIN_CJK_SHARE
 
-    def _input(self, task: str, prompt_name: str) -> str:
+    def _input(self, task: str) -> str:
         """The paper text for a task, fitted to the backend's context (same for both languages)."""
         if task not in self._inputs:
-            prompt = load_prompt(prompt_name)
-            overhead = self._count(load_prompt(f"system.{prompt_name.split('.')[1]}").render()) + \
-                self._count(prompt.render(title=self.title, text="")) + 48  # chat template and margin
+            # The same input serves both languages, so it must fit beside the longer of the two prompts.
+            overhead = max(self._count(load_prompt(f"system.{lang}").render()) +
+                           self._count(load_prompt(f"{task}.{lang}").render(title=self.title, text=""))
+                           for lang in ("en", "zh")) + 48  # chat template and margin
             context = min(self.backend.context_tokens, MAX_INPUT_TOKENS + MAX_TOKENS[task] + overhead)
             budget = max(context - MAX_TOKENS[task] - overhead, 256)
             pieces = sections.task_pieces(self.paper, self.record.abstract or self.paper.abstract, task)
