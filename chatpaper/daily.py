@@ -76,7 +76,7 @@ def search_topic(query: str, settings: Settings, *, categories: list[str] | None
 
 def write_post(records: list[Record], settings: Settings, *, out_dir: str | os.PathLike, topic: str,
                date: str | dt.date | None = None, progress: Progress | None = None,
-               cancel: threading.Event | None = None, now: dt.datetime | None = None) -> Path:
+               cancel: threading.Event | None = None) -> Path:
     """Digest the records not posted before and write ``out_dir/<date>/<topic>.md``; returns its path.
 
     Papers already posted in another post of ``out_dir`` are skipped; a paper that fails is noted in the post and
@@ -101,7 +101,7 @@ def write_post(records: list[Record], settings: Settings, *, out_dir: str | os.P
     if cancel is not None and cancel.is_set():
         raise Cancelled("Stopped: the daily post was cancelled; digests finished so far are cached.")
 
-    markdown = render_post(entries, topic=topic, day=day, now=now or dt.datetime.now(dt.timezone.utc),
+    markdown = render_post(entries, topic=topic, day=day, now=_now(),
                            author=_author(settings), model_note=_model_note(backend), languages=settings.language_list)
     _write_atomic(post_path, markdown.encode("utf-8"))
     done = [e.record for e in entries if not e.error]
@@ -171,25 +171,25 @@ def _digest_one(record: Record, settings: Settings, post_dir: Path, cancel: thre
     from chatpaper.pipeline import digest_events
 
     entry = PostEntry(record)
+    # A per-paper event: the pipeline sets its event when it stops early, which must not stop the other papers.
+    stop = threading.Event()
     try:
         with tempfile.TemporaryDirectory(prefix="chatpaper-daily-") as tmp:
             result = None
-            for event in digest_events(record.versioned_id, None, settings, cancel=cancel, out_dir=Path(tmp)):
-                if event.warning:
-                    entry.warnings.append(event.warning)
-                if event.result is not None:
-                    result = event.result
+            for event in digest_events(record.versioned_id, None, settings, cancel=stop, out_dir=Path(tmp)):
+                if cancel is not None and cancel.is_set():
+                    stop.set()
+                result = event.result or result
             if result is None:
                 raise ChatPaperError("the pipeline ended without a result")
             entry.paper, entry.digests = result.paper, dict(result.digests)
-            entry.warnings = list(dict.fromkeys([*entry.warnings, *result.warnings]))
+            # Extraction notes are for developers (logged by the extractor); the rest concerns readers.
+            entry.warnings = [w for w in dict.fromkeys(result.warnings) if w not in result.paper.warnings]
             entry.images = _copy_images(result.paper, post_dir, record)
     except Cancelled:
         entry.error = "cancelled"
     except ChatPaperError as exc:
         entry.error = str(exc)
-    if not entry.error and not entry.digests:
-        entry.error = "no language could be written"
     return entry
 
 
@@ -219,19 +219,28 @@ def _safe_id(record: Record) -> str:
 # ---------------------------------------------------------------------------------------------------- rendering
 
 
+def _now() -> dt.datetime:
+    """The time of writing, for the front matter's date (a test pins it)."""
+    return dt.datetime.now(dt.timezone.utc)
+
+
 def _author(settings: Settings) -> str:
     """The post's author: the blog_author setting when there is one, else 'chatpaper'."""
     return getattr(settings, "blog_author", "") or "chatpaper"
 
 
 def _model_note(backend) -> str:
-    """The backend and model that really wrote the digests, for the disclaimer."""
-    return f"{getattr(backend, 'id', 'unknown')} backend, model {getattr(backend, 'model', '') or 'default'}"
+    """The backend and model that really wrote the digests, for the disclaimer (a model file by its name only)."""
+    model = str(getattr(backend, "model", "") or "default")
+    if os.sep in model or model.endswith(".gguf"):
+        model = Path(model).name  # a local path says nothing to readers and would leak the machine's folders
+    return f"{getattr(backend, 'id', '') or 'unknown'} backend, model {model}"
 
 
 def _yaml_str(text: str) -> str:
-    """A YAML double-quoted scalar (JSON strings are valid YAML): titles carry ': ' and quotes."""
-    return json.dumps(text, ensure_ascii=False)
+    """A YAML double-quoted scalar (JSON strings are valid YAML): titles carry ': ' and quotes; < and > escaped so
+    a front-matter renderer never sees HTML."""
+    return json.dumps(text, ensure_ascii=False).replace("<", "\\u003c").replace(">", "\\u003e")
 
 
 def render_front_matter(entries: list[PostEntry], *, topic: str, day: dt.date, now: dt.datetime, author: str) -> str:
@@ -270,27 +279,35 @@ def render_front_matter(entries: list[PostEntry], *, topic: str, day: dt.date, n
 
 def render_entry(entry: PostEntry, languages: list[str]) -> str:
     """One paper: facts from the record, then the digest block per language, then its figures."""
-    from chatpaper.render import render_paper_block
+    from chatpaper.render import escape, link
 
     r = entry.record
-    link = r.abs_url or r.pdf_url
     parts = [
-        f"## {_escape_md(_one_line(r.title))}",
-        f"**Authors:{', '.join(r.authors)}**",
-        _escape_md(_one_line(r.abstract)),
-        f"[PDF]({link}) {_escape_md(_one_line(r.comment))}".rstrip(),
+        f"## {escape(r.title)}",
+        f"**Authors:{escape(', '.join(r.authors))}**",
+        escape(r.abstract),
+        f"{link('PDF', r.abs_url or r.pdf_url)} {escape(r.comment)}".rstrip(),
     ]
     if entry.error:
-        parts.append(f"> ⚠️ 这篇论文的摘要生成失败 / the digest of this paper failed: {_escape_md(_one_line(entry.error))}")
-    else:
-        for lang in [l for l in languages if l in entry.digests] or list(entry.digests):
-            parts.append(render_paper_block(r, entry.paper, entry.digests[lang]).strip())
-    for warning in entry.warnings:
-        parts.append(f"> ⚠️ {_escape_md(_one_line(warning))}")
+        parts.append(f"> ⚠️ 这篇论文的摘要生成失败 / the digest of this paper failed: {escape(entry.error)}")
+    for lang in [lang for lang in languages if lang in entry.digests] or list(entry.digests):
+        parts.append(_digest_block(entry, lang))
+    parts += [f"> ⚠️ {escape(warning)}" for warning in entry.warnings]
     if entry.images:
         imgs = "\n".join(f'<img src="{src}" align="middle">' for src in entry.images)
         parts.append(f"<details>\n  <summary>点此查看论文截图</summary>\n{imgs}\n</details>")
     return "\n\n".join(parts) + "\n"
+
+
+def _digest_block(entry: PostEntry, lang: str) -> str:
+    """The shared renderer's block for one language, from its Summary on: the post already shows the record's
+    authors and comment above it (render_paper_block has no switch for leaving them out)."""
+    from chatpaper.render import WORDS, render_paper_block
+
+    block = render_paper_block(entry.record, entry.paper, entry.digests[lang], heading_level=0).strip()
+    summary = WORDS.get(lang, WORDS["en"])["bold"].format(WORDS.get(lang, WORDS["en"])["summary"]).strip()
+    at = block.find(summary)
+    return block[at:] if at > 0 else block
 
 
 def render_post(entries: list[PostEntry], *, topic: str, day: dt.date, now: dt.datetime, author: str,
@@ -308,15 +325,10 @@ def render_post(entries: list[PostEntry], *, topic: str, day: dt.date, now: dt.d
     if not entries:
         head.append("今天没有新论文 / no new papers in this window.")
     if failed:
-        ids = ", ".join(e.record.versioned_id or _one_line(e.record.title) for e in failed)
+        ids = ", ".join(e.record.versioned_id or e.record.title for e in failed)
         head.append(f"> ⚠️ {len(failed)} 篇论文的摘要生成失败，将在下次运行时重试 / "
                     f"{len(failed)} paper(s) could not be digested and will be retried next run: {ids}")
     return "\n\n".join(head) + "\n\n" + "\n\n".join(render_entry(e, languages) for e in entries)
-
-
-def _escape_md(text: str) -> str:
-    """Text from arXiv shown as text: angle brackets would otherwise open HTML tags in the post."""
-    return text.replace("<", "&lt;").replace(">", "&gt;")
 
 
 # ---------------------------------------------------------------------------------------------------- helpers
@@ -338,14 +350,9 @@ def parse_date(value: str | dt.date | None) -> dt.date:
 
 def topic_from_query(query: str) -> str:
     """A topic name from the query's first term: 'ti:NeRF OR abs:"..."' gives 'NeRF'."""
-    match = re.search(r'"[^"]+"|[^\s()"]+', query.strip())
-    term = match.group(0) if match else ""
-    if term.upper() in ("AND", "OR", "ANDNOT"):
-        term = ""
-    term = _FIELD_PREFIX.sub("", term).strip('"').strip()
-    if term.startswith('"'):
-        term = term.strip('"')
-    return term or "arXiv"
+    match = re.search(r'(?:\w+:)?(?:"[^"]+"|[^\s()"]+)', query.strip())
+    term = _FIELD_PREFIX.sub("", match.group(0) if match else "").strip('"').strip()
+    return term if term and term.upper() not in ("AND", "OR", "ANDNOT") else "arXiv"
 
 
 def topic_file_name(topic: str) -> str:

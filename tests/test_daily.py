@@ -1,0 +1,310 @@
+"""The daily topic digest: recorded arXiv answers from the loopback server, real PDFs from ../shared/corpus, real
+extraction, a scripted backend for the model's prose (and, marked slow, the bundled local model end to end)."""
+from __future__ import annotations
+
+import difflib
+import json
+import os
+import re
+import threading
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pytest
+import yaml
+
+from chatpaper import daily
+from chatpaper.errors import ChatPaperError
+from chatpaper.settings import Settings
+from tests.conftest import CORPUS
+from tests.fakes import ScriptedBackend, task_of
+
+GOLDEN = Path(__file__).parent / "golden"
+QUERY = 'ti:NeRF OR abs:"neural radiance field"'
+NOW = datetime(2025, 1, 31, 19, 23, 52, tzinfo=timezone.utc)
+# Real recorded arXiv entries (the 'testing' search pages), in relevance order as arXiv gave them. With --date
+# 2025-01-31 --days 21 the window is 2025-01-11..2025-01-31: three of them are inside it.
+FEED = ["2502.07719v2",  # 2025-02-11: after --date
+        "2501.09657v1",  # 2025-01-16: On the Energy Consumption of Test Generation
+        "2501.17461v1",  # 2025-01-29: AugmenTest
+        "2412.18843v1",  # 2024-12-25: before the window
+        "2501.11550v1",  # 2025-01-20: Practical Pipeline-Aware Regression Test Optimization
+        "2501.05022v4"]  # 2025-01-09: before the window
+IN_WINDOW = ["2501.17461v1", "2501.11550v1", "2501.09657v1"]  # newest first
+PDFS = {"2501.17461v1": "mapreduce_osdi2004.pdf", "2501.11550v1": "phrase_generation_vectors_acl2014.pdf",
+        "2501.09657v1": "max_margin_multi_instance_learning_2011.pdf"}
+
+
+def scripted_reply(messages: list[dict]) -> str:
+    """Well-formed answers for each digest call, naming the paper so each digest is its own."""
+    task = task_of(messages)
+    user = messages[-1]["content"]
+    title = re.search(r"Paper title: (.*)", user)
+    short = " ".join((title.group(1) if title else "the paper").split()[:3])
+    if task == "summary.en":
+        return (f"SUMMARY: The paper studies {short}.\nTAKEAWAYS:\n- It states the problem clearly.\n"
+                "- It proposes a simple method.\n- It reports an evaluation.\nKEYWORDS: testing, evaluation, method\n"
+                "BACKGROUND: Prior work left the problem open.\nPAST METHODS: Earlier methods were slow.\n"
+                "APPROACH: The authors propose a new procedure.\nPERFORMANCE: The evaluation supports the goals.")
+    if task == "methods.en":
+        return "METHODS:\n- Collect the data.\n- Build the model.\n- Evaluate the results."
+    if task == "conclusion.en":
+        return ("SIGNIFICANCE: The work matters for practitioners.\nINNOVATION: The procedure is new.\n"
+                "PERFORMANCE REVIEW: It performs well on the chosen tasks.\nWORKLOAD: The experiments are extensive.")
+    if task == "translate.zh":
+        zh = {"TITLE": "论文标题", "SUMMARY": "本文研究了一个问题。", "KEYWORDS": "测试，评估，方法",
+              "BACKGROUND": "以往工作没有解决这个问题。", "PAST METHODS": "早期方法速度较慢。",
+              "APPROACH": "作者提出了一种新的流程。", "PERFORMANCE": "实验结果支持其目标。",
+              "SIGNIFICANCE": "这项工作对从业者很重要。", "INNOVATION": "该流程是新的。",
+              "PERFORMANCE REVIEW": "在所选任务上表现良好。", "WORKLOAD": "实验工作量很大。"}
+        lists = {"TAKEAWAYS": ["清楚地陈述了问题。", "提出了一种简单的方法。", "给出了评估。"],
+                 "METHODS": ["收集数据。", "构建模型。", "评估结果。"]}
+        asked = re.findall(r"^([A-Z][A-Z ]+):", user, re.M)
+        out = []
+        for label in asked:
+            if label in lists:
+                out.append(f"{label}:\n" + "\n".join(f"- {item}" for item in lists[label]))
+            elif label in zh:
+                out.append(f"{label}: {zh[label]}")
+        return "\n".join(out)
+    raise AssertionError(f"unexpected call {task}")
+
+
+@pytest.fixture
+def backend(monkeypatch) -> ScriptedBackend:
+    """The scripted backend, handed out by get_backend wherever the pipeline and the daily job ask for one."""
+    fake = ScriptedBackend(scripted_reply)
+    monkeypatch.setattr("chatpaper.backends.get_backend", lambda settings: fake)
+    return fake
+
+
+@pytest.fixture
+def arxiv(arxiv_server):
+    """The loopback arXiv answering any search with FEED, each paper's PDF a real corpus paper."""
+    arxiv_server.add_feed("*", FEED)
+    for vid, name in PDFS.items():
+        arxiv_server.pdfs[vid] = CORPUS / name
+    return arxiv_server
+
+
+def settings(**changes) -> Settings:
+    return Settings.from_env().replace(**{"languages": "en,zh", **changes})
+
+
+def run(out: Path, date: str = "2025-01-31", days: int = 21, max_results: int = 30, messages=None, **changes) -> Path:
+    """The daily job as the CLI calls it, its progress lines collected."""
+    return daily.run_daily(QUERY, None, date, days, max_results, out, "NeRF", settings(**changes),
+                           (messages if messages is not None else []).append)
+
+
+def front_matter(text: str) -> dict:
+    assert text.startswith("---\n")
+    return yaml.safe_load(text.split("---\n", 2)[1])
+
+
+def papers_in(text: str) -> list[str]:
+    return re.findall(r"^\[PDF\]\(https://arxiv\.org/abs/([^)]+)\)", text, re.M)
+
+
+# ------------------------------------------------------------------------------------------------ pure helpers
+
+
+def test_topic_from_query():
+    assert daily.topic_from_query(QUERY) == "NeRF"
+    assert daily.topic_from_query('abs:"gaussian splatting" AND cat:cs.CV') == "gaussian splatting"
+    assert daily.topic_from_query("(ti:3DGS OR abs:3DGS)") == "3DGS"
+    assert daily.topic_file_name("gaussian splatting") == "gaussian-splatting"
+    assert daily.topic_file_name("a/b:c") == "a-b-c"
+    with pytest.raises(ChatPaperError):
+        daily.topic_file_name("///")
+
+
+def test_bad_date_is_one_clear_error(tmp_path):
+    with pytest.raises(ChatPaperError, match="YYYY-MM-DD"):
+        daily.parse_date("30/01/2024")
+    with pytest.raises(ChatPaperError, match="--days"):
+        daily.search_topic(QUERY, settings(), date="2024-01-30", days=0)
+
+
+# ---------------------------------------------------------------------------------------------- search window
+
+
+def test_search_keeps_the_window_newest_first(arxiv):
+    records = daily.search_topic(QUERY, settings(), date="2025-01-31", days=21)
+    assert [r.versioned_id for r in records] == IN_WINDOW
+    assert records[0].title == "AugmenTest: Enhancing Tests with LLM-Driven Oracles"
+    sent = [r.params["search_query"] for r in arxiv.requests if r.kind == "api"]
+    assert sent and "submittedDate:[202501110000 TO 202501312359]" in sent[-1]
+    # arXiv applies the window and the date order itself (the loopback server does neither): --max 2 keeps two.
+    arxiv.add_feed("*", IN_WINDOW)
+    assert [r.versioned_id for r in daily.search_topic(QUERY, settings(), date="2025-01-31", days=21,
+                                                       max_results=2)] == IN_WINDOW[:2]
+    arxiv.add_feed("*", FEED)
+    # One day: only the paper of 2025-01-20.
+    assert [r.versioned_id for r in daily.search_topic(QUERY, settings(), date="2025-01-20", days=1)] == ["2501.11550v1"]
+
+
+def test_search_filters_categories(arxiv):
+    records = daily.search_topic(QUERY, settings(), categories=["cs.SE"], date="2025-01-31", days=21)
+    assert records and all("cs.SE" in r.categories for r in records)
+    assert daily.search_topic(QUERY, settings(), categories=["astro-ph.EP"], date="2025-01-31", days=21) == []
+
+
+# ------------------------------------------------------------------------------------------------------ post
+
+
+def test_post_matches_golden(arxiv, backend, tmp_path, monkeypatch):
+    monkeypatch.setattr(daily, "_now", lambda: NOW)
+    messages: list[str] = []
+    path = run(tmp_path / "blog", messages=messages)
+    assert path == tmp_path / "blog" / "2025-01-31" / "NeRF.md"
+    # PDF links point at the loopback server, whose port changes from run to run.
+    text = path.read_text(encoding="utf-8").replace(arxiv.base, "http://arxiv.loopback")
+    golden = GOLDEN / "daily_nerf_2025-01-31.md"
+    if os.environ.get("CHATPAPER_UPDATE_GOLDEN"):
+        golden.write_text(text, encoding="utf-8")
+    diff = "".join(difflib.unified_diff(golden.read_text(encoding="utf-8").splitlines(True), text.splitlines(True),
+                                        "golden", "written"))
+    assert not diff, f"the post differs from {golden} (CHATPAPER_UPDATE_GOLDEN=1 rewrites it):\n{diff}"
+    assert [m for m in messages if m.startswith("[")] == [f"[{n}/3] digesting {vid} ..."
+                                                          for n, vid in enumerate(IN_WINDOW, 1)]
+
+
+def test_post_facts_come_from_the_record(arxiv, backend, tmp_path):
+    text = run(tmp_path).read_text(encoding="utf-8")
+    assert papers_in(text) == IN_WINDOW
+    first = text.index("## AugmenTest: Enhancing Tests with LLM-Driven Oracles")
+    assert "**Authors:Shaker Mahmud Khandaker, Fitsum Kifetew, Davide Prandi, Angelo Susi**" in text[first:]
+    assert text.index("# 2025-01-31 更新") < first
+    # Every relative image link points at a file beside the post; nothing is hot-linked.
+    links = re.findall(r'<img src="([^"]+)"', text) + re.findall(r"!\[[^\]]*\]\(([^)]+)\)", text)
+    assert links
+    for link in links:
+        assert not link.startswith(("http:", "https:", "/")), link
+        assert (tmp_path / "2025-01-31" / link).is_file(), link
+    assert "images/2501.17461v1/page-001.png" in links
+    assert "scripted backend" in text and "scripted-model" in text and "Gemini" not in text
+
+
+def test_front_matter_fields(arxiv, backend, tmp_path):
+    meta = front_matter(run(tmp_path).read_text(encoding="utf-8"))
+    assert meta["title"] == "NeRF" and meta["tags"] == ["NeRF"] and meta["keywords"] == "NeRF"
+    assert meta["categories"] == "Paper" and meta["author"] == "chatpaper" and meta["mathjax"] is True
+    assert str(meta["date"]).startswith("2025-01-31")
+    assert meta["cover"] == "images/2501.17461v1/page-001.png"
+    assert meta["description"] == ("NeRF 方向最新论文已更新，请持续关注 Update in 2025-01-31 "
+                                   "AugmenTest: Enhancing Tests with LLM-Driven Oracles")
+
+
+def test_already_posted_papers_are_skipped(arxiv, backend, tmp_path):
+    first = run(tmp_path, date="2025-01-20", days=10)  # 2025-01-11..2025-01-20: two papers
+    assert papers_in(first.read_text(encoding="utf-8")) == ["2501.11550v1", "2501.09657v1"]
+    state = json.loads((tmp_path / daily.STATE_FILE).read_text(encoding="utf-8"))
+    assert state["papers"]["2501.11550"]["post"] == "2025-01-20/NeRF.md"
+    calls = len(backend.calls)
+    messages: list[str] = []
+    second = run(tmp_path, messages=messages)  # the window now holds those two and a new one
+    assert papers_in(second.read_text(encoding="utf-8")) == ["2501.17461v1"]
+    assert len(backend.calls) - calls == 4  # English (3 calls) and its translation, for the new paper only
+    assert "skipping 2 paper(s) already posted" in "\n".join(messages)
+    assert papers_in(first.read_text(encoding="utf-8")) == ["2501.11550v1", "2501.09657v1"]  # untouched
+
+
+def test_rerun_of_the_same_post_resumes_from_the_cache(arxiv, backend, tmp_path):
+    text = run(tmp_path).read_text(encoding="utf-8")
+    calls = len(backend.calls)
+    again = run(tmp_path).read_text(encoding="utf-8")
+    assert len(backend.calls) == calls  # every digest served from the cache
+    assert papers_in(again) == IN_WINDOW
+    assert again.split("\n---\n", 1)[1] == text.split("\n---\n", 1)[1]  # same body (front matter holds the time)
+
+
+def test_one_failure_leaves_the_others_and_is_noted(arxiv, backend, tmp_path):
+    del arxiv.pdfs["2501.11550v1"]  # arXiv answers 404 for this paper's PDF
+    messages: list[str] = []
+    text = run(tmp_path, messages=messages).read_text(encoding="utf-8")
+    assert papers_in(text) == IN_WINDOW  # facts of the failed paper are still listed
+    block = text[text.index("## Practical Pipeline-Aware"):text.index("## On the Energy Consumption")]
+    assert "the digest of this paper failed" in block and "**Summary:**" not in block
+    assert "1 paper(s) could not be digested" in text and "2501.11550v1" in text.split("# 2025-01-31 更新")[1][:400]
+    assert text.count("**Key Takeaways**") == 2
+    assert any("2501.11550v1 failed" in m for m in messages)
+    posted = json.loads((tmp_path / daily.STATE_FILE).read_text(encoding="utf-8"))["papers"]
+    assert set(posted) == {"2501.17461", "2501.09657"}  # the failed one is tried again next run
+    arxiv.pdfs["2501.11550v1"] = CORPUS / PDFS["2501.11550v1"]
+    text = run(tmp_path).read_text(encoding="utf-8")
+    assert "the digest of this paper failed" not in text and text.count("**Key Takeaways**") == 3
+
+
+@pytest.fixture
+def in_flight(monkeypatch):
+    """Counts the papers being digested at once (the pipeline's digest_events, wrapped); ``barrier`` optional."""
+    from chatpaper import pipeline
+
+    state = {"running": 0, "peak": 0, "barrier": None}
+    lock = threading.Lock()
+    real = pipeline.digest_events
+
+    def counted(*args, **kwargs):
+        with lock:
+            state["running"] += 1
+            state["peak"] = max(state["peak"], state["running"])
+        try:
+            if state["barrier"] is not None:
+                state["barrier"].wait()  # the papers must be in flight together, or this times out
+            else:
+                threading.Event().wait(0.2)  # long enough for a second paper to start, if it were allowed to
+            yield from real(*args, **kwargs)
+        finally:
+            with lock:
+                state["running"] -= 1
+
+    monkeypatch.setattr(pipeline, "digest_events", counted)
+    return state
+
+
+def test_concurrency_is_bounded_by_the_setting(arxiv, backend, tmp_path, in_flight):
+    backend.max_parallel = 8  # a remote-like backend: the setting is the limit
+    in_flight["barrier"] = threading.Barrier(2, timeout=30)
+    text = run(tmp_path, max_concurrency=2, date="2025-01-20", days=10).read_text(encoding="utf-8")
+    assert text.count("**Key Takeaways**") == 2 and in_flight["peak"] == 2
+
+
+def test_concurrency_never_exceeds_the_setting(arxiv, backend, tmp_path, in_flight):
+    backend.max_parallel = 8
+    text = run(tmp_path, max_concurrency=2).read_text(encoding="utf-8")
+    assert text.count("**Key Takeaways**") == 3 and in_flight["peak"] == 2
+
+
+def test_a_one_at_a_time_backend_gets_one_paper_at_a_time(arxiv, backend, tmp_path, in_flight):
+    # ScriptedBackend.max_parallel is 1, like the in-process local model: the setting does not matter then.
+    run(tmp_path, max_concurrency=4, date="2025-01-20", days=10)
+    assert in_flight["peak"] == 1
+
+
+def test_empty_window_writes_a_post_that_says_so(arxiv, backend, tmp_path):
+    text = run(tmp_path, date="2023-01-31", days=7).read_text(encoding="utf-8")
+    assert "no new papers" in text and not papers_in(text) and backend.calls == []
+
+
+def test_cancel_writes_nothing(arxiv, backend, tmp_path):
+    cancel = threading.Event()
+    cancel.set()
+    records = daily.search_topic(QUERY, settings(), date="2025-01-31", days=21)
+    with pytest.raises(ChatPaperError, match="cancelled"):
+        daily.write_post(records, settings(), out_dir=tmp_path, topic="NeRF", date="2025-01-31", cancel=cancel)
+    assert not (tmp_path / "2025-01-31" / "NeRF.md").exists() and not (tmp_path / daily.STATE_FILE).exists()
+
+
+def test_cli_writes_the_post(arxiv, backend, tmp_path, capsys):
+    from chatpaper.cli import main
+
+    arxiv.add_feed("*", ["2501.11550v1", "2501.09657v1"])  # as arXiv answers: window applied, newest first
+    status = main(["daily", "--query", QUERY, "--date", "2025-01-20", "--days", "10", "--max", "1",
+                   "--lang", "en", "--out", str(tmp_path)])
+    out, err = capsys.readouterr()
+    assert status == 0
+    assert out.strip() == str(tmp_path / "2025-01-20" / "NeRF.md")
+    assert "[1/1] digesting 2501.11550v1 ..." in err
+    text = Path(out.strip()).read_text(encoding="utf-8")
+    assert papers_in(text) == ["2501.11550v1"] and "**Summary:**" in text and "**总结**" not in text
