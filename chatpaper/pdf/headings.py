@@ -121,14 +121,17 @@ def find_headings(ordered: list[Line], body: float) -> list[Heading]:
             if started:
                 headings.append(Heading(ln, ln.text, min(num[1], 3) if num[0] != "letter" or num[1] > 1 else 2, True))
         elif not num and started and len(ln.text.split()) <= 10 and not _NOT_HEADING.match(ln.text):
+            part = key[0] >= top[0] + 1.5
+            if last_part and last_part.page == ln.page and -0.5 * ln.size <= ln.y0 - last_part.y1 < 1.5 * ln.size:
+                last_part = ln if part else last_part
+                continue  # continues or subtitles a part title: "Supplementary Material" under a repeated title
             if same and ln.text[0].isupper():
                 headings.append(Heading(ln, ln.text, 1, False))
             elif _BACK_MATTER.match(ln.text.rstrip(":")) and (ln.bold or ln.italic or _caps(ln.text) or ln.size > body):
                 headings.append(Heading(ln, ln.text.rstrip(":"), 1, False))
             elif key[0] >= top[0] + 1.5 and len(ln.text.split()) >= 2 and ln.text[0].isupper():
                 # A part title (an appended supplement); the lines right under it continue or subtitle it.
-                if not (last_part and last_part.page == ln.page and 0 <= ln.y0 - last_part.y1 < 1.5 * ln.size):
-                    headings.append(Heading(ln, ln.text, 1, False))
+                headings.append(Heading(ln, ln.text, 1, False))
                 last_part = ln
     return headings
 
@@ -153,7 +156,7 @@ def extend_multiline(headings: list[Heading], ordered: list[Line]) -> None:
             continue
         nxt = ordered[i + 1]
         near = nxt.block == h.line.block or (nxt.page == h.line.page and min(nxt.x1, h.line.x1) > max(nxt.x0, h.line.x0))
-        if (near and style_key(nxt)[:2] == style_key(h.line)[:2] and -2 < nxt.y0 - h.line.y1 < 0.6 * h.line.size
+        if (near and style_key(nxt)[:2] == style_key(h.line)[:2] and -0.5 * h.line.size < nxt.y0 - h.line.y1 < 0.6 * h.line.size
                 and len(h.text) + len(nxt.text) < 160 and not nxt.role):
             h.text = join_lines([h.text, nxt.text])
             nxt.role = "heading"
