@@ -86,7 +86,7 @@ def _read_structure(doc: pymupdf.Document, pages: list[PageText], images: Path |
     paper.figures = extract_figures(doc, pages, body, images)
     ordered = [ln for p in pages for b in reading_order(p) for ln in b.lines]
     headings = find_headings(ordered, body)
-    extend_multiline(headings, ordered)
+    headings = extend_multiline(headings, ordered)
     read_abstract(front, pages[0], ordered)
     # Nothing before the abstract (title, author lines) is a section heading, nor is a repeat of the title.
     abstract_at = next((i for i, ln in enumerate(ordered) if ln.role == "abstract"), -1)

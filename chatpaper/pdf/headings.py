@@ -147,20 +147,26 @@ def _unnumbered_only(cands: list[tuple[Line, object]], body: float) -> list[Head
             if style_key(ln) == top and len(ln.text.split()) <= 10 and not _NOT_HEADING.match(ln.text)]
 
 
-def extend_multiline(headings: list[Heading], ordered: list[Line]) -> None:
-    """A heading that wraps onto a second line keeps both lines."""
+def extend_multiline(headings: list[Heading], ordered: list[Line]) -> list[Heading]:
+    """A heading that wraps onto a second line keeps both lines (and the second is no heading of its own)."""
     pos = {id(ln): i for i, ln in enumerate(ordered)}
+    absorbed: set[int] = set()
     for h in headings:
         i = pos.get(id(h.line))
-        if i is None or i + 1 >= len(ordered):
+        if i is None or id(h.line) in absorbed:
             continue
-        nxt = ordered[i + 1]
-        near = nxt.block == h.line.block or (nxt.page == h.line.page and min(nxt.x1, h.line.x1) > max(nxt.x0, h.line.x0))
-        if (near and style_key(nxt)[:2] == style_key(h.line)[:2] and -0.5 * h.line.size < nxt.y0 - h.line.y1 < 0.6 * h.line.size
-                and len(h.text) + len(nxt.text) < 160 and not nxt.role):
+        h.line.role = "heading"
+        while i + 1 < len(ordered):
+            last, nxt = ordered[i], ordered[i + 1]
+            near = nxt.block == last.block or (nxt.page == last.page and min(nxt.x1, last.x1) > max(nxt.x0, last.x0))
+            if not (near and style_key(nxt)[:2] == style_key(last)[:2] and -0.5 * last.size < nxt.y0 - last.y1 < 0.6 * last.size
+                    and len(h.text) + len(nxt.text) < 200 and nxt.role in ("", "heading") and _number(nxt.text) is None):
+                break
             h.text = join_lines([h.text, nxt.text])
             nxt.role = "heading"
-        h.line.role = "heading"
+            absorbed.add(id(nxt))
+            i += 1
+    return [h for h in headings if id(h.line) not in absorbed]
 
 
 def build_sections(headings: list[Heading], ordered: list[Line]) -> list[Section]:
