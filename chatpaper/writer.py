@@ -157,6 +157,8 @@ class DigestWriter:
                     if part not in digest.missing:
                         digest.missing.append(part)
                 continue
+            if part == "summary":  # one sentence, as the block promises; small models run on
+                value = sections.split_sentences(value)[0] if sections.split_sentences(value) else value
             items = value if isinstance(value, list) else [value]
             kept = []
             for item in items:

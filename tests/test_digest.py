@@ -350,3 +350,10 @@ def test_digest_key_parts_never_include_an_api_key(monkeypatch):
 def test_digest_round_trips_through_a_dict():
     d = Digest(language="zh", summary="总结", takeaways=["一"], flagged_numbers=["9.9%"], calls=3)
     assert Digest.from_dict({**d.to_dict(), "unknown_old_field": 1}) == d
+
+
+def test_summary_is_cut_to_one_sentence():
+    record, paper = make_paper()
+    reply = EN["summary.en"].replace("into one model.", "into one model. It also does many other things.")
+    en = write_digests(record, paper, scripted({"summary.en": reply}), ["en"])["en"]
+    assert en.summary == "DaC splits the training views into groups and distils the experts into one model."
