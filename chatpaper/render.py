@@ -115,11 +115,12 @@ def _items(digest: Digest, part: str) -> list[str]:
 
 
 def render_paper_block(record: Record, paper: Paper, digest: Digest, images_rel_dir: str | None = None, *,
-                       embed_images: bool = False, heading_level: int = 2) -> str:
+                       embed_images: bool = False, heading_level: int = 2, facts: bool = True) -> str:
     """One paper's block in one language: heading, Summary, Key Takeaways and the numbered list 1-8 (and figures
     linked under ``images_rel_dir`` when given). The daily post reuses it per paper.
 
-    ``heading_level`` 0 leaves out the title heading (the bilingual document has its own).
+    ``heading_level`` 0 leaves out the title heading (the bilingual document has its own); ``facts=False`` leaves
+    out the authors/date/comment lines above the Summary (for a post that shows them already).
     """
     lang = digest.language if digest.language in WORDS else "en"
     w = WORDS[lang]
@@ -130,10 +131,10 @@ def render_paper_block(record: Record, paper: Paper, digest: Digest, images_rel_
     lines: list[str] = []
     if heading_level:
         lines += [f"{'#' * heading_level} {title}", ""]
-    lines += [f"{b(w['authors'])}{authors}", ""]
-    facts = _facts_line(record, w)
     if facts:
-        lines += [facts, ""]
+        lines += [f"{b(w['authors'])}{authors}", ""]
+        dates = _facts_line(record, w)
+        lines += [dates, ""] if dates else []
     lines += [f"{b(w['summary'])}{_prose(digest, 'summary')}", "", f"**{w['takeaways']}**", ""]
     lines += [f"- {item}" for item in _items(digest, "takeaways")] + [""]
     title_line = title

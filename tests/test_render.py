@@ -121,3 +121,9 @@ def test_embedded_images_make_one_self_contained_file(paper_with_figures, digest
     text = render_markdown(record, paper, digests, embed_images=True)
     assert text.count("](data:image/png;base64,") == 3  # first page + two figures
     assert "_images/" not in text
+
+
+def test_block_without_facts_starts_at_the_summary():
+    record, paper = make_paper()
+    block = render_paper_block(record, paper, Digest(language="zh", summary="总结。"), heading_level=0, facts=False)
+    assert block.startswith("**总结**：总结。\n") and "2. **作者**：Rongkai Ma、Leo Lebrat" in block
