@@ -102,7 +102,7 @@ def write_post(records: list[Record], settings: Settings, *, out_dir: str | os.P
         raise Cancelled("Stopped: the daily post was cancelled; digests finished so far are cached.")
 
     markdown = render_post(entries, topic=topic, day=day, now=_now(),
-                           author=_author(settings), model_note=_model_note(backend), languages=settings.language_list)
+                           author=settings.blog_author or "chatpaper", model_note=_model_note(backend), languages=settings.language_list)
     _write_atomic(post_path, markdown.encode("utf-8"))
     done = [e.record for e in entries if not e.error]
     mark_posted(root, done, post_rel)
@@ -224,9 +224,6 @@ def _now() -> dt.datetime:
     return dt.datetime.now(dt.timezone.utc)
 
 
-def _author(settings: Settings) -> str:
-    """The post's author: the blog_author setting when there is one, else 'chatpaper'."""
-    return getattr(settings, "blog_author", "") or "chatpaper"
 
 
 def _model_note(backend) -> str:

@@ -43,6 +43,7 @@ class Settings:
     llm_timeout: float = _setting("CHATPAPER_LLM_TIMEOUT", 120.0, "seconds without a token before an LLM request gives up")
     context_tokens: int = _setting("CHATPAPER_CONTEXT_TOKENS", 0, "context window of the model in tokens; 0 uses the backend's default (4096 local, 32768 remote)")
     max_concurrency: int = _setting("CHATPAPER_CONCURRENCY", 2, "papers digested at once by the daily job and the Topic tab (remote backends)")
+    blog_author: str = _setting("CHATPAPER_BLOG_AUTHOR", "chatpaper", "author named in the front matter of daily blog posts")
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides) -> "Settings":

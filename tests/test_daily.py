@@ -196,6 +196,11 @@ def test_front_matter_fields(arxiv, backend, tmp_path):
                                    "AugmenTest: Enhancing Tests with LLM-Driven Oracles")
 
 
+def test_author_is_a_setting(arxiv, backend, tmp_path, monkeypatch):
+    monkeypatch.setenv("CHATPAPER_BLOG_AUTHOR", "Kedreamix")
+    assert front_matter(run(tmp_path, date="2025-01-20", days=1).read_text(encoding="utf-8"))["author"] == "Kedreamix"
+
+
 def test_already_posted_papers_are_skipped(arxiv, backend, tmp_path):
     first = run(tmp_path, date="2025-01-20", days=10)  # 2025-01-11..2025-01-20: two papers
     assert papers_in(first.read_text(encoding="utf-8")) == ["2501.11550v1", "2501.09657v1"]
@@ -308,3 +313,35 @@ def test_cli_writes_the_post(arxiv, backend, tmp_path, capsys):
     assert "[1/1] digesting 2501.11550v1 ..." in err
     text = Path(out.strip()).read_text(encoding="utf-8")
     assert papers_in(text) == ["2501.11550v1"] and "**Summary:**" in text and "**总结**" not in text
+
+
+# ------------------------------------------------------------------------------------------- end to end, slow
+
+
+@pytest.mark.slow
+def test_two_papers_with_the_bundled_local_model(arxiv_server, qwen_gguf, tmp_path):
+    """The whole job offline: loopback arXiv, two real PDFs, the bundled Qwen2.5-0.5B through llama.cpp."""
+    truth = json.loads((CORPUS / "nerf2nerf_registration.json").read_text(encoding="utf-8"))
+    # 1111.2011v2 is the one real arXiv paper of the fixtures (record and PDF). The second is nerf2nerf, a corpus
+    # PDF, served under its own arXiv id with its title and authors from the corpus ground truth (a synthetic entry).
+    arxiv_server.add_entry("2211.01600v1", title=truth["title"], authors=truth["authors"],
+                           summary=truth["abstract_first_sentence"], comment="synthetic test entry",
+                           published="2022-11-03", categories=["cs.CV"])
+    arxiv_server.pdfs["2211.01600v1"] = CORPUS / "nerf2nerf_registration.pdf"
+    arxiv_server.add_feed("*", ["2211.01600v1", "1111.2011v2"])
+    days = (datetime(2022, 11, 30) - datetime(2011, 11, 8)).days + 1
+    messages: list[str] = []
+    path = daily.run_daily(QUERY, None, "2022-11-30", days, 2, tmp_path, None,
+                           settings(backend="local", model_path=qwen_gguf, languages="en", context_tokens=2048),
+                           messages.append)
+    text = path.read_text(encoding="utf-8")
+    assert path == tmp_path / "2022-11-30" / "NeRF.md"
+    assert papers_in(text) == ["2211.01600v1", "1111.2011v2"]
+    assert f"## {truth['title']}" in text and "Quantum Criticality for Extended Nodes on a Bethe Lattice" in text
+    assert "the digest of this paper failed" not in text, text
+    assert text.count("**Summary:**") == 2 and text.count("**Key Takeaways**") == 2
+    assert "local backend, model qwen2.5-coder-0.5b-instruct-q4_k_m.gguf" in text
+    for link in re.findall(r'<img src="([^"]+)"', text):
+        assert (path.parent / link).is_file()
+    assert [m for m in messages if m.startswith("[")] == ["[1/2] digesting 2211.01600v1 ...",
+                                                          "[2/2] digesting 1111.2011v2 ..."]
