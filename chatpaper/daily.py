@@ -276,7 +276,7 @@ def render_front_matter(entries: list[PostEntry], *, topic: str, day: dt.date, n
 
 def render_entry(entry: PostEntry, languages: list[str]) -> str:
     """One paper: facts from the record, then the digest block per language, then its figures."""
-    from chatpaper.render import escape, link
+    from chatpaper.render import escape, link, render_paper_block
 
     r = entry.record
     parts = [
@@ -288,23 +288,14 @@ def render_entry(entry: PostEntry, languages: list[str]) -> str:
     if entry.error:
         parts.append(f"> ⚠️ 这篇论文的摘要生成失败 / the digest of this paper failed: {escape(entry.error)}")
     for lang in [lang for lang in languages if lang in entry.digests] or list(entry.digests):
-        parts.append(_digest_block(entry, lang))
+        # The record's authors and comment are shown above already: the shared block starts at its Summary.
+        block = render_paper_block(r, entry.paper, entry.digests[lang], heading_level=0, facts=False)
+        parts.append(block.strip())
     parts += [f"> ⚠️ {escape(warning)}" for warning in entry.warnings]
     if entry.images:
         imgs = "\n".join(f'<img src="{src}" align="middle">' for src in entry.images)
         parts.append(f"<details>\n  <summary>点此查看论文截图</summary>\n{imgs}\n</details>")
     return "\n\n".join(parts) + "\n"
-
-
-def _digest_block(entry: PostEntry, lang: str) -> str:
-    """The shared renderer's block for one language, from its Summary on: the post already shows the record's
-    authors and comment above it (render_paper_block has no switch for leaving them out)."""
-    from chatpaper.render import WORDS, render_paper_block
-
-    block = render_paper_block(entry.record, entry.paper, entry.digests[lang], heading_level=0).strip()
-    summary = WORDS.get(lang, WORDS["en"])["bold"].format(WORDS.get(lang, WORDS["en"])["summary"]).strip()
-    at = block.find(summary)
-    return block[at:] if at > 0 else block
 
 
 def render_post(entries: list[PostEntry], *, topic: str, day: dt.date, now: dt.datetime, author: str,
