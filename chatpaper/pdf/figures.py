@@ -283,6 +283,8 @@ def extract_figures(doc: pymupdf.Document, pages: list[PageText], body: float, i
         if pno not in graphics_cache:
             graphics_cache[pno] = _graphics(doc[pno])
         rect = figure_region(p, cap, graphics_cache[pno], per_page[pno], body, is_two_column(p))
+        if rect:
+            rect = _clip_to_frame(p, rect)
         fig = Figure(label=f"Figure {cap.number}", caption=cap.text, page=pno + 1,
                      bbox=tuple(round(v, 1) for v in rect) if rect else None)
         if rect:
@@ -303,6 +305,15 @@ def extract_figures(doc: pymupdf.Document, pages: list[PageText], body: float, i
                 if rect:
                     _mark_inside(pages[pno], rect, "table")
     return figures
+
+
+def _clip_to_frame(page: PageText, rect: Rect) -> Rect | None:
+    """Keep a region inside the text frame and below the running head: included PDF figures often carry
+    background boxes that reach into the margins."""
+    fx0, fx1 = text_frame(page)
+    head = max((ln.y1 for ln in page.lines if ln.furniture and ln.y1 < page.height * 0.12), default=0.0)
+    x0, y0, x1, y1 = max(rect[0], fx0 - 15), max(rect[1], head + 2), min(rect[2], fx1 + 15), rect[3]
+    return (x0, y0, x1, y1) if x1 - x0 > 10 and y1 - y0 > 10 else rect
 
 
 def _mark_inside(page: PageText, rect: Rect, role: str) -> None:

@@ -38,4 +38,5 @@ def find_links(doc: pymupdf.Document, pages: list[PageText]) -> list[str]:
         text = " ".join(ln.text for ln in p.lines)
         for m in _URL.finditer(text):
             add(m.group(0))
-    return out
+    # A printed URL broken over two lines is read as its first half; the linked full URL makes it redundant.
+    return [u for u in out if not any(v != u and v.startswith(u) for v in out)]
