@@ -37,6 +37,7 @@ EXAMPLE_SOURCES = ["1111.2011", "https://arxiv.org/abs/2401.16144"]
 OUTPUT_ROOT = Path(tempfile.gettempdir()) / "chatpaper-app"
 OUTPUT_MAX_AGE_S = 6 * 3600
 STREAM_EVERY_S = 0.25  # the model streams per token; the page needs a repaint only a few times a second
+QUEUE_MAX_SIZE = 32  # past this many waiting requests a visitor is told the queue is full instead of waiting
 GENERIC_ERROR = "Something went wrong on our side (it has been logged). Try again, or try another paper."
 # An in-process model (llama.cpp, transformers) runs one generation at a time; when the queue lets several digests
 # run (remote default backend) and a user picks a local one, they wait here instead of sharing the model.
@@ -424,16 +425,16 @@ def build_demo(settings: Settings | None = None) -> gr.Blocks:
                               concurrency_limit=llm_limit, concurrency_id="llm")
         halt_post.click(stop, inputs=[post_cancel], outputs=None, api_visibility="private", queue=False)
         halt_post.click(None, cancels=[posting], api_visibility="private")
-    # A bounded queue: past 32 waiting requests a visitor is told the queue is full instead of waiting forever.
-    demo.queue(max_size=32, default_concurrency_limit=2)
+    demo.queue(max_size=QUEUE_MAX_SIZE, default_concurrency_limit=2)
     return demo
 
 
 def launch_options(settings: Settings | None = None) -> dict:
-    """Keyword arguments for ``demo.launch``: the upload limit and the served output folder."""
+    """Keyword arguments for ``demo.launch``: the upload limit, the served output folder, no run history."""
     settings = settings or Settings.from_env()
     OUTPUT_ROOT.mkdir(parents=True, exist_ok=True)
-    return {"max_file_size": settings.max_pdf_bytes, "allowed_paths": [str(OUTPUT_ROOT)]}
+    # run_history=False: Gradio's run history would keep every call's inputs (the API key too) in the browser.
+    return {"max_file_size": settings.max_pdf_bytes, "allowed_paths": [str(OUTPUT_ROOT)], "run_history": False}
 
 
 demo = build_demo()

@@ -210,6 +210,7 @@ def test_upload_limit_reaches_launch(monkeypatch):
     options = app.launch_options()
     assert options["max_file_size"] == 5 * 2**20
     assert options["allowed_paths"] == [str(app.OUTPUT_ROOT)]
+    assert options["run_history"] is False
 
 
 def test_api_endpoint_takes_source_and_pdf_with_defaults():
@@ -231,7 +232,7 @@ def test_markdown_views_sanitize_html():
 
 def test_queue_is_bounded_and_the_model_shared():
     deps = {d.api_name: d for d in app.demo.fns.values()}
-    assert app.demo._queue.max_size == 32
+    assert app.demo._queue.max_size == app.QUEUE_MAX_SIZE == 32
     assert deps["digest"].concurrency_id == deps["topic_post"].concurrency_id == "llm"
     assert deps["digest"].concurrency_limit == app.digest_concurrency(app.Settings.from_env())
 

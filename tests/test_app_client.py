@@ -1,0 +1,87 @@
+"""The launched app through gradio_client: /digest with an uploaded PDF, a real model behind it (llama.cpp's server)."""
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import zipfile
+from pathlib import Path
+
+import pytest
+from gradio_client import Client, handle_file
+
+import app
+from tests.plugins.llm_server import free_port
+
+SECRET = "sk-app-test-never-stored-8c1f"
+
+
+@contextlib.contextmanager
+def launched_app():
+    """The app on a free 127.0.0.1 port, in this process, launched the way ``python app.py`` does; yields its URL."""
+    demo = app.build_demo()
+    port = free_port()
+    demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True,
+                **app.launch_options())
+    try:
+        yield f"http://127.0.0.1:{port}/"
+    finally:
+        demo.close()
+
+
+def use_llama_server(monkeypatch, server) -> None:
+    """Point the server's settings at the loopback llama.cpp server (as a Space's secrets would)."""
+    monkeypatch.setenv("CHATPAPER_BACKEND", "openai")
+    monkeypatch.setenv("OPENAI_BASE_URL", server.base_url)
+    monkeypatch.setenv("CHATPAPER_MODEL", server.model)
+    monkeypatch.setenv("CHATPAPER_CONTEXT_TOKENS", "2048")  # the fixture's server runs n_ctx=2048
+
+
+def files_containing(root: Path, needle: str) -> list[str]:
+    """Every file under ``root`` whose bytes contain ``needle``."""
+    return [str(p) for p in root.rglob("*") if p.is_file() and needle.encode() in p.read_bytes()]
+
+
+@pytest.mark.slow
+def test_digest_endpoint_with_uploaded_pdf(llama_server, monkeypatch, corpus_dir, caplog, tmp_path):
+    use_llama_server(monkeypatch, llama_server)
+    pdf = corpus_dir / "phrase_generation_vectors_acl2014.pdf"
+    truth = json.loads(pdf.with_suffix(".json").read_text())
+    with caplog.at_level(logging.DEBUG), launched_app() as url:
+        client = Client(url, verbose=False, download_files=str(tmp_path / "downloads"))
+        # Only the required names plus the key: every other parameter keeps its default (both languages).
+        result = client.predict(source="", pdf=handle_file(str(pdf)), api_key=SECRET, api_name="/digest")
+        config = client.config
+    markdown, en, zh = result[0], result[1], result[2]
+    assert truth["title"] in markdown  # the title comes from the PDF, not from the model
+    assert "## " in en and zh, "both language views are filled"
+    assert any("\u4e00" <= ch <= "\u9fff" for ch in zh), "the Chinese view has Chinese text"
+    md_file, zip_file = Path(result[7]), Path(result[8])
+    assert md_file.suffix == ".md" and md_file.read_text(encoding="utf-8") == markdown
+    with zipfile.ZipFile(zip_file) as z:
+        names = z.namelist()
+    assert md_file.name in names and any(n.endswith(".png") for n in names)
+    # The key was used for the request only: not in the outputs, the cache, the written files or the log.
+    assert SECRET not in json.dumps(result)
+    cache = Path(app.Settings.from_env().cache_dir)
+    assert cache.is_dir() and not files_containing(cache, SECRET)
+    assert not files_containing(md_file.parent, SECRET)
+    assert SECRET not in caplog.text
+    assert config.get("run_history") is False  # Gradio's run history would keep the inputs in the browser
+
+
+@pytest.mark.slow
+def test_api_errors_reach_the_client_as_messages(monkeypatch, tmp_path):
+    with launched_app() as url:
+        client = Client(url, verbose=False)
+        with pytest.raises(Exception) as excinfo:
+            client.predict(source="https://example.com/x.pdf", api_name="/digest")
+        assert "example.com is not arXiv" in str(excinfo.value)
+        html_pdf = tmp_path / "fake.pdf"
+        html_pdf.write_text("<html><body>Please enable JavaScript</body></html>")
+        with pytest.raises(Exception) as excinfo:
+            client.predict(source="", pdf=handle_file(str(html_pdf)), api_name="/digest")
+        assert "pdf" in str(excinfo.value).lower() and "Traceback" not in str(excinfo.value)
+        # and the app still serves the next request
+        with pytest.raises(Exception, match="arXiv link or id, or upload a PDF"):
+            client.predict(source="", api_name="/digest")

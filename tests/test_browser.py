@@ -1,0 +1,163 @@
+"""The page in a real browser: Debian's Chromium driven by Playwright, a real model (llama.cpp's server) behind it."""
+from __future__ import annotations
+
+import contextlib
+import json
+from pathlib import Path
+
+import pymupdf
+import pytest
+from playwright.sync_api import Page, sync_playwright
+
+from tests.test_app_client import SECRET, launched_app, use_llama_server
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update"]
+SCREENSHOT = Path(__file__).resolve().parent.parent / "docs" / "screenshot.png"
+EVIL_TITLE = "<img src=x onerror=alert(1)>"
+DIGEST_TIMEOUT_MS = 240_000
+
+pytestmark = pytest.mark.slow
+
+
+@contextlib.contextmanager
+def browser_page():
+    """A fresh Chromium page that records every dialog (alert) and page error instead of blocking on it."""
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"{CHROMIUM} is missing: apt-get install chromium")
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 1000}, accept_downloads=True)
+            page.dialogs, page.errors = [], []
+            page.on("dialog", lambda d: (page.dialogs.append(d.message), d.dismiss()))
+            page.on("pageerror", lambda e: page.errors.append(str(e)))
+            yield page
+        finally:
+            browser.close()
+
+
+def start_digest(page: Page, url: str, pdf: Path, *, english_only: bool = False) -> None:
+    """Open the page, type an API key, upload ``pdf`` and press Digest."""
+    page.goto(url)
+    page.wait_for_selector("#digest-button")
+    page.get_by_text("Model settings").click()
+    page.fill("#api-key input", SECRET)
+    if english_only:
+        page.locator("#languages label", has_text="中文").click()
+    page.set_input_files("#pdf input[type=file]", str(pdf))
+    page.wait_for_selector(f"#pdf >> text={pdf.name}")
+    page.click("#digest-button")
+
+
+def wait_done(page: Page) -> None:
+    page.wait_for_selector("#download-md:not([disabled])", timeout=DIGEST_TIMEOUT_MS)
+
+
+def open_tab(page: Page, name: str) -> None:
+    page.get_by_role("tab", name=name).click()
+
+
+def fonts_used(page: Page, selector: str) -> dict[str, int]:
+    """The platform fonts Chromium drew ``selector``'s text with, and how many glyphs each (DevTools protocol)."""
+    cdp = page.context.new_cdp_session(page)
+    cdp.send("DOM.enable")
+    cdp.send("CSS.enable")
+    root = cdp.send("DOM.getDocument", {"depth": -1})["root"]["nodeId"]
+    fonts: dict[str, int] = {}
+    for node in cdp.send("DOM.querySelectorAll", {"nodeId": root, "selector": selector + " *"})["nodeIds"]:
+        for font in cdp.send("CSS.getPlatformFontsForNode", {"nodeId": node})["fonts"]:
+            fonts[font["familyName"]] = fonts.get(font["familyName"], 0) + font["glyphCount"]
+    return fonts
+
+
+def test_page_digests_an_upload_with_every_tab_filled(llama_server, monkeypatch, corpus_dir, tmp_path):
+    use_llama_server(monkeypatch, llama_server)
+    pdf = corpus_dir / "phrase_generation_vectors_acl2014.pdf"
+    title = json.loads(pdf.with_suffix(".json").read_text())["title"]
+    with launched_app() as url, browser_page() as page:
+        start_digest(page, url, pdf)
+        # The English text streams in while the model writes, before the downloads are ready.
+        page.wait_for_function("""() => {
+            const text = document.querySelector('#en-view').innerText.trim();
+            const ready = !document.querySelector('#download-md').disabled;
+            return text.length > 0 && !ready;
+        }""", timeout=DIGEST_TIMEOUT_MS)
+        wait_done(page)
+
+        assert title in page.inner_text("#en-view")
+        open_tab(page, "中文")
+        zh = page.inner_text("#zh-view")
+        assert sum("\u4e00" <= ch <= "\u9fff" for ch in zh) > 20
+        cjk = {name: n for name, n in fonts_used(page, "#zh-view").items() if "CJK" in name}
+        assert cjk and max(cjk.values()) > 20, f"Chinese drawn without a CJK font: {fonts_used(page, '#zh-view')}"
+
+        open_tab(page, "Figures")
+        page.wait_for_selector("#figures img")
+        assert page.locator("#figures img").count() >= 1
+
+        open_tab(page, "Paper")
+        assert title in page.inner_text("#record-view")
+        assert "Introduction" in page.inner_text("#outline")
+        page.wait_for_function("() => { const i = document.querySelector('#first-page img');"
+                               " return i && i.complete && i.naturalWidth > 300; }")
+
+        open_tab(page, "Markdown")
+        page.wait_for_selector("#markdown-source .cm-content")
+        assert title in page.inner_text("#markdown-source .cm-content")
+
+        with page.expect_download() as download:
+            page.click("#download-md")
+        saved = tmp_path / download.value.suggested_filename
+        download.value.save_as(saved)
+        assert saved.suffix == ".md" and title in saved.read_text(encoding="utf-8")
+
+        assert SECRET not in page.content()
+        open_tab(page, "English")
+        page.wait_for_timeout(500)
+        SCREENSHOT.parent.mkdir(exist_ok=True)
+        page.screenshot(path=str(SCREENSHOT), clip={"x": 0, "y": 0, "width": 1280, "height": 1600}, full_page=True)
+        assert not page.errors, page.errors
+        assert not page.dialogs
+
+
+def evil_pdf(path: Path) -> Path:
+    """A small paper whose title is an HTML payload (drawn the way titles are: biggest type on page 1)."""
+    doc = pymupdf.open()
+    page = doc.new_page()
+    page.insert_text((72, 90), EVIL_TITLE, fontsize=20, fontname="hebo")
+    page.insert_text((72, 120), "Ada Lovelace and Alan Turing", fontsize=11)
+    body = ("We study how a paper title travels from a PDF into a web page. The title is treated as text at every "
+            "step. Experiments on 3 pages show that escaping keeps the page safe.")
+    y = 160
+    for heading, text in [("Abstract", body), ("1 Introduction", body), ("2 Method", body), ("3 Results", body)]:
+        page.insert_text((72, y), heading, fontsize=12, fontname="hebo")
+        page.insert_textbox(pymupdf.Rect(72, y + 8, 520, y + 90), text, fontsize=10)
+        y += 110
+    doc.save(path)
+    return path
+
+
+def test_html_in_a_title_never_runs(llama_server, monkeypatch, tmp_path, arxiv_server):
+    use_llama_server(monkeypatch, llama_server)
+    pdf = evil_pdf(tmp_path / "evil.pdf")
+    arxiv_server.add_entry("2401.00009v1", title=EVIL_TITLE, published="2024-01-29", categories=["cs.CR"])
+    arxiv_server.add_feed("*", ["2401.00009v1"])
+    with launched_app() as url, browser_page() as page:
+        start_digest(page, url, pdf, english_only=True)
+        wait_done(page)
+        open_tab(page, "Paper")
+        assert EVIL_TITLE in page.inner_text("#record-view")  # shown, as text
+        for tab in ("English", "Markdown"):
+            open_tab(page, tab)
+        # The Topic tab lists arXiv titles as checkbox labels.
+        page.get_by_role("tab", name="Topic").click()
+        page.fill("#topic-query textarea", "security")
+        page.fill("#topic-date textarea", "2024-01-30")
+        page.click("#topic-search")
+        page.wait_for_selector("#topic-papers label")
+        assert EVIL_TITLE in page.inner_text("#topic-papers")
+        page.wait_for_timeout(1000)  # give any injected handler time to fire
+        assert page.dialogs == []
+        assert page.evaluate("document.querySelectorAll('[onerror]').length") == 0
