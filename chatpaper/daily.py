@@ -21,7 +21,7 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Callable
 
 from filelock import FileLock
 
@@ -62,16 +62,11 @@ def search_topic(query: str, settings: Settings, *, categories: list[str] | None
 
     end = parse_date(date)
     if days < 1:
-        raise ChatPaperError(f"--days {days} must be at least 1 (the window ends on --date and goes back that many days).")
-    start = end - dt.timedelta(days=days - 1)
-    records = ArxivClient(settings).search(query, categories=categories or None, start_date=start, end_date=end,
-                                           max_results=max_results)
-    # The client asks arXiv for the window already; filtering again keeps the promise whatever the server did.
-    wanted = {c.lower() for c in categories or ()}
-    kept = [r for r in records if start <= _published_day(r) <= end
-            and (not wanted or wanted & {c.lower() for c in [r.primary_category, *r.categories]})]
-    kept.sort(key=lambda r: (r.published, r.id or ""), reverse=True)
-    return kept[:max_results]
+        raise ChatPaperError(f"--days {days} must be at least 1: the window ends on --date and goes back that far.")
+    # The client asks arXiv for the window (submittedDate) and checks window, categories and order again itself.
+    with ArxivClient(settings) as client:
+        return client.search(query, categories=categories or None, start_date=end - dt.timedelta(days=days - 1),
+                             end_date=end, max_results=max_results)
 
 
 def write_post(records: list[Record], settings: Settings, *, out_dir: str | os.PathLike, topic: str,
@@ -101,8 +96,8 @@ def write_post(records: list[Record], settings: Settings, *, out_dir: str | os.P
     if cancel is not None and cancel.is_set():
         raise Cancelled("Stopped: the daily post was cancelled; digests finished so far are cached.")
 
-    markdown = render_post(entries, topic=topic, day=day, now=_now(),
-                           author=settings.blog_author or "chatpaper", model_note=_model_note(backend), languages=settings.language_list)
+    markdown = render_post(entries, topic=topic, day=day, now=_now(), author=settings.blog_author or "chatpaper",
+                           model_note=_model_note(backend), languages=settings.language_list)
     _write_atomic(post_path, markdown.encode("utf-8"))
     done = [e.record for e in entries if not e.error]
     mark_posted(root, done, post_rel)
@@ -155,6 +150,7 @@ def _digest_all(records: list[Record], settings: Settings, backend, post_dir: Pa
             progress(f"[{n}/{total}] digesting {record.versioned_id} ...")
         entry = _digest_one(record, settings, post_dir, cancel)
         if entry.error:
+            log.warning("daily: %s failed: %s", record.versioned_id, entry.error)
             with lock:
                 progress(f"[{n}/{total}] {record.versioned_id} failed: {entry.error}")
         return entry
@@ -244,7 +240,7 @@ def render_front_matter(entries: list[PostEntry], *, topic: str, day: dt.date, n
     """Hexo front matter in the seed's shape: cover is the first digested paper's first page, never hot-linked."""
     first = entries[0].record.title if entries else ""
     cover = next((e.images[0] for e in entries if e.images), "")
-    description = f"{topic} 方向最新论文已更新，请持续关注 Update in {day.isoformat()} {_one_line(first)}".rstrip()
+    description = f"{topic} 方向最新论文已更新，请持续关注 Update in {day.isoformat()} {first}".rstrip()
     lines = [
         "---",
         f"title: {_yaml_str(topic)}",
@@ -359,7 +355,8 @@ def load_posted(out_dir: str | os.PathLike) -> dict[str, dict]:
     except FileNotFoundError:
         return {}
     except (OSError, ValueError) as exc:
-        raise ChatPaperError(f"{path} is unreadable ({exc}): fix or delete it (deleting re-posts old papers).") from None
+        message = f"{path} is unreadable ({exc}): fix or delete it (deleting it re-posts old papers)."
+        raise ChatPaperError(message) from None
     return dict(data.get("papers", {}))
 
 
@@ -372,7 +369,7 @@ def mark_posted(out_dir: str | os.PathLike, records: list[Record], post: str) ->
     with FileLock(str(root / f"{STATE_FILE}.lock"), timeout=60):
         papers = load_posted(root)
         for r in records:
-            papers[_paper_key(r)] = {"version": r.version, "post": post, "title": _one_line(r.title), "posted_at": stamp}
+            papers[_paper_key(r)] = {"version": r.version, "post": post, "title": r.title, "posted_at": stamp}
         blob = json.dumps({"papers": papers}, ensure_ascii=False, indent=1, sort_keys=True) + "\n"
         _write_atomic(root / STATE_FILE, blob.encode("utf-8"))
 
@@ -380,18 +377,6 @@ def mark_posted(out_dir: str | os.PathLike, records: list[Record], post: str) ->
 def _paper_key(record: Record) -> str:
     """A paper's identity across versions: a v2 of a paper posted as v1 is not new."""
     return record.id or record.title
-
-
-def _published_day(record: Record) -> dt.date:
-    try:
-        return dt.datetime.fromisoformat(record.published.replace("Z", "+00:00")).date()
-    except ValueError:
-        return dt.date.min  # no date: never inside a window
-
-
-def _one_line(text: str) -> str:
-    """Text on one line: arXiv wraps long titles with a newline and indentation."""
-    return " ".join(text.split())
 
 
 def _write_atomic(path: Path, data: bytes) -> None:

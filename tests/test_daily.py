@@ -141,7 +141,8 @@ def test_search_keeps_the_window_newest_first(arxiv):
                                                        max_results=2)] == IN_WINDOW[:2]
     arxiv.add_feed("*", FEED)
     # One day: only the paper of 2025-01-20.
-    assert [r.versioned_id for r in daily.search_topic(QUERY, settings(), date="2025-01-20", days=1)] == ["2501.11550v1"]
+    one_day = daily.search_topic(QUERY, settings(), date="2025-01-20", days=1)
+    assert [r.versioned_id for r in one_day] == ["2501.11550v1"]
 
 
 def test_search_filters_categories(arxiv):
