@@ -146,7 +146,7 @@ def find_authors(region: list[Line]) -> tuple[list[str], list[str], list[Line]]:
                 names.extend(split_names(c))
     seen: set[str] = set()
     unique = [n for n in names if not (n.lower() in seen or seen.add(n.lower()))]
-    affiliations, aff_lines = _affiliations([ln for ln in region if ln not in chosen])
+    affiliations, aff_lines = _affiliations([ln for ln in region if ln not in used])
     return unique, affiliations, used + aff_lines
 
 

@@ -103,7 +103,6 @@ def find_headings(ordered: list[Line], body: float) -> list[Heading]:
     if not styles:
         return _unnumbered_only(cands, body)
     top = styles.most_common(1)[0][0]
-    sub_styles = Counter(style_key(ln) for ln, num in cands if num and num[1] >= 2 and num[0] == "arabic")
     headings: list[Heading] = []
     started = False
     last_part: Line | None = None
@@ -117,7 +116,7 @@ def find_headings(ordered: list[Line], body: float) -> list[Heading]:
             headings.append(Heading(ln, ln.text, 1, True))
         elif num and num[0] == "letter" and num[1] == 1 and same:
             headings.append(Heading(ln, ln.text, 1, True))
-        elif num and (num[1] >= 2 or num[0] == "letter") and key[0] <= top[0] + 0.5 and (key in sub_styles or num[1] >= 2):
+        elif num and (num[1] >= 2 or num[0] == "letter") and key[0] <= top[0] + 0.5:
             if started:
                 headings.append(Heading(ln, ln.text, min(num[1], 3) if num[0] != "letter" or num[1] > 1 else 2, True))
         elif not num and started and len(ln.text.split()) <= 10 and not _NOT_HEADING.match(ln.text):
