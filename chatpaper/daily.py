@@ -50,6 +50,7 @@ class PostEntry:
     images: list[str] = field(default_factory=list)  #: image paths relative to the post, first page first
     warnings: list[str] = field(default_factory=list)  #: non-fatal problems, shown under the paper
     error: str = ""  #: why this paper has no digest (empty when it has one)
+    cached: bool = False  #: the digests came from the cache (a rerun), no model call
 
 
 def search_topic(query: str, settings: Settings, *, categories: list[str] | None = None,
@@ -151,8 +152,9 @@ def _digest_all(records: list[Record], settings: Settings, backend, post_dir: Pa
         entry = _digest_one(record, settings, post_dir, cancel)
         if entry.error:
             log.warning("daily: %s failed: %s", record.versioned_id, entry.error)
-            with lock:
-                progress(f"[{n}/{total}] {record.versioned_id} failed: {entry.error}")
+        done = f"failed: {entry.error}" if entry.error else "done" + (" (from the cache)" if entry.cached else "")
+        with lock:
+            progress(f"[{n}/{total}] {record.versioned_id} {done}")
         return entry
 
     workers = _workers(settings, backend)
@@ -178,7 +180,7 @@ def _digest_one(record: Record, settings: Settings, post_dir: Path, cancel: thre
                 result = event.result or result
             if result is None:
                 raise ChatPaperError("the pipeline ended without a result")
-            entry.paper, entry.digests = result.paper, dict(result.digests)
+            entry.paper, entry.digests, entry.cached = result.paper, dict(result.digests), result.cached
             # Extraction notes are for developers (logged by the extractor); the rest concerns readers.
             entry.warnings = [w for w in dict.fromkeys(result.warnings) if w not in result.paper.warnings]
             entry.images = _copy_images(result.paper, post_dir, record)
@@ -186,6 +188,9 @@ def _digest_one(record: Record, settings: Settings, post_dir: Path, cancel: thre
         entry.error = "cancelled"
     except ChatPaperError as exc:
         entry.error = str(exc)
+    except Exception as exc:  # a bug on one paper must not sink a batch of thirty: noted, logged with traceback
+        log.exception("daily: unexpected failure on %s", record.versioned_id)
+        entry.error = f"unexpected {type(exc).__name__} (see the log): {exc}"
     return entry
 
 
