@@ -6,6 +6,7 @@ functions the CLI and the daily job call. A user's API key lives only in the ``S
 """
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import html
 import logging
@@ -213,42 +214,13 @@ def digest(source: str = "", pdf: str | None = None, languages: list[str] | None
         raise gr.Error("Give an arXiv link or id, or upload a PDF.", print_exception=False)
     source = _arxiv_source(source) if source else ""
     cancel = threading.Event()
-    serial = _IN_PROCESS_MODEL if _max_parallel(settings) <= 1 else None
     # A fresh run clears the previous paper's outputs so that nothing stale sits beside the new one.
     yield _update(markdown="", en="", zh="", figures=[], record="", outline=[], first_page=None,
                   md_file=gr.DownloadButton(value=None, interactive=False),
                   zip_file=gr.DownloadButton(value=None, interactive=False), cancel=cancel)
-    if serial is not None and not serial.acquire(blocking=False):
-        progress(0.0, desc="Waiting for the local model (another digest is using it)")
-        while not serial.acquire(timeout=0.5):
-            if cancel.is_set():
-                return
     try:
-        yield from _run_digest(source or None, pdf, settings, cancel, progress)
-    finally:
-        cancel.set()  # Stop, a closed tab or an error: the pipeline and the backend stop at their next check
-        if serial is not None:
-            serial.release()
-
-
-def _run_digest(source, pdf, settings, cancel, progress):
-    last, shown = 0.0, {}
-    try:
-        for event in pipeline.digest_events(source, pdf, settings, cancel=cancel, out_dir=_new_output_dir("digest")):
-            progress(min(max(event.fraction, 0.0), 1.0), desc=event.message)
-            if event.warning:
-                _warn(event.warning)
-            if event.result is not None:
-                for warning in event.result.warnings:
-                    if warning != event.warning:
-                        _warn(warning)
-                yield _result_update(event.result, cancel)
-                return
-            if event.text and event.language in ("en", "zh"):
-                shown[event.language] = event.text
-                if time.monotonic() - last >= STREAM_EVERY_S:
-                    last = time.monotonic()
-                    yield _update(**shown)
+        with _model_turn(settings, cancel, progress):
+            yield from _run_digest(source or None, pdf, settings, cancel, progress)
     except Cancelled:
         gr.Info("Stopped.")
     except ChatPaperError as exc:
@@ -257,6 +229,47 @@ def _run_digest(source, pdf, settings, cancel, progress):
         raise
     except Exception:
         raise _unexpected("digest") from None
+    finally:
+        cancel.set()  # Stop, a closed tab or an error: the pipeline and the backend stop at their next check
+
+
+@contextlib.contextmanager
+def _model_turn(settings: Settings, cancel: threading.Event, progress):
+    """Hold the in-process model for one whole run (nothing to hold for a remote backend).
+
+    Raises Cancelled when Stop is pressed while waiting.
+    """
+    if _max_parallel(settings) > 1:
+        yield
+        return
+    if not _IN_PROCESS_MODEL.acquire(blocking=False):
+        progress(0.0, desc="Waiting for the local model: another digest is using it")
+        while not _IN_PROCESS_MODEL.acquire(timeout=0.5):
+            if cancel.is_set():
+                raise Cancelled("Stopped while waiting for the local model.")
+    try:
+        yield
+    finally:
+        _IN_PROCESS_MODEL.release()
+
+
+def _run_digest(source, pdf, settings, cancel, progress):
+    last, shown = 0.0, {}
+    for event in pipeline.digest_events(source, pdf, settings, cancel=cancel, out_dir=_new_output_dir("digest")):
+        progress(min(max(event.fraction, 0.0), 1.0), desc=event.message)
+        if event.warning:
+            _warn(event.warning)
+        if event.result is not None:
+            for warning in event.result.warnings:
+                if warning != event.warning:
+                    _warn(warning)
+            yield _result_update(event.result, cancel)
+            return
+        if event.text and event.language in ("en", "zh"):
+            shown[event.language] = event.text
+            if time.monotonic() - last >= STREAM_EVERY_S:
+                last = time.monotonic()
+                yield _update(**shown)
 
 
 def stop(cancel: threading.Event | None) -> None:
@@ -311,22 +324,25 @@ def topic_post(query: str, date: str, selected: list[str] | None, records: list[
         raise gr.Error("Search first, then tick at least one paper.", print_exception=False)
     settings = request_settings(["en", "zh"], backend, model, base_url, api_key)
     cancel = threading.Event()
-    yield "", None, cancel
+    yield "", gr.DownloadButton(value=None, interactive=False), cancel
     steps = iter(range(1, 1_000_000))
     try:
-        path = daily.write_post(chosen, settings, out_dir=_new_output_dir("post"), topic=(query or "").strip(),
-                                date=_parse_date(date), cancel=cancel,
-                                progress=lambda message: progress((next(steps), None), desc=message))
+        with _model_turn(settings, cancel, progress):
+            path = daily.write_post(chosen, settings, out_dir=_new_output_dir("post"), topic=(query or "").strip(),
+                                    date=_parse_date(date), cancel=cancel,
+                                    progress=lambda message: progress((next(steps), None), desc=message))
     except Cancelled:
         gr.Info("Stopped.")
         return
     except ChatPaperError as exc:
         raise _user_error(exc) from None
+    except gr.Error:
+        raise
     except Exception:
         raise _unexpected("topic post") from None
     finally:
         cancel.set()
-    yield Path(path).read_text(encoding="utf-8"), str(path), cancel
+    yield Path(path).read_text(encoding="utf-8"), gr.DownloadButton(value=str(path), interactive=True), cancel
 
 
 # ---------------------------------------------------------------- the page
@@ -406,7 +422,8 @@ def build_demo(settings: Settings | None = None) -> gr.Blocks:
                 with gr.Row():
                     write = gr.Button("Write the post", variant="primary", elem_id="topic-write")
                     halt_post = gr.Button("Stop", variant="stop", elem_id="topic-stop")
-                post_file = gr.DownloadButton("Download the post (.md)", value=None, elem_id="topic-download")
+                post_file = gr.DownloadButton("Download the post (.md)", value=None, interactive=False,
+                                              elem_id="topic-download")
                 post_view = gr.Markdown(elem_id="topic-post")
                 post_cancel = gr.State(None)
 

@@ -240,3 +240,54 @@ def test_queue_is_bounded_and_the_model_shared():
 def test_in_process_backend_runs_one_digest_at_a_time():
     assert app.digest_concurrency(app.Settings(backend="local")) == 1
     assert app.digest_concurrency(app.Settings(backend="openai", openai_api_key="k")) >= 2
+
+
+def test_local_model_runs_one_digest_at_a_time_and_stop_frees_a_waiter(monkeypatch):
+    release, entered = threading.Event(), []
+
+    def digest_events(source, pdf_path, settings, *, cancel=None, out_dir=None):
+        entered.append(source)
+        yield pipeline.PipelineEvent("summarising", "Writing", 0.2, language="en", text=source)
+        release.wait(10)
+        raise Cancelled("done waiting")
+
+    monkeypatch.setattr(pipeline, "digest_events", digest_events)
+    first = app.digest("1111.2011", None, ["en"], "local")
+    next(first), next(first)  # the first run holds the model and is writing
+    second = app.digest("2401.16144", None, ["en"], "local")
+    waiter_cancel = next(second)[app.OUTPUTS.index("cancel")]
+    rest = []
+    waiter = threading.Thread(target=lambda: rest.extend(second))
+    waiter.start()
+    waiter.join(1.0)
+    assert waiter.is_alive() and entered == ["1111.2011"]  # the second waits for the model
+    app.stop(waiter_cancel)
+    waiter.join(5)
+    assert not waiter.is_alive() and rest == [] and entered == ["1111.2011"]  # stopped while waiting
+    release.set()
+    list(first)
+    third = app.digest("2401.16144", None, ["en"], "local")
+    next(third), next(third)
+    assert entered == ["1111.2011", "2401.16144"]  # the model was released
+    release.set()
+    list(third)
+
+
+def test_topic_post_digests_only_the_ticked_papers(monkeypatch, tmp_path):
+    records = [Record(title="A", authors=[], id="2401.00001", version=1),
+               Record(title="B", authors=[], id="2401.00002", version=1)]
+    seen = {}
+
+    def write_post(chosen, settings, *, out_dir, topic, date, progress=None, cancel=None):
+        seen.update(ids=[r.versioned_id for r in chosen], topic=topic, date=date, out_dir=out_dir)
+        progress("digesting 1 paper")
+        post = tmp_path / date / f"{topic}.md"
+        post.parent.mkdir(parents=True)
+        post.write_text("# NeRF daily\n", encoding="utf-8")
+        return post
+
+    monkeypatch.setattr(app.daily, "write_post", write_post)
+    updates = list(app.topic_post(" NeRF ", "2024-01-30", ["2401.00002v1"], records, "openai", "", NOWHERE, ""))
+    assert seen["ids"] == ["2401.00002v1"] and seen["topic"] == "NeRF" and seen["date"] == "2024-01-30"
+    assert updates[-1][0] == "# NeRF daily\n"
+    assert updates[-1][1].value["path"].endswith("2024-01-30/NeRF.md")
