@@ -290,4 +290,4 @@ def test_topic_post_digests_only_the_ticked_papers(monkeypatch, tmp_path):
     updates = list(app.topic_post(" NeRF ", "2024-01-30", ["2401.00002v1"], records, "openai", "", NOWHERE, ""))
     assert seen["ids"] == ["2401.00002v1"] and seen["topic"] == "NeRF" and seen["date"] == "2024-01-30"
     assert updates[-1][0] == "# NeRF daily\n"
-    assert updates[-1][1].value["path"].endswith("2024-01-30/NeRF.md")
+    assert updates[-1][1].value["orig_name"] == "NeRF.md"
