@@ -157,3 +157,12 @@ def test_render_size_is_capped_for_a_huge_region(tmp_path):
     page.draw_rect(pymupdf.Rect(10, 10, 13990, 13990), color=(1, 0, 0), width=20)
     out = render_crop(page, (0, 0, 14000, 14000), tmp_path / "big.png")
     assert max(_png_size(out)) <= 4000
+
+
+def test_300_page_pdf_stays_under_500_mb(corpus_dir):
+    """A 300-page PDF joined from the corpus, extracted with crops in a child process, peaks below ~500 MB RSS."""
+    from chatpaper.bench import bench_memory
+
+    result = bench_memory(corpus_dir, pages=300)
+    assert result["pages"] == 300 and result["figures"] > 50
+    assert result["peak_rss_mb"] < 500

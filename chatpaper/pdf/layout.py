@@ -19,7 +19,7 @@ _MONO_FONT = re.compile(r"mono|courier|inconsolata|consol|typewriter|code|cmtt|s
 _LIGATURES = str.maketrans({"ﬁ": "fi", "ﬂ": "fl", "ﬀ": "ff", "ﬃ": "ffi", "ﬄ": "ffl", "\u00a0": " "})
 
 
-@dataclass
+@dataclass(slots=True)
 class Span:
     """A run of text in one font."""
 
@@ -35,7 +35,7 @@ class Span:
         return bool(self.flags & _BOLD) or bool(re.search(r"bold|black|heavy|semibold|-b\b|\.b\b|cmbx", self.font, re.I))
 
 
-@dataclass
+@dataclass(slots=True)
 class Line:
     """One printed line: spans on one baseline inside one block."""
 
