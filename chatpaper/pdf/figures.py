@@ -25,6 +25,7 @@ log = logging.getLogger(__name__)
 
 _FIG = re.compile(r"^(figure|fig\.?)\s*(\d{1,3})(?![\d.]\d)\s*(?P<delim>[:.|]|—|–|-)?\s*", re.I)
 _TABLE = re.compile(r"^(table|tab\.)\s*(\d{1,3}|[IVX]{1,5})\b\s*([:.|]|—|–|-)?", re.I)
+_NUMBERED = re.compile(r"^(\d{1,2}(\.\d{1,2})*\.?|[IVX]{1,5}\.)\s+[A-Z][a-zA-Z]")
 _RENDER_DPI = 150
 _MAX_PIXELS_SIDE = 4000  # cap of a crop's pixmap side: an absurd page or region never allocates gigabytes
 
@@ -149,19 +150,18 @@ def _column_span(page: PageText, cap: Caption, two_col: bool) -> tuple[float, fl
 
 
 def _grow(items: list[Rect], edge: float, up: bool, gap: float) -> list[Rect]:
-    """Items connected to the caption edge through vertical gaps of at most ``gap``: one figure, not the page."""
+    """Items connected to the caption edge through vertical gaps of at most ``gap``: one figure, not the page.
+
+    One pass over the items sorted by their edge nearest the caption: once an item is out of reach, every later
+    one is too, so a plot with tens of thousands of paths costs a sort, not a quadratic search.
+    """
     chosen: list[Rect] = []
-    rest = list(items)
     frontier = edge
-    changed = True
-    while changed:
-        changed = False
-        for r in list(rest):
-            if (up and r[3] >= frontier - gap) or (not up and r[1] <= frontier + gap):
-                chosen.append(r)
-                rest.remove(r)
-                frontier = min(frontier, r[1]) if up else max(frontier, r[3])
-                changed = True
+    for r in sorted(items, key=(lambda r: -r[3]) if up else (lambda r: r[1])):
+        if (up and r[3] < frontier - gap) or (not up and r[1] > frontier + gap):
+            break
+        chosen.append(r)
+        frontier = min(frontier, r[1]) if up else max(frontier, r[3])
     return chosen
 
 
@@ -319,5 +319,6 @@ def _clip_to_frame(page: PageText, rect: Rect) -> Rect | None:
 def _mark_inside(page: PageText, rect: Rect, role: str) -> None:
     """Lines inside a figure or table region are not body text."""
     for ln in page.lines:
-        if not ln.role and _inside(ln.bbox, rect, tol=1):
+        # A numbered heading never belongs to a figure: a region that reaches one was drawn too large.
+        if not ln.role and _inside(ln.bbox, rect, tol=1) and not (_heading_like(ln, 0) and _NUMBERED.match(ln.text)):
             ln.role = role

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from chatpaper.pdf.layout import Line, PageText, join_lines
+from chatpaper.pdf.layout import Line, PageText, join_lines, spans_text
 
 _ABSTRACT = re.compile(r"^\s*a\s?b\s?s\s?t\s?r\s?a\s?c\s?t\b\s*[—–\-:.]*\s*", re.I)
 _ABSTRACT_END = re.compile(r"^(index terms|keywords|key words|ccs concepts|general terms|categories and subject)\b", re.I)
@@ -17,7 +17,7 @@ _INSTITUTION = re.compile(
     r"\b(universit\w*|institut\w*|college|school|department|dept|laborator\w*|lab|labs|research|inc|ltd|corp\w*|"
     r"center|centre|academy|faculty|hospital|foundation|google|microsoft|meta|nvidia|deepmind|openai|facebook|amazon|"
     r"ibm|adobe|team|group|address|affiliation|email|technolog\w*|sciences?|engineering|computer|national|polytechnic|"
-    r"ai|street|member|fellow|ieee|student|anonymous|road|usa|china|uk|germany|france|japan|canada)\b", re.I)
+    r"street|member|fellow|ieee|student|anonymous|road|usa|china|uk|germany|france|japan|canada)\b", re.I)
 _IEEE = re.compile(r",?\s*(?:(?:graduate\s+)?student\s+|senior\s+|life\s+)?(?:fellow|member),?\s+ieee", re.I)
 _PARTICLES = {"van", "von", "der", "den", "de", "da", "di", "del", "della", "du", "dos", "le", "la", "bin", "al", "y", "ter"}
 _MARKS = "*†‡§¶#⋆∗♯♮♭⊤⊥✉♣♠♦♥∥"
@@ -53,7 +53,9 @@ def find_title(page: PageText, body: float, stop_y: float) -> tuple[str, list[Li
             run.append(ln)
         else:
             break
-    return join_lines([ln.text for ln in run]), run
+    # Footnote marks on the title (superscript or much smaller spans) are not part of it.
+    texts = [spans_text([s for s in ln.spans if not (s.flags & 1) and s.size >= ln.size * 0.6]) or ln.text for ln in run]
+    return join_lines(texts), run
 
 
 def _chunks(line: Line) -> list[str]:
@@ -90,7 +92,7 @@ def name_like(piece: str) -> str | None:
             continue
         if not (w.lstrip("(")[:1].isupper() or re.fullmatch(r"[A-Z]\.(-?[A-Z]\.)*", w)):
             return None
-        if len(w) > 1 and not re.fullmatch(r"[A-Z][\w'’\-.]*|\([A-Z][\w'’\-]*\)", w):
+        if len(w) > 1 and not re.fullmatch(r"\(?[^\W\d_][\w'’\-.]*\)?", w):
             return None
     return piece
 
@@ -168,7 +170,7 @@ def find_abstract(ordered: list[Line]) -> tuple[str, Line | None]:
     """The abstract: after an 'Abstract' heading or run-in label, up to the first heading or keywords line."""
     start = None
     for i, ln in enumerate(ordered[:400]):
-        if _ABSTRACT.match(ln.text) and not ln.furniture:
+        if is_abstract_label(ln):
             start = i
             break
     if start is None:
@@ -198,10 +200,29 @@ def first_paragraph(ordered: list[Line], after_y: float, page: int = 0) -> str:
     return ""
 
 
+def is_abstract_label(line: Line) -> bool:
+    """'Abstract' alone, 'Abstract—text', 'Abstract. text', or a set-apart 'Abstract' word: not a title that
+    merely begins with the word ("Abstract Meaning Representation for ...")."""
+    m = _ABSTRACT.match(line.text)
+    if not m or line.furniture:
+        return False
+    rest = line.text[m.end():]
+    if not rest or re.search(r"[—–\-:.]\s*$", line.text[:m.end()]):
+        return True
+    first = line.spans[0]
+    return first.bold != line.spans[-1].bold or first.font != line.spans[-1].font or bool(first.flags & 2) != bool(line.spans[-1].flags & 2)
+
+
 def read_header(page: PageText, body: float) -> FrontMatter:
     """Title, authors and affiliations of page 1; their lines are marked "front" so no figure swallows them."""
-    label = next((ln for ln in page.lines if _ABSTRACT.match(ln.text) and not ln.furniture), None)
-    stop = label.y0 if label is not None else page.height * 0.6
+    label = next((ln for ln in page.lines if is_abstract_label(ln)), None)
+    if label is not None:
+        stop = label.y0
+    else:
+        # No abstract label: the front matter ends at the first numbered section heading, or low on the page.
+        first = [ln.y0 for ln in page.lines if re.match(r"^(1\.?|I\.)\s+[A-Z]", ln.text) and (ln.bold or ln.size > body * 1.1
+                 or ln.text.isupper()) and len(ln.text) < 60]
+        stop = min([page.height * 0.6] + first)
     title, title_lines = find_title(page, body, stop)
     top = max((ln.y1 for ln in title_lines), default=0.0)
     region = [ln for ln in page.lines if ln.y0 >= top - 1 and ln.y1 <= stop + 1 and ln not in title_lines]

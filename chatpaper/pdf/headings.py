@@ -128,11 +128,16 @@ def find_headings(ordered: list[Line], body: float) -> list[Heading]:
                 headings.append(Heading(ln, ln.text, 1, False))
             elif _BACK_MATTER.match(ln.text.rstrip(":")) and (ln.bold or ln.italic or _caps(ln.text) or ln.size > body):
                 headings.append(Heading(ln, ln.text.rstrip(":"), 1, False))
-            elif key[0] >= top[0] + 1.5 and len(ln.text.split()) >= 2 and ln.text[0].isupper():
+            elif part and len(ln.text.split()) >= 2 and ln.text[0].isupper() and _opens_page(ln, ordered):
                 # A part title (an appended supplement); the lines right under it continue or subtitle it.
                 headings.append(Heading(ln, ln.text, 1, False))
                 last_part = ln
     return headings
+
+
+def _opens_page(line: Line, ordered: list[Line]) -> bool:
+    """True when no body line stands above this one on its page (an appended part's title opens a page)."""
+    return not any(o.page == line.page and o.y1 < line.y0 and not o.furniture and len(o.text) > 30 for o in ordered)
 
 
 def _unnumbered_only(cands: list[tuple[Line, object]], body: float) -> list[Heading]:

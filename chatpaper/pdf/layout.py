@@ -145,11 +145,8 @@ def _dominant(spans: list[Span]) -> tuple[float, bool, bool, bool, str]:
     return size, bold * 2 > total, italic * 2 > total, mono * 2 > total, fonts.most_common(1)[0][0] if fonts else ""
 
 
-def _make_line(spans: list[Span], page: int, block: int) -> Line:
-    x0 = min(s.bbox[0] for s in spans)
-    y0 = min(s.bbox[1] for s in spans)
-    x1 = max(s.bbox[2] for s in spans)
-    y1 = max(s.bbox[3] for s in spans)
+def spans_text(spans: list[Span]) -> str:
+    """Spans joined left to right, with a space where the gap between two spans is a word space."""
     parts: list[str] = []
     prev: Span | None = None
     for s in spans:
@@ -159,8 +156,16 @@ def _make_line(spans: list[Span], page: int, block: int) -> Line:
                 parts.append(" ")
         parts.append(s.text)
         prev = s
+    return re.sub(r"\s+", " ", "".join(parts)).strip()
+
+
+def _make_line(spans: list[Span], page: int, block: int) -> Line:
+    x0 = min(s.bbox[0] for s in spans)
+    y0 = min(s.bbox[1] for s in spans)
+    x1 = max(s.bbox[2] for s in spans)
+    y1 = max(s.bbox[3] for s in spans)
     size, bold, italic, mono, font = _dominant(spans)
-    text = re.sub(r"\s+", " ", "".join(parts)).strip()
+    text = spans_text(spans)
     return Line(spans=spans, bbox=(x0, y0, x1, y1), page=page, block=block, text=text, size=size, bold=bold,
                 italic=italic, mono=mono, font=font)
 
