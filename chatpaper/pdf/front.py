@@ -129,12 +129,20 @@ def find_authors(region: list[Line]) -> tuple[list[str], list[str], list[Line]]:
     chosen = [ln for ln in region if (round(ln.size, 0), ln.bold) == style]
     names: list[str] = []
     used: list[Line] = []
+    used_at: set[tuple[int, int]] = set()
     carry = ""
     for row in _rows(chosen):
         for ln in row:
+            # In a stacked name / affiliation / e-mail block only the first line (and its continuation) holds names:
+            # "ETH Zurich" under a name is an affiliation even when it looks like one.
+            if ln.index > 0 and (ln.block, ln.index - 1) not in used_at:
+                continue
             chunks = _chunks(ln)
             if any(split_names(c) for c in chunks) or carry:
                 used.append(ln)
+                used_at.add((ln.block, ln.index))
+            else:
+                continue
             # A name broken at the end of a line ("..., Linlin" / "Xu, ...") joins the next line's start.
             if carry and chunks:
                 chunks[0] = carry + " " + chunks[0]

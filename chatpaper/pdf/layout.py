@@ -206,7 +206,30 @@ def read_page(page: pymupdf.Page, number: int) -> PageText:
             ln.index = i
         bbox = (min(ln.x0 for ln in lines), min(ln.y0 for ln in lines), max(ln.x1 for ln in lines), max(ln.y1 for ln in lines))
         out.blocks.append(Block(lines=lines, bbox=bbox, page=number, index=idx))
+    _join_set_apart_numbers(out)
     return out
+
+
+_SECTION_NUMBER = re.compile(r"^(\d{1,2}(\.\d{1,2})*\.?|[IVX]{1,5}\.?|[A-H]\.?)$")
+
+
+def _join_set_apart_numbers(page: PageText) -> None:
+    """A section number that PyMuPDF put in a block of its own joins the heading text on its baseline."""
+    singles = [b for b in page.blocks if len(b.lines) == 1 and _SECTION_NUMBER.match(b.lines[0].text)]
+    for b in singles:
+        num = b.lines[0]
+        for other in page.blocks:
+            if other is b or not other.lines:
+                continue
+            first = other.lines[0]
+            same_row = abs((first.y0 + first.y1) / 2 - (num.y0 + num.y1) / 2) < 0.3 * num.size
+            if same_row and 0 <= first.x0 - num.x1 < 3 * num.size and abs(first.size - num.size) < 0.6:
+                merged = _make_line(num.spans + first.spans, page.number, other.index)
+                other.lines[0] = merged
+                other.bbox = (min(other.bbox[0], num.x0), other.bbox[1], other.bbox[2], other.bbox[3])
+                b.lines = []
+                break
+    page.blocks = [b for b in page.blocks if b.lines]
 
 
 def body_size(pages: list[PageText]) -> float:
