@@ -34,14 +34,15 @@ class Heading:
 
 
 def _caps(text: str) -> bool:
-    letters = [c for c in text if c.isalpha()]
-    return len(letters) >= 3 and sum(c.isupper() for c in letters) >= 0.8 * len(letters)
+    letters = sum(map(str.isalpha, text))
+    return letters >= 3 and sum(map(str.isupper, text)) >= 0.8 * letters
 
 
 def style_key(line: Line) -> tuple[float, bool, bool]:
     """Size, weight and capitals: what top-level headings of one paper share."""
-    body = _ARABIC.sub(r"\2", line.text)
-    return (round(line.size * 2) / 2, line.bold, _caps(body))
+    if line.key is None:
+        line.key = (round(line.size * 2) / 2, line.bold, _caps(_ARABIC.sub(r"\2", line.text)))
+    return line.key
 
 
 def _number(text: str) -> tuple[str, int, str] | None:

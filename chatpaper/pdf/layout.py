@@ -6,6 +6,7 @@ author names) are merged back into one ``Line`` whose spans keep their own boxes
 """
 from __future__ import annotations
 
+import functools
 import re
 from collections import Counter
 from dataclasses import dataclass, field
@@ -28,11 +29,7 @@ class Span:
     size: float  #: font size in points
     font: str  #: font name
     flags: int  #: PyMuPDF span flags (superscript 1, italic 2, mono 8, bold 16)
-
-    @property
-    def bold(self) -> bool:
-        """Bold by flag or by font name (many Type 1 fonts only say so in the name)."""
-        return bool(self.flags & _BOLD) or bool(re.search(r"bold|black|heavy|semibold|-b\b|\.b\b|cmbx", self.font, re.I))
+    bold: bool = False  #: bold by flag or by font name (many Type 1 fonts only say so in the name)
 
 
 @dataclass(slots=True)
@@ -52,6 +49,7 @@ class Line:
     font: str = ""  #: dominant font
     furniture: bool = False  #: running head, page number, line number: not part of the text
     role: str = ""  #: what a later stage decided this line is ("caption", "figure", "heading", ...)
+    key: tuple | None = None  #: cached heading style key (see headings.style_key)
 
     @property
     def x0(self) -> float:
@@ -125,6 +123,11 @@ def join_lines(texts: list[str]) -> str:
     return out
 
 
+@functools.lru_cache(maxsize=512)
+def _is_mono(font: str) -> bool:
+    return bool(_MONO_FONT.search(font))
+
+
 def _dominant(spans: list[Span]) -> tuple[float, bool, bool, bool, str]:
     """Size, bold, italic, mono and font of the characters that are the majority."""
     sizes: Counter = Counter()
@@ -137,12 +140,24 @@ def _dominant(spans: list[Span]) -> tuple[float, bool, bool, bool, str]:
         fonts[s.font] += n
         bold += n * s.bold
         italic += n * bool(s.flags & _ITALIC)
-        mono += n * (bool(s.flags & _MONO) or bool(_MONO_FONT.search(s.font)))
+        mono += n * (bool(s.flags & _MONO) or _is_mono(s.font))
     size = max(sizes.items(), key=lambda kv: (kv[1], kv[0]))[0] if sizes else 0.0
     # A small-caps line is mostly the small size; its capitals carry the real size.
     if len(sizes) > 1 and max(sizes) < size * 1.35 and any(s.text.strip()[:1].isupper() for s in spans if round(s.size, 1) == max(sizes)):
         size = max(sizes)
     return size, bold * 2 > total, italic * 2 > total, mono * 2 > total, fonts.most_common(1)[0][0] if fonts else ""
+
+
+_BOLD_FONT = re.compile(r"bold|black|heavy|semibold|-b\b|\.b\b|cmbx", re.I)
+
+
+@functools.lru_cache(maxsize=512)
+def _bold_font(font: str) -> bool:
+    return bool(_BOLD_FONT.search(font))
+
+
+def _is_bold(span: dict) -> bool:
+    return bool(span["flags"] & _BOLD) or _bold_font(span["font"])
 
 
 def spans_text(spans: list[Span]) -> str:
@@ -180,7 +195,7 @@ def read_page(page: pymupdf.Page, number: int) -> PageText:
             continue
         rows: list[list[Span]] = []
         for rl in raw["lines"]:
-            spans = [Span(s["text"].translate(_LIGATURES), tuple(s["bbox"]), s["size"], s["font"], s["flags"])
+            spans = [Span(s["text"].translate(_LIGATURES), tuple(s["bbox"]), s["size"], s["font"], s["flags"], _is_bold(s))
                      for s in rl["spans"] if s["text"].strip()]
             if not spans:
                 continue
