@@ -16,7 +16,8 @@ from chatpaper.paper import Paper
 from chatpaper.pdf.columns import reading_order
 from chatpaper.pdf.document import check_images, check_page, open_pdf
 from chatpaper.pdf.figures import extract_figures, render_crop
-from chatpaper.pdf.front import read_abstract, read_header
+from chatpaper.errors import PdfError
+from chatpaper.pdf.front import FrontMatter, read_abstract, read_header
 from chatpaper.pdf.headings import build_sections, extend_multiline, find_headings
 from chatpaper.pdf.layout import PageText, body_size, mark_furniture, read_page
 from chatpaper.pdf.links import find_links
@@ -79,15 +80,18 @@ def _read_pages(doc: pymupdf.Document, warnings: list[str]) -> list[PageText]:
 
 
 def _read_structure(doc: pymupdf.Document, pages: list[PageText], images: Path | None, paper: Paper) -> None:
-    """Fill the paper's fields from the parsed pages (order matters: figures mark lines before text is read)."""
+    """Fill the paper's fields from the parsed pages (order matters: figures mark lines before text is read).
+
+    Each stage is guarded: a layout no rule foresaw costs that stage's fields (and adds a warning), not the paper.
+    """
+    warn = paper.warnings
     body = body_size(pages)
     mark_furniture(pages, body)
-    front = read_header(pages[0], body)
-    paper.figures = extract_figures(doc, pages, body, images)
+    front = _stage("front matter", lambda: read_header(pages[0], body), FrontMatter(), warn)
+    paper.figures = _stage("figures", lambda: extract_figures(doc, pages, body, images), [], warn)
     ordered = [ln for p in pages for b in reading_order(p) for ln in b.lines]
-    headings = find_headings(ordered, body)
-    headings = extend_multiline(headings, ordered)
-    read_abstract(front, pages[0], ordered)
+    headings = _stage("headings", lambda: extend_multiline(find_headings(ordered, body), ordered), [], warn)
+    _stage("abstract", lambda: read_abstract(front, pages[0], ordered), None, warn)
     # Nothing before the abstract (title, author lines) is a section heading, nor is a repeat of the title.
     abstract_at = next((i for i, ln in enumerate(ordered) if ln.role == "abstract"), -1)
     if abstract_at >= 0:
@@ -95,10 +99,22 @@ def _read_structure(doc: pymupdf.Document, pages: list[PageText], images: Path |
         headings = [h for h in headings if id(h.line) in keep]
     headings = [h for h in headings if _squash(h.text) != _squash(front.title)]
     paper.title, paper.authors, paper.affiliations, paper.abstract = front.title, front.authors, front.affiliations, front.abstract
-    paper.sections = build_sections(headings, ordered)
-    paper.links = find_links(doc, pages)
+    paper.sections = _stage("sections", lambda: build_sections(headings, ordered), [], warn)
+    paper.links = _stage("links", lambda: find_links(doc, pages), [], warn)
     if not paper.title:
-        paper.warnings.append("no title found on page 1")
+        warn.append("no title found on page 1")
+
+
+def _stage(name: str, run, default, warnings: list[str]):
+    """Run one extraction stage; an unexpected failure becomes a warning and the stage's empty result."""
+    try:
+        return run()
+    except PdfError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - one stage must not cost the whole paper
+        log.exception("extraction stage %s failed", name)
+        warnings.append(f"{name} could not be read ({type(exc).__name__}: {exc})")
+        return default
 
 
 def _squash(text: str) -> str:
