@@ -65,6 +65,26 @@ def _starts_anew(prev: Line, ln: Line) -> bool:
             or prev.text.rstrip().endswith((".", ":", "!", "?")))
 
 
+def _caption_lines(page: PageText, b: Block, i: int) -> list[Line]:
+    """The caption's lines: from its first line to where the type size changes (body text glued below it);
+    a label standing alone ("Figure 3:" in a block of its own) takes the block beside or under it."""
+    first = b.lines[i]
+    lines = [first]
+    for ln in b.lines[i + 1:]:
+        if abs(ln.size - first.size) > 0.8 and len(ln.text) > 3:
+            break
+        lines.append(ln)
+    if len(lines) == 1 and len(first.text) < 14:
+        for other in page.blocks:
+            o = other.lines[0]
+            beside = abs((o.y0 + o.y1) / 2 - (first.y0 + first.y1) / 2) < 0.4 * first.size and 0 <= o.x0 - first.x1 < 3 * first.size
+            under = 0 <= o.y0 - first.y1 < 0.8 * first.size and abs(o.x0 - first.x0) < 4 * first.size
+            if other is not b and (beside or under):
+                lines.extend(other.lines)
+                break
+    return lines
+
+
 def find_captions(page: PageText) -> list[Caption]:
     """Figure and table captions on a page, each starting its own block."""
     out: list[Caption] = []
@@ -74,13 +94,16 @@ def find_captions(page: PageText) -> list[Caption]:
             if i > 0 and not _starts_anew(b.lines[i - 1], ln):
                 continue
             m = _FIG.match(ln.text)
+            t = None if m else _TABLE.match(ln.text)
             if m and (m.group("delim") or _label_set_apart(ln, m.end())):
-                out.append(Caption("figure", int(m.group(2)), b, b.lines[i:], join_lines([x.text for x in b.lines[i:]])))
-                break
-            t = _TABLE.match(ln.text)
-            if t and (t.group(3) or _label_set_apart(ln, t.end()) or ln.text.isupper()):
-                out.append(Caption("table", t.group(2), b, b.lines[i:], join_lines([x.text for x in b.lines[i:]])))
-                break
+                kind, number = "figure", int(m.group(2))
+            elif t and (t.group(3) or _label_set_apart(ln, t.end()) or ln.text.isupper()):
+                kind, number = "table", t.group(2)
+            else:
+                continue
+            lines = _caption_lines(page, b, i)
+            out.append(Caption(kind, number, b, lines, join_lines([x.text for x in lines])))
+            break
     return out
 
 
