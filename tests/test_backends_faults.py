@@ -15,7 +15,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 from chatpaper.backends import get_backend
-from chatpaper.errors import BackendError
+from chatpaper.errors import BackendError, Cancelled
 from chatpaper.settings import Settings
 
 MESSAGES = [{"role": "user", "content": "Say hello."}]
@@ -39,13 +39,16 @@ class ScriptedServer:
     """A loopback HTTP server answering each POST with the next step of a script.
 
     Steps: ("status", code, headers) answers with that status and a JSON error; "stream" sends "Hello", " world",
-    a finish and a usage chunk; "cut" sends one chunk and closes the connection without finishing;
+    a finish and a usage chunk; "cut" sends one chunk and closes the connection without finishing; "hold" sends
+    one chunk and then only keep-alive comments;
     "reject_stream_options" answers 400 when the request asks for stream_options, else streams.
     """
 
     def __init__(self, script: list):
         self.script = list(script)
         self.requests: list[dict] = []
+        self.disconnected = threading.Event()  # set when a client hung up on a "hold" answer
+        self.closing = threading.Event()
         server = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -87,6 +90,18 @@ class ScriptedServer:
                 self.wfile.flush()
                 self.connection.shutdown(socket.SHUT_RDWR)
 
+            def _hold(self, body):
+                """One chunk, then SSE comments (keep-alive pings, as sse-starlette sends) and never a token."""
+                self._start_events()
+                self.wfile.write(_sse(_chunk("Hello")))
+                try:
+                    while not server.closing.is_set():
+                        self.wfile.write(b": ping\n\n")
+                        self.wfile.flush()
+                        time.sleep(0.1)
+                except OSError:  # the client hung up
+                    server.disconnected.set()
+
             def _reject_stream_options(self, body):
                 if "stream_options" in body:
                     # worded like the servers that reject the field
@@ -99,6 +114,7 @@ class ScriptedServer:
         threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
 
     def close(self):
+        self.closing.set()
         self.httpd.shutdown()
         self.httpd.server_close()
 
@@ -186,7 +202,7 @@ def test_client_error_is_not_retried(scripted, name):
 def test_server_that_never_answers_times_out(silent_server, name):
     backend = _backend(name, silent_server, llm_timeout=1.0)
     started = time.monotonic()
-    with pytest.raises(BackendError, match="did not answer within 1 s"):
+    with pytest.raises(BackendError, match="did not answer within 1 s|sent nothing for 1 s"):
         list(backend.chat(MESSAGES))
     assert time.monotonic() - started < 6  # one timeout, no retry storm
 
@@ -200,6 +216,32 @@ def test_connection_cut_mid_answer_is_an_error_not_a_short_answer(scripted, name
             pass
     assert stream.text == "Hello"
     assert len(server.requests) == 1  # text already reached the reader: no silent retry that would repeat it
+
+
+@BOTH
+def test_pings_without_tokens_time_out(scripted, name):
+    server = scripted(("hold",))
+    stream = _backend(name, server.url, llm_timeout=1.0).chat(MESSAGES)
+    started = time.monotonic()
+    with pytest.raises(BackendError, match="sent nothing for 1 s.*CHATPAPER_LLM_TIMEOUT"):
+        list(stream)
+    assert time.monotonic() - started < 4
+    assert stream.text == "Hello"
+    assert server.disconnected.wait(3)  # the connection was closed, so the server can stop working for us
+
+
+@BOTH
+def test_cancel_closes_the_connection_at_once(scripted, name):
+    server = scripted(("hold",))
+    cancel = threading.Event()
+    stream = _backend(name, server.url).chat(MESSAGES, cancel=cancel)
+    chunks = iter(stream)
+    assert next(chunks) == "Hello"
+    cancel.set()
+    with pytest.raises(Cancelled):
+        next(chunks)
+    assert server.disconnected.wait(3)
+    assert len(server.requests) == 1  # a cancelled request is not retried
 
 
 def test_openai_falls_back_when_server_rejects_stream_options(scripted):

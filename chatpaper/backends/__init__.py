@@ -46,8 +46,39 @@ class Wait:
     seconds: float
 
 
+class StopSignal(threading.Event):
+    """Set when the reader stops listening (cancel, timeout, error, or the end); runs the callbacks given to
+    ``on_set`` then, so a producer blocked on a socket can have that socket closed under it."""
+
+    def __init__(self):
+        super().__init__()
+        self._callbacks: list[Callable[[], object]] = []
+        self._callbacks_lock = threading.Lock()
+
+    def on_set(self, callback: Callable[[], object]) -> None:
+        """Run ``callback`` when the signal is set (at once if it already is)."""
+        with self._callbacks_lock:
+            if not self.is_set():
+                self._callbacks.append(callback)
+                return
+        callback()
+
+    def set(self) -> None:
+        """Set the signal and run the callbacks, each at most once."""
+        with self._callbacks_lock:
+            if self.is_set():
+                return
+            super().set()
+            callbacks, self._callbacks = self._callbacks, []
+        for callback in callbacks:
+            try:
+                callback()
+            except Exception:  # closing an already broken connection may complain; the stream is over anyway
+                log.debug("stop callback failed", exc_info=True)
+
+
 # A producer is a generator run on the worker thread: it yields text chunks (or Wait) and returns
-# (Usage, finish_reason) at the end. It receives an Event that is set when the consumer stops listening.
+# (Usage, finish_reason) at the end. It receives a StopSignal (an Event) that is set when the consumer stops listening.
 Producer = Callable[[threading.Event], Generator["str | Wait", None, "tuple[Usage, str | None]"]]
 
 
@@ -75,7 +106,7 @@ class ChatStream:
             raise RuntimeError("a ChatStream can be iterated only once")
         self._started = True
         items: queue.Queue = queue.Queue()
-        stop = threading.Event()
+        stop = StopSignal()
         worker = threading.Thread(target=self._work, args=(items, stop), name="chatstream", daemon=True)
         worker.start()
         deadline = self._deadline(0.0)
@@ -124,6 +155,8 @@ class ChatStream:
         except BackendError as exc:
             items.put(("error", exc))
         except Exception as exc:  # a bug or an SDK surprise: still a clear error at the edge, details in the log
+            if stop.is_set():  # the reader left and its connection was closed under us: nothing went wrong
+                return
             log.exception("backend producer failed")
             items.put(("error", BackendError(f"{self._source} failed unexpectedly: {type(exc).__name__}: {exc}")))
         finally:
@@ -151,6 +184,8 @@ def retrying(attempt: Callable[[], Generator], classify: Callable[[Exception], "
         except BackendError:
             raise
         except Exception as exc:
+            if stop.is_set():  # the reader is gone and closed the connection: not a failure to retry or report
+                return Usage(), None
             verdict = classify(exc)
             if sent and verdict.retryable:
                 raise BackendError(f"{verdict.message} The connection broke after {sent} chunks of the "
@@ -253,5 +288,5 @@ def get_backend(settings: Settings) -> Backend:
     return backend_class(default_backend_name(settings).strip().lower())(settings)
 
 
-__all__ = ["BACKENDS", "Backend", "ChatStream", "Retry", "Usage", "Wait", "backend_class", "default_backend_name",
+__all__ = ["BACKENDS", "Backend", "ChatStream", "Retry", "StopSignal", "Usage", "Wait", "backend_class", "default_backend_name",
            "estimate_tokens", "get_backend", "retry_after", "retrying"]

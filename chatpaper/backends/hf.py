@@ -4,7 +4,7 @@ from __future__ import annotations
 import logging
 import threading
 
-from chatpaper.backends import Backend, Retry, Usage, retry_after, retrying
+from chatpaper.backends import Backend, Retry, StopSignal, Usage, retry_after, retrying
 from chatpaper.errors import BackendError, MissingKey
 from chatpaper.settings import Settings
 
@@ -39,7 +39,8 @@ class HFBackend(Backend):
         self.provider = settings.hf_provider or "auto"
         self.context_tokens = settings.context_tokens or 32768
         self.timeout = settings.llm_timeout
-        self.idle_timeout = settings.llm_timeout + 5  # a safety net; the HTTP read timeout fires first
+        # Servers may keep the socket alive with SSE pings while sending no token; this catches that too.
+        self.idle_timeout = settings.llm_timeout
         self.retries, self.backoff = retries, backoff
         self._hub, self._httpx = _import_hub()
 
@@ -57,6 +58,10 @@ class HFBackend(Backend):
 
     def _produce(self, messages, *, max_tokens, temperature, stop, stop_event: threading.Event):
         client = self._client()
+        # Closing the client when the reader leaves (cancel, idle timeout) ends a blocked request at once, and
+        # the server sees the disconnect and stops generating.
+        if isinstance(stop_event, StopSignal):
+            stop_event.on_set(client.close)
         try:
             return (yield from retrying(
                 lambda: self._attempt(client, messages, max_tokens, temperature, stop, stop_event),

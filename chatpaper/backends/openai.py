@@ -5,7 +5,7 @@ import logging
 import threading
 from urllib.parse import urlparse
 
-from chatpaper.backends import Backend, Retry, Usage, retry_after, retrying
+from chatpaper.backends import Backend, Retry, StopSignal, Usage, retry_after, retrying
 from chatpaper.errors import BackendError, MissingKey
 from chatpaper.settings import Settings
 
@@ -42,7 +42,8 @@ class OpenAIBackend(Backend):
         self.model = settings.model or (DEFAULT_MODEL if self.official else "")
         self.context_tokens = settings.context_tokens or 32768
         self.timeout = settings.llm_timeout
-        self.idle_timeout = settings.llm_timeout + 5  # a safety net; the SDK's read timeout fires first
+        # Servers may keep the socket alive with SSE pings while sending no token; this catches that too.
+        self.idle_timeout = settings.llm_timeout
         self.retries, self.backoff = retries, backoff
         self._include_usage = True  # cleared once a server rejects stream_options
         self._openai = _import_openai()
@@ -57,6 +58,10 @@ class OpenAIBackend(Backend):
 
     def _produce(self, messages, *, max_tokens, temperature, stop, stop_event: threading.Event):
         client = self._client()
+        # Closing the client when the reader leaves (cancel, idle timeout) ends a blocked request at once, and
+        # the server sees the disconnect and stops generating.
+        if isinstance(stop_event, StopSignal):
+            stop_event.on_set(client.close)
         try:
             return (yield from retrying(
                 lambda: self._attempt(client, messages, max_tokens, temperature, stop, stop_event),

@@ -73,7 +73,7 @@ class TransformersBackend(Backend):
     def __init__(self, settings: Settings):
         self.model = resolve_model(settings.model or DEFAULT_MODEL)
         self.context_tokens = settings.context_tokens or 32768
-        self.idle_timeout = settings.llm_timeout
+        self.idle_timeout = None  # in-process: waiting for the model's lock is queueing, not a stall
         self._token = settings.hf_token or None  # only for downloading gated models; never stored in _MODELS
         self._torch = _import_torch()
 
