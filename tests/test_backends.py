@@ -157,3 +157,18 @@ def test_bundled_model_is_joined_once_and_verified_by_stamp(tmp_path, monkeypatc
     assert resolve_model_path(settings, repaired.append) == path
     assert [m.split()[0] for m in repaired] == ["verifying", "joining"]
     assert local._sha256(Path(path)) == BUNDLED_SHA256
+
+
+def test_chat_stream_cancelled_before_start_runs_nothing():
+    started = []
+
+    def producer(stop):
+        started.append(True)
+        yield "text"
+        return Usage(), "stop"
+
+    cancel = threading.Event()
+    cancel.set()
+    with pytest.raises(Cancelled):
+        list(ChatStream(producer, cancel=cancel))
+    assert started == []

@@ -105,6 +105,8 @@ class ChatStream:
         if self._started:
             raise RuntimeError("a ChatStream can be iterated only once")
         self._started = True
+        if self._cancel is not None and self._cancel.is_set():  # stopped before it started: send nothing
+            raise Cancelled(f"Stopped: the answer from {self._source} was cancelled.")
         items: queue.Queue = queue.Queue()
         stop = StopSignal()
         worker = threading.Thread(target=self._work, args=(items, stop), name="chatstream", daemon=True)
@@ -188,8 +190,8 @@ def retrying(attempt: Callable[[], Generator], classify: Callable[[Exception], "
                 return Usage(), None
             verdict = classify(exc)
             if sent and verdict.retryable:
-                raise BackendError(f"{verdict.message} The connection broke after {sent} chunks of the "
-                                   "answer; try again.") from exc
+                raise BackendError(f"{verdict.message} The connection broke after {sent} chunk"
+                                   f"{'s' if sent != 1 else ''} of the answer; try again.") from exc
             if not verdict.retryable:
                 raise BackendError(verdict.message) from exc
             if n == retries:
