@@ -1,0 +1,73 @@
+"""The command line and settings: help, one-line errors, environment parsing, the README's settings table."""
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from chatpaper.errors import ChatPaperError
+from chatpaper.settings import Settings, settings_table
+from tests.conftest import ROOT
+
+COMMANDS = ["extract", "info", "digest", "daily", "model-path", "cache"]
+
+
+def run_cli(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "chatpaper", *args], cwd=ROOT, capture_output=True, text=True, timeout=120)
+
+
+def test_help_lists_every_command():
+    proc = run_cli("--help")
+    assert proc.returncode == 0
+    for command in COMMANDS:
+        assert command in proc.stdout
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_each_command_has_help(command):
+    proc = run_cli(command, "--help")
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.startswith("usage: python -m chatpaper " + command)
+
+
+@pytest.mark.parametrize("args", [["bogus"], ["extract"], ["daily", "--out", "x"], ["digest", "x", "--backend", "gpt"]])
+def test_bad_argument_gives_one_line_error(args):
+    proc = run_cli(*args)
+    assert proc.returncode == 2
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and "error:" in lines[0], proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+def test_pipeline_error_is_one_line_without_traceback(tmp_path):
+    missing = tmp_path / "nope.pdf"
+    proc = run_cli("extract", str(missing), "--json")
+    assert proc.returncode == 1
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), proc.stderr
+    assert proc.stdout == ""
+
+
+def test_settings_read_from_environment_with_types():
+    env = {"CHATPAPER_BACKEND": "openai", "CHATPAPER_MAX_PAGES": "12", "CHATPAPER_MAX_PDF_MB": "1.5", "CHATPAPER_LANGUAGES": "zh, en"}
+    s = Settings.from_env(env)
+    assert (s.backend, s.max_pages, s.max_pdf_bytes) == ("openai", 12, int(1.5 * 1024 * 1024))
+    assert s.language_list == ["zh", "en"]
+    assert Settings.from_env(env, backend="local").backend == "local"
+
+
+def test_bad_setting_names_the_variable():
+    with pytest.raises(ChatPaperError, match="CHATPAPER_MAX_PAGES"):
+        Settings.from_env({"CHATPAPER_MAX_PAGES": "many"})
+
+
+def test_keys_never_appear_in_repr():
+    s = Settings.from_env({"OPENAI_API_KEY": "sk-secret-123", "HF_TOKEN": "hf_secret_456"})
+    assert "secret" not in repr(s)
+    assert s.openai_api_key == "sk-secret-123"
+
+
+def test_readme_documents_every_setting():
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert settings_table() in readme, "README's settings table is out of date: paste chatpaper.settings.settings_table()"
