@@ -188,6 +188,21 @@ def _grow(items: list[Rect], edge: float, up: bool, gap: float) -> list[Rect]:
     return chosen
 
 
+def _widen(r: Rect, graphics: list[Rect], gap: float) -> Rect:
+    """Grow a region sideways over graphics on its rows: a short caption under a wide figure sees only part of it."""
+    x0, y0, x1, y1 = r
+    rows = [g for g in graphics if min(g[3], y1) - max(g[1], y0) > 0.5 * (g[3] - g[1])]
+    for g in sorted((g for g in rows if g[2] > x1), key=lambda g: g[0]):
+        if g[0] > x1 + gap:
+            break
+        x1 = max(x1, g[2])
+    for g in sorted((g for g in rows if g[0] < x0), key=lambda g: -g[2]):
+        if g[2] < x0 - gap:
+            break
+        x0 = min(x0, g[0])
+    return (x0, y0, x1, y1)
+
+
 def figure_region(page: PageText, cap: Caption, graphics: list[Rect], captions: list[Caption], body: float,
                   two_col: bool) -> Rect | None:
     """The region of a caption's figure: above the caption, else below, else beside it."""
@@ -221,7 +236,7 @@ def figure_region(page: PageText, cap: Caption, graphics: list[Rect], captions: 
         chosen = _grow(graph + [t for t in small if inband(t)], cy0 if up else cy1, up, gap)
         if not any(g in chosen for g in graph):
             continue
-        r = _union(chosen)
+        r = _widen(_union(chosen), [g for g in graphics if g[3] > top + 1 and g[1] < bottom - 1], gap)
         inside = [ln.bbox for ln in lines if ln.bbox[1] >= r[1] - 2 and ln.bbox[3] <= r[3] + 2 and _hoverlap(ln.bbox, r[0], r[2])]
         r = _union([r] + inside)
         r = (max(r[0], 0), max(r[1], top), min(r[2], page.width), min(r[3], bottom))
@@ -334,6 +349,8 @@ def _clip_to_frame(page: PageText, rect: Rect) -> Rect | None:
     """Keep a region inside the text frame and below the running head: included PDF figures often carry
     background boxes that reach into the margins."""
     fx0, fx1 = text_frame(page)
+    if sum(len(ln.text) > 20 and not ln.furniture for ln in page.lines) < 10:
+        fx0, fx1 = 0.0, page.width  # too little text to know the frame
     head = max((ln.y1 for ln in page.lines if ln.furniture and ln.y1 < page.height * 0.12), default=0.0)
     x0, y0, x1, y1 = max(rect[0], fx0 - 15), max(rect[1], head + 2), min(rect[2], fx1 + 15), rect[3]
     return (x0, y0, x1, y1) if x1 - x0 > 10 and y1 - y0 > 10 else rect
