@@ -46,7 +46,15 @@ def find_title(page: PageText, body: float, stop_y: float) -> tuple[str, list[Li
             return "", []
         biggest = max(ln.size for ln in bold)
         cands = bold
-    big = sorted((ln for ln in cands if ln.size >= biggest - 0.6), key=lambda ln: (round(ln.y0), ln.x0))
+    # The title is the topmost line set nearly as large as the largest type: a bigger label inside a teaser
+    # figure further down does not take its place.
+    tops = sorted((ln for ln in cands if ln.size >= 0.9 * biggest and (len(ln.text.split()) >= 2 or len(ln.text) >= 10)),
+                  key=lambda ln: (round(ln.y0), ln.x0))
+    if tops:
+        biggest = tops[0].size
+    big = sorted((ln for ln in cands if abs(ln.size - biggest) <= 0.6), key=lambda ln: (round(ln.y0), ln.x0))
+    if tops:
+        big = big[big.index(tops[0]):]
     run = [big[0]]
     for ln in big[1:]:
         if ln.y0 - run[-1].y1 <= 1.2 * biggest:
