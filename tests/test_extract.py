@@ -166,3 +166,39 @@ def test_300_page_pdf_stays_under_500_mb(corpus_dir):
     result = bench_memory(corpus_dir, pages=300)
     assert result["pages"] == 300 and result["figures"] > 50
     assert result["peak_rss_mb"] < 500
+
+
+def _story_pdf(path, html: str, columns: int = 1) -> None:
+    """Lay out HTML into a letter-size PDF (one or two columns) with PyMuPDF's Story."""
+    story = pymupdf.Story(html)
+    writer = pymupdf.DocumentWriter(str(path))
+    more = 1
+    while more:
+        dev = writer.begin_page(pymupdf.paper_rect("letter"))
+        boxes = [pymupdf.Rect(72, 72, 540, 720)] if columns == 1 else [pymupdf.Rect(54, 72, 300, 720), pymupdf.Rect(312, 72, 558, 720)]
+        for box in boxes:
+            if more:
+                more, _ = story.place(box)
+                story.draw(dev)
+        writer.end_page()
+    writer.close()
+
+
+def test_generated_paper_with_unnumbered_headings(tmp_path):
+    """Rules come from typography: a paper nobody tuned for (unnumbered bold headings, marks on names)."""
+    para = "<p style='font-size:10pt'>" + "We study how structure helps, and we measure it carefully on many tasks. " * 12 + "</p>"
+    heads = ["Introduction", "Related Work", "Method", "Experiments", "Conclusion", "References"]
+    html = ("<h1 style='font-size:20pt;text-align:center'>Learning Structured Representations from Raw Data</h1>"
+            "<p style='text-align:center;font-size:12pt'>Alice Martin<sup>1</sup>, Bob Chen<sup>2</sup> and Carla Díaz<sup>1</sup></p>"
+            "<p style='text-align:center;font-size:10pt'><sup>1</sup>University of Somewhere <sup>2</sup>Example Research Lab</p>"
+            "<p style='text-align:center;font-size:12pt'><b>Abstract</b></p>"
+            "<p style='font-size:10pt'>Structured representations matter for generalisation. " + "More text follows here. " * 10 + "</p>"
+            + "".join(f"<p style='font-size:12pt'><b>{h}</b></p>{para}{para}" for h in heads))
+    path = tmp_path / "generated.pdf"
+    _story_pdf(path, html, columns=2)
+    p = extract_paper(path)
+    assert p.title == "Learning Structured Representations from Raw Data"
+    assert p.authors == ["Alice Martin", "Bob Chen", "Carla Díaz"]
+    assert p.abstract.startswith("Structured representations matter for generalisation.")
+    assert _top(p) == heads
+    assert not p.figures

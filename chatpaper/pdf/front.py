@@ -72,7 +72,7 @@ def _chunks(line: Line) -> list[str]:
     cur = ""
     prev_x1 = None
     for s in line.spans:
-        marker = bool(s.flags & 1) or s.size < line.size * 0.8 or s.text.strip() in _MARKS
+        marker = bool(s.flags & 1) or s.size < line.size * 0.75 or s.text.strip() in _MARKS
         if marker or (prev_x1 is not None and s.bbox[0] - prev_x1 > 1.2 * line.size):
             out.append(cur)
             cur = ""
@@ -146,22 +146,23 @@ def find_authors(region: list[Line]) -> tuple[list[str], list[str], list[Line]]:
             if ln.index > 0 and (ln.block, ln.index - 1) not in used_at:
                 continue
             chunks = _chunks(ln)
-            if any(split_names(c) for c in chunks) or carry:
-                used.append(ln)
-                used_at.add((ln.block, ln.index))
-            else:
+            if not (any(split_names(c) for c in chunks) or carry):
                 continue
-            # A name broken at the end of a line ("..., Linlin" / "Xu, ...") joins the next line's start.
-            if carry and chunks:
+            used.append(ln)
+            used_at.add((ln.block, ln.index))
+            # A name broken at the end of a line ("..., and Carla" / "Díaz") joins the next line's start.
+            if carry:
                 chunks[0] = carry + " " + chunks[0]
                 carry = ""
-            for i, c in enumerate(chunks):
-                if i == len(chunks) - 1 and not re.search(r"[,;&]\s*$|\band\s*$", c) and len(chunks) == 1 and len(row) == 1:
-                    last = re.split(r"\s*(?:,|\band\b|&)\s*", c)[-1]
-                    if len(last.split()) == 1 and last[:1].isupper() and not name_like(last):
-                        carry = last
-                        c = c[: len(c) - len(last)]
+            last = chunks[-1]
+            tail = re.split(r"\s*(?:,|;|\band\b|&)\s*", last)[-1].strip()
+            if len(tail.split()) == 1 and tail[:1].isupper() and not name_like(tail) and last.rstrip().endswith(tail):
+                carry = tail
+                chunks[-1] = last.rstrip()[: -len(tail)]
+            for c in chunks:
                 names.extend(split_names(c))
+    if carry:
+        names.extend(split_names(carry))
     seen: set[str] = set()
     unique = [n for n in names if not (n.lower() in seen or seen.add(n.lower()))]
     affiliations, aff_lines = _affiliations([ln for ln in region if ln not in used])
