@@ -77,7 +77,8 @@ def _user_error(exc: ChatPaperError) -> gr.Error:
 
 
 def _warn(message: str) -> None:
-    gr.Warning(html.escape(message))
+    # duration=None: a warning about a partial result (Chinese failed, English kept) stays until the user closes it.
+    gr.Warning(html.escape(message), duration=None)
 
 
 def _unexpected(what: str) -> gr.Error:
@@ -139,7 +140,9 @@ def _check_upload(pdf: str | None, settings: Settings) -> str | None:
 # ---------------------------------------------------------------- views of a result
 
 def _served(markdown: str, base: Path) -> str:
-    """Point the digest's relative image links at this server's file route, so figures show in the tabs."""
+    """The digest for a tab: front matter dropped (it is for blog engines), relative image links pointed at this
+    server's file route so the figures show."""
+    markdown = re.sub(r"\A---\n.*?\n---\n", "", markdown, flags=re.S)
     def repl(match: re.Match) -> str:
         target = match.group(2)
         if re.match(r"^[a-z][a-z0-9+.-]*:", target, re.I) or target.startswith("/"):
@@ -199,8 +202,7 @@ def _result_update(result: pipeline.DigestResult, cancel: threading.Event) -> tu
         zh=_served(result.markdown["zh"], base) if "zh" in langs and "zh" in result.markdown else "*本次没有中文摘要。*",
         figures=figure_items(result.paper), record=record_markdown(result.record, result.paper),
         outline=outline_rows(result.paper), first_page=result.paper.first_page_image,
-        md_file=gr.DownloadButton(value=str(result.markdown_path), interactive=True),
-        zip_file=gr.DownloadButton(value=str(result.zip_path), interactive=True), cancel=cancel)
+        md_file=str(result.markdown_path), zip_file=str(result.zip_path), cancel=cancel)
 
 
 def digest(source: str = "", pdf: str | None = None, languages: list[str] | None = None, backend: str = "auto",
@@ -215,9 +217,8 @@ def digest(source: str = "", pdf: str | None = None, languages: list[str] | None
     source = _arxiv_source(source) if source else ""
     cancel = threading.Event()
     # A fresh run clears the previous paper's outputs so that nothing stale sits beside the new one.
-    yield _update(markdown="", en="", zh="", figures=[], record="", outline=[], first_page=None,
-                  md_file=gr.DownloadButton(value=None, interactive=False),
-                  zip_file=gr.DownloadButton(value=None, interactive=False), cancel=cancel)
+    yield _update(markdown="", en="", zh="", figures=[], record="", outline=[], first_page=None, md_file=None,
+                  zip_file=None, cancel=cancel)
     try:
         with _model_turn(settings, cancel, progress):
             yield from _run_digest(source or None, pdf, settings, cancel, progress)
@@ -254,15 +255,15 @@ def _model_turn(settings: Settings, cancel: threading.Event, progress):
 
 
 def _run_digest(source, pdf, settings, cancel, progress):
-    last, shown = 0.0, {}
+    last, shown, warned = 0.0, {}, set()
     for event in pipeline.digest_events(source, pdf, settings, cancel=cancel, out_dir=_new_output_dir("digest")):
         progress(min(max(event.fraction, 0.0), 1.0), desc=event.message)
-        if event.warning:
-            _warn(event.warning)
+        # The result repeats the warnings streamed on the way: each is shown once.
+        for warning in [event.warning] + (event.result.warnings if event.result else []):
+            if warning and warning not in warned:
+                warned.add(warning)
+                _warn(warning)
         if event.result is not None:
-            for warning in event.result.warnings:
-                if warning != event.warning:
-                    _warn(warning)
             yield _result_update(event.result, cancel)
             return
         if event.text and event.language in ("en", "zh"):
@@ -324,7 +325,7 @@ def topic_post(query: str, date: str, selected: list[str] | None, records: list[
         raise gr.Error("Search first, then tick at least one paper.", print_exception=False)
     settings = request_settings(["en", "zh"], backend, model, base_url, api_key)
     cancel = threading.Event()
-    yield "", gr.DownloadButton(value=None, interactive=False), cancel
+    yield "", None, cancel
     steps = iter(range(1, 1_000_000))
     try:
         with _model_turn(settings, cancel, progress):
@@ -342,7 +343,7 @@ def topic_post(query: str, date: str, selected: list[str] | None, records: list[
         raise _unexpected("topic post") from None
     finally:
         cancel.set()
-    yield Path(path).read_text(encoding="utf-8"), gr.DownloadButton(value=str(path), interactive=True), cancel
+    yield Path(path).read_text(encoding="utf-8"), str(path), cancel
 
 
 # ---------------------------------------------------------------- the page
@@ -401,9 +402,8 @@ def build_demo(settings: Settings | None = None) -> gr.Blocks:
                         markdown = gr.Code(language="markdown", label="Markdown digest", interactive=False,
                                            elem_id="markdown-source")
                 with gr.Row():
-                    md_file = gr.DownloadButton("Download .md", value=None, interactive=False, elem_id="download-md")
-                    zip_file = gr.DownloadButton("Download .zip (with figures)", value=None, interactive=False,
-                                                 elem_id="download-zip")
+                    md_file = gr.File(label="Markdown (.md)", interactive=False, elem_id="download-md")
+                    zip_file = gr.File(label="Markdown and figures (.zip)", interactive=False, elem_id="download-zip")
                 cancel_state = gr.State(None)
             with gr.Tab("Topic", id="topic-tab", elem_id="topic-tab"):
                 with gr.Row():
@@ -422,8 +422,7 @@ def build_demo(settings: Settings | None = None) -> gr.Blocks:
                 with gr.Row():
                     write = gr.Button("Write the post", variant="primary", elem_id="topic-write")
                     halt_post = gr.Button("Stop", variant="stop", elem_id="topic-stop")
-                post_file = gr.DownloadButton("Download the post (.md)", value=None, interactive=False,
-                                              elem_id="topic-download")
+                post_file = gr.File(label="The post (.md)", interactive=False, elem_id="topic-download")
                 post_view = gr.Markdown(elem_id="topic-post")
                 post_cancel = gr.State(None)
 

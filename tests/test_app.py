@@ -6,6 +6,7 @@ import os
 import threading
 
 import gradio as gr
+import pymupdf
 import pytest
 
 import app
@@ -111,9 +112,11 @@ def test_outline_rows_keep_pages_and_levels():
     assert app.outline_rows(paper) == [["1 Introduction", 1, 1], ["\u20031.1 Setting", 2, 2]]
 
 
-def test_relative_figure_links_point_at_the_file_route(tmp_path):
-    md = "![Figure 1](images/fig1.png) ![x](https://arxiv.org/a.png) ![y](data:image/png;base64,AAAA)"
+def test_tab_view_drops_front_matter_and_serves_relative_figures(tmp_path):
+    md = ("---\ntitle: \"T\"\nlanguages: [\"en\"]\n---\n\n# T\n\n"
+          "![Figure 1](images/fig1.png) ![x](https://arxiv.org/a.png) ![y](data:image/png;base64,AAAA)")
     served = app._served(md, tmp_path)
+    assert served.startswith("\n# T\n")
     assert f"![Figure 1](gradio_api/file={tmp_path.resolve()}/images/fig1.png)" in served
     assert "(https://arxiv.org/a.png)" in served and "(data:image/png;base64,AAAA)" in served
 
@@ -150,10 +153,11 @@ def test_warning_keeps_the_partial_result_streaming(monkeypatch):
         pipeline.PipelineEvent("summarising", "Writing English", 0.4, language="en", text="The paper"),
         pipeline.PipelineEvent("translating", "Chinese failed", 0.9, warning="Chinese failed: <timeout>"),
         Cancelled("Stopped.")))
-    with pytest.warns(UserWarning, match="Chinese failed: &lt;timeout&gt;"):
+    with pytest.warns(UserWarning, match="Chinese failed: &lt;timeout&gt;") as warned:
         updates = run_digest("1111.2011")
     en = app.OUTPUTS.index("en")
     assert updates[-1][en] == "The paper"  # the streamed English stays on the page
+    assert len([w for w in warned if "Chinese failed" in str(w.message)]) == 1
 
 
 def test_stop_sets_the_runs_cancel_event(monkeypatch):
@@ -290,4 +294,36 @@ def test_topic_post_digests_only_the_ticked_papers(monkeypatch, tmp_path):
     updates = list(app.topic_post(" NeRF ", "2024-01-30", ["2401.00002v1"], records, "openai", "", NOWHERE, ""))
     assert seen["ids"] == ["2401.00002v1"] and seen["topic"] == "NeRF" and seen["date"] == "2024-01-30"
     assert updates[-1][0] == "# NeRF daily\n"
-    assert updates[-1][1].value["orig_name"] == "NeRF.md"
+    assert updates[-1][1].endswith("2024-01-30/NeRF.md")
+
+
+def test_done_event_fills_every_output_and_warns_once(monkeypatch, tmp_path):
+    from chatpaper.digest import Digest
+    from chatpaper.paper import Figure
+
+    (tmp_path / "p_images").mkdir()
+    fig = tmp_path / "p_images" / "fig1.png"
+    pymupdf.Pixmap(pymupdf.csRGB, pymupdf.IRect(0, 0, 4, 4), False).save(fig)
+    md = tmp_path / "p.md"
+    md.write_text("---\ntitle: T\n---\n# T\n", encoding="utf-8")
+    paper = Paper(title="T", sections=[Section("1 Introduction", 1, 1)], pages=3, first_page_image=str(fig),
+                  figures=[Figure("Figure 1", "Figure 1: A plot.", 2, None, str(fig)),
+                           Figure("Figure 2", "Figure 2: not cropped.", 3)])
+    chinese_failed = "Chinese digest failed; the English digest is kept."
+    result = pipeline.DigestResult(
+        record=Record(title="T", authors=["A. Author"]), paper=paper, digests={"en": Digest("en")},
+        markdown={"en": "---\ntitle: T\n---\n# T\n\n![Figure 1](p_images/fig1.png)\n", "bilingual": md.read_text()},
+        markdown_path=md, zip_path=tmp_path / "p.zip", warnings=[chinese_failed])
+    monkeypatch.setattr(pipeline, "digest_events", fake_events(
+        pipeline.PipelineEvent("translating", "Chinese failed", 0.9, warning=chinese_failed),
+        pipeline.PipelineEvent("done", "Done", 1.0, result=result)))
+    with pytest.warns(UserWarning) as warned:
+        final = dict(zip(app.OUTPUTS, run_digest("1111.2011", languages=("en", "zh"))[-1]))
+    assert [str(w.message) for w in warned] == [chinese_failed]
+    assert final["markdown"] == md.read_text()  # the API's first output: the bilingual Markdown file's text
+    assert final["en"].startswith("# T") and f"gradio_api/file={fig.resolve()}" in final["en"]
+    assert final["zh"] == "*本次没有中文摘要。*"
+    assert final["figures"] == [(str(fig), "Figure 1: A plot. (p. 2)")]
+    assert final["outline"] == [["1 Introduction", 1, 1]] and final["first_page"] == str(fig)
+    assert final["md_file"] == str(md) and final["zip_file"] == str(tmp_path / "p.zip")
+    assert "**Authors:** A. Author" in final["record"]

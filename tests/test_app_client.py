@@ -34,7 +34,9 @@ def use_llama_server(monkeypatch, server) -> None:
     monkeypatch.setenv("CHATPAPER_BACKEND", "openai")
     monkeypatch.setenv("OPENAI_BASE_URL", server.base_url)
     monkeypatch.setenv("CHATPAPER_MODEL", server.model)
-    monkeypatch.setenv("CHATPAPER_CONTEXT_TOKENS", "2048")  # the fixture's server runs n_ctx=2048
+    # Within the server's n_ctx=2048, and small: SmolLM2 reads ~300 tokens of paper per call, which keeps a whole
+    # digest (6-8 calls) near a minute on 2 cores. The app's wiring, not the prose, is under test here.
+    monkeypatch.setenv("CHATPAPER_CONTEXT_TOKENS", "1024")
 
 
 def files_containing(root: Path, needle: str) -> list[str]:

