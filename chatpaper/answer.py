@@ -97,10 +97,17 @@ def clean_list(raw: str, part: str) -> list[str]:
         items = re.split(r"[,，、;；]|\n", " ".join(lines) if len(lines) == 1 else "\n".join(lines))
     elif len(lines) == 1 and len(_INLINE_ENUM.findall(lines[0])) >= 2:
         items = _INLINE_ENUM.split(lines[0])
+    elif len(lines) == 1:
+        # A paragraph where bullets were asked for: one item per sentence.
+        from chatpaper.sections import split_sentences
+
+        items = split_sentences(lines[0])
     else:
         items = lines
     cleaned = [clean_text(item).strip("。.;；,， ") if part == "keywords" else clean_text(item) for item in items]
     limit = {"keywords": 6, "takeaways": 7, "methods": 8}.get(part, 8)
+    if part == "keywords":  # a run-on "keyword" is a sentence, not a keyword
+        cleaned = [k for k in cleaned if len(k) <= 60]
     out: list[str] = []
     for item in cleaned:
         if item and item not in out:

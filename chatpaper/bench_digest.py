@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import sys
 import time
 from pathlib import Path
@@ -21,6 +22,7 @@ from chatpaper.pipeline import record_from_paper
 from chatpaper.settings import Settings
 from chatpaper.writer import DigestWriter, _PART_ORDER
 
+log = logging.getLogger(__name__)
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_PAPERS = [
     ROOT.parent / "shared/fixtures/arxiv-api/1111.2011v2.pdf",
@@ -54,7 +56,16 @@ def bench_paper(pdf: Path, backend, modes: list[str]) -> tuple[list[dict], dict[
     """English once, then Chinese in each mode; rows of figures and the digests."""
     paper = extract_paper(pdf)
     record = record_from_paper(paper, pdf)
-    writer = DigestWriter(record, paper, backend)
+    start = time.monotonic()
+
+    def log_step(event) -> None:
+        if not event.text or event.message.endswith("done"):
+            print(f"  {time.monotonic() - start:6.1f} s (cpu {time.process_time():6.1f} s)  {pdf.name}: {event.message}",
+                  file=sys.stderr, flush=True)
+        if event.message.endswith("done"):
+            log.debug("model text so far (%s):\n%s", event.language, event.text)
+
+    writer = DigestWriter(record, paper, backend, on_event=log_step)
     names = tuple(record.authors)
     english = writer.write_language("en")
     rows, digests = [row(pdf.name, "en", "direct", english, names, None)], {"en": english}
@@ -72,7 +83,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("pdfs", nargs="*", type=Path, help="papers (default: 1111.2011v2 and three corpus papers)")
     parser.add_argument("--zh-mode", choices=["translate", "direct", "both"], default="both")
     parser.add_argument("--json", type=Path, help="write all rows and digests here")
+    parser.add_argument("--log", type=Path, help="write the model's raw answers here (debug log)")
     args = parser.parse_args(argv)
+    if args.log:
+        logging.basicConfig(filename=args.log, level=logging.DEBUG, format="%(asctime)s %(name)s %(message)s")
     settings = Settings.from_env()
     backend = get_backend(settings)
     modes = ["translate", "direct"] if args.zh_mode == "both" else [args.zh_mode]

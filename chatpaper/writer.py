@@ -157,8 +157,8 @@ class DigestWriter:
                     if part not in digest.missing:
                         digest.missing.append(part)
                 continue
-            if part == "summary":  # one sentence, as the block promises; small models run on
-                value = sections.split_sentences(value)[0] if sections.split_sentences(value) else value
+            if isinstance(value, str):  # small models run on: one sentence for the summary, three for the others
+                value = " ".join(sections.split_sentences(value)[:1 if part == "summary" else 3]) or value
             items = value if isinstance(value, list) else [value]
             kept = []
             for item in items:

@@ -30,11 +30,12 @@ class ScriptedBackend(Backend):
     max_parallel = 1
 
     def __init__(self, script: list[str] | Callable[[list[dict]], str], *, model: str = "scripted-model",
-                 context_tokens: int = 4096, chunk: int = 7):
+                 context_tokens: int = 4096, chunk: int = 7, usage: tuple[int, int] | None = None):
         self.script = script
         self.model = model
         self.context_tokens = context_tokens
         self.chunk = chunk  # characters per streamed chunk
+        self.usage = usage  # fixed (prompt, completion) tokens per call, for output that must not move with prompts
         self.calls: list[list[dict]] = []
         self._lock = threading.Lock()
 
@@ -55,6 +56,8 @@ class ScriptedBackend(Backend):
         def produce(stop_event: threading.Event):
             for i in range(0, len(reply), self.chunk):
                 yield reply[i:i + self.chunk]
+            if self.usage:
+                return Usage(*self.usage), "stop"
             prompt = sum(estimate_tokens(m["content"]) for m in messages)
             return Usage(prompt_tokens=prompt, completion_tokens=estimate_tokens(reply)), "stop"
 

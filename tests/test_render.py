@@ -51,7 +51,7 @@ def digests(paper_with_figures):
     backend = scripted({"summary.en": EN["summary.en"].replace("on 12 scenes.", "on 12 scenes (99.9% of cases)."),
                         "conclusion.en": "SIGNIFICANCE: Better renderings.\nINNOVATION: Grouped training.\n"
                                          "PERFORMANCE REVIEW: Higher PSNR.",
-                        "repair.en": "Nothing more to add."})
+                        "repair.en": "Nothing more to add."}, usage=(1000, 100))  # golden files ignore prompt edits
     return write_digests(record, paper, backend, ["en", "zh"])
 
 
