@@ -87,11 +87,13 @@ def _read_structure(doc: pymupdf.Document, pages: list[PageText], images: Path |
     warn = paper.warnings
     body = body_size(pages)
     mark_furniture(pages, body)
-    front = _stage("front matter", lambda: read_header(pages[0], body), FrontMatter(), warn)
+    # The front page: page 1, unless it is (nearly) blank, a cover sheet without a text layer.
+    first = next((p for p in pages[:3] if sum(len(ln.text) for ln in p.lines) >= 200), pages[0])
+    front = _stage("front matter", lambda: read_header(first, body), FrontMatter(), warn)
     paper.figures = _stage("figures", lambda: extract_figures(doc, pages, body, images), [], warn)
     ordered = [ln for p in pages for b in reading_order(p) for ln in b.lines]
     headings = _stage("headings", lambda: extend_multiline(find_headings(ordered, body), ordered), [], warn)
-    _stage("abstract", lambda: read_abstract(front, pages[0], ordered), None, warn)
+    _stage("abstract", lambda: read_abstract(front, first, ordered), None, warn)
     # Nothing before the abstract (title, author lines) is a section heading, nor is a repeat of the title.
     abstract_at = next((i for i, ln in enumerate(ordered) if ln.role == "abstract"), -1)
     if abstract_at >= 0:
