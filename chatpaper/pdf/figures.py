@@ -150,6 +150,10 @@ def _is_body_block(b: Block, body: float, span_w: float, boxes: list[Rect]) -> b
     bw = b.bbox[2] - b.bbox[0]
     if bw < 0.5 * span_w:
         return False
+    # Running text is justified: its lines (the last aside) fill the block; pseudocode and listings are ragged.
+    full = sum(ln.width >= 0.85 * bw for ln in lines[:-1])
+    if full < 0.6 * (len(lines) - 1):
+        return False
     # Text inside a drawn frame (a boxed listing or prompt) is part of the figure.
     return not any(_inside(b.bbox, r) and (r[2] - r[0]) * (r[3] - r[1]) > 1.2 * bw * (b.bbox[3] - b.bbox[1]) for r in boxes)
 
