@@ -60,6 +60,12 @@ def test_teaser_region_stays_below_the_author_block(paper):
     assert fig1.bbox[3] < 345
 
 
+def test_side_by_side_figures_stay_in_their_columns(paper):
+    p = paper("nerf2nerf_registration")
+    fig4, fig5 = (f for f in p.figures if f.page == 5)
+    assert fig4.bbox[2] < 306 < fig5.bbox[0]  # the gutter of a 612 pt page separates them
+
+
 def test_author_grid_is_read_row_by_row(paper):
     p = paper("safety_alignment_few_tokens_deep")
     assert p.authors == ["Xiangyu Qi", "Ashwinee Panda", "Kaifeng Lyu", "Xiao Ma", "Subhrajit Roy", "Ahmad Beirami",

@@ -240,7 +240,11 @@ def figure_region(page: PageText, cap: Caption, graphics: list[Rect], captions: 
         chosen = _grow(graph + [t for t in small if inband(t)], cy0 if up else cy1, up, gap)
         if not any(g in chosen for g in graph):
             continue
-        r = _widen(_union(chosen), [g for g in graphics if g[3] > top + 1 and g[1] < bottom - 1], gap)
+        r = _union(chosen)
+        if not two_col or sx1 - sx0 > 0.6 * (page.width):
+            # One column: a short caption under a wide figure sees only part of it. (Two columns: the column
+            # bounds the figure; the neighbour's graphics across the gutter belong to another figure.)
+            r = _widen(r, [g for g in graphics if g[3] > top + 1 and g[1] < bottom - 1], gap)
         inside = [ln.bbox for ln in lines if ln.bbox[1] >= r[1] - 2 and ln.bbox[3] <= r[3] + 2 and _hoverlap(ln.bbox, r[0], r[2])]
         r = _union([r] + inside)
         r = (max(r[0], 0), max(r[1], top), min(r[2], page.width), min(r[3], bottom))
