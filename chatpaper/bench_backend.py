@@ -25,48 +25,82 @@ SYSTEM = ("Run {run}. You write short, faithful digests of research papers for b
 ASK = "Summarise the paper below in five bullet points: problem, method, results, limits, why it matters.\n\n{text}"
 
 
-def paper_text(pdf: Path, backend, tokens: int) -> str:
-    """About ``tokens`` tokens (by the backend's own count) of the paper's text, from its start."""
+class Tokens:
+    """The model's tokenizer alone (llama.cpp vocab-only load): counts text, and prompts as the chat template
+    renders them, for the server, which reports no usage when streaming."""
+
+    def __init__(self, model: str):
+        from llama_cpp import Llama
+        from llama_cpp.llama_chat_format import Jinja2ChatFormatter
+
+        self.vocab = Llama(model_path=model, vocab_only=True, verbose=False)
+        meta = self.vocab.metadata
+        token = lambda key: self.vocab._model.token_get_text(int(meta[key])) if key in meta else ""
+        self.template = Jinja2ChatFormatter(template=meta["tokenizer.chat_template"],
+                                            eos_token=token("tokenizer.ggml.eos_token_id"),
+                                            bos_token=token("tokenizer.ggml.bos_token_id"))
+
+    def count(self, text: str) -> int:
+        """Tokens of plain text."""
+        return len(self.vocab.tokenize(text.encode("utf-8"), add_bos=False, special=True))
+
+    def prompt(self, messages: list[dict]) -> int:
+        """Tokens of the messages after the chat template."""
+        return self.count(self.template(messages=messages).prompt)
+
+
+def paper_text(pdf: Path, tokens: Tokens, size: int) -> str:
+    """About ``size`` tokens of the paper's text, from its start."""
     import pymupdf
 
     with pymupdf.open(pdf) as doc:
         text = "\n".join(page.get_text() for page in doc)
-    chars = tokens * 4
-    while backend.count_tokens(text[:chars]) > tokens and chars > 100:
+    chars = size * 4
+    while tokens.count(text[:chars]) > size and chars > 100:
         chars = int(chars * 0.95)
     return text[:chars]
 
 
-def one_run(backend, text: str, run: int, max_tokens: int) -> dict:
+def messages_for(text: str, run: int) -> list[dict]:
+    """The digest-like request of one run (its first words differ per run, defeating the prefix cache)."""
+    return [{"role": "system", "content": SYSTEM.format(run=run)},
+            {"role": "user", "content": ASK.format(text=text)}]
+
+
+def one_run(backend, text: str, run: int, max_tokens: int, tokens: Tokens) -> dict:
     """Time one streamed completion: seconds to the first chunk, decode speed, token counts."""
-    messages = [{"role": "system", "content": SYSTEM.format(run=run)},
-                {"role": "user", "content": ASK.format(text=text)}]
+    messages = messages_for(text, run)
     started = time.perf_counter()
     first = None
     stream = backend.chat(messages, max_tokens=max_tokens, temperature=0.0)
     for _ in stream:
         first = first or time.perf_counter()
     ended = time.perf_counter()
-    out = stream.usage.completion_tokens or 0
-    return {"ttft": (first or ended) - started,
-            "tok_s": (out - 1) / (ended - first) if first and out > 1 and ended > first else float("nan"),
-            "sent": stream.usage.prompt_tokens, "received": out}
+    out = stream.usage.completion_tokens or tokens.count(stream.text)
+    result = {"ttft": (first or ended) - started,
+              "tok_s": (out - 1) / (ended - first) if first and out > 1 and ended > first else float("nan"),
+              "sent": stream.usage.prompt_tokens or tokens.prompt(messages), "received": out}
+    print(f"  {backend.id} run {run}: {result}", file=sys.stderr, flush=True)
+    return result
 
 
-def bench_local(model: str, n_ctx: int, runs: int, pdf: Path, tokens: int, max_tokens: int) -> dict:
-    """Load the model ``runs`` times (median load), then run ``runs`` completions."""
+def bench_local(model: str, n_ctx: int, threads: int, runs: int, text: str, max_tokens: int, tokens: Tokens) -> dict:
+    """Load the model ``runs`` times (median load), then run ``runs`` completions in-process."""
     loads = []
     for _ in range(runs):
         local._MODELS.clear()  # a fresh load each time; the OS page cache still holds the file after the first
-        loads.append(local.load_model(model, n_ctx).seconds)
-    backend = get_backend(Settings(backend="local", model_path=model, context_tokens=n_ctx))
-    text = paper_text(pdf, backend, tokens)
-    results = [one_run(backend, text, run, max_tokens) for run in range(runs)]
-    return {"load": loads, "runs": results, "text": text}
+        loads.append(local.load_model(model, n_ctx, threads).seconds)
+    print(f"  local loads: {loads}", file=sys.stderr, flush=True)
+    backend = get_backend(Settings(backend="local", model_path=model, context_tokens=n_ctx, local_threads=threads))
+    results = [one_run(backend, text, run, max_tokens, tokens) for run in range(runs)]
+    local._MODELS.clear()  # free the in-process copy before a server loads its own
+    return {"load": loads, "runs": results}
 
 
-def bench_server(model: str, n_ctx: int, runs: int, text: str, max_tokens: int) -> dict:
-    """Start llama.cpp's server (load = start until it answers /v1/models), then run ``runs`` completions."""
+def bench_server(model: str, n_ctx: int, threads: int, runs: int, text: str, max_tokens: int, tokens: Tokens) -> dict:
+    """Start llama.cpp's server (load = process start until it answers /v1/models), then run ``runs`` completions
+    through the openai backend."""
+    threads_args = ["--n_threads", str(threads), "--n_threads_batch", str(threads)] if threads > 0 else []
     with socket.socket() as s:  # a free loopback port
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
@@ -74,14 +108,16 @@ def bench_server(model: str, n_ctx: int, runs: int, text: str, max_tokens: int) 
     with tempfile.TemporaryFile() as log:
         started = time.perf_counter()
         proc = subprocess.Popen([sys.executable, "-m", "llama_cpp.server", "--model", model, "--host", "127.0.0.1",
-                                 "--port", str(port), "--n_ctx", str(n_ctx)], stdout=log, stderr=subprocess.STDOUT)
+                                 "--port", str(port), "--n_ctx", str(n_ctx), *threads_args],
+                                stdout=log, stderr=subprocess.STDOUT)
         try:
             load = _wait(base, proc, started)
-            backend = get_backend(Settings(backend="openai", openai_base_url=base))
-            results = [one_run(backend, text, run, max_tokens) for run in range(runs)]
+            print(f"  server ready after {load:.2f} s", file=sys.stderr, flush=True)
+            backend = get_backend(Settings(backend="openai", openai_base_url=base, llm_timeout=600.0))
+            results = [one_run(backend, text, run, max_tokens, tokens) for run in range(runs)]
         finally:
             proc.terminate()
-            proc.wait(10)
+            proc.wait(30)
     return {"load": [load], "runs": results}
 
 
@@ -117,19 +153,24 @@ def main(argv=None) -> int:
     parser.add_argument("--max-tokens", type=int, default=200, help="tokens to generate per run (default 200)")
     parser.add_argument("--runs", type=int, default=3, help="runs per setup; medians are printed (default 3)")
     parser.add_argument("--n-ctx", type=int, default=4096, help="context window (default 4096)")
-    parser.add_argument("--skip-server", action="store_true", help="only the in-process backend")
+    parser.add_argument("--threads", type=int, help="CPU threads (default CHATPAPER_THREADS; 0: llama.cpp's choice)")
+    parser.add_argument("--only", choices=["local", "server"], help="run one setup only")
     args = parser.parse_args(argv)
 
     settings = Settings.from_env()
     model = args.model or local.resolve_model_path(settings, progress=print)
+    args.threads = settings.local_threads if args.threads is None else args.threads
     print(f"model: {model}\nprompt: ~{args.tokens} tokens of {args.pdf.name}, {args.max_tokens} generated, "
-          f"{args.runs} runs, n_ctx {args.n_ctx}\n")
-    results = {"local (in-process)": bench_local(model, args.n_ctx, args.runs, args.pdf, args.tokens,
-                                                 args.max_tokens)}
-    if not args.skip_server:
-        local._MODELS.clear()  # free the in-process copy before the server loads its own
-        results["llama.cpp server (openai backend)"] = bench_server(
-            model, args.n_ctx, args.runs, results["local (in-process)"]["text"], args.max_tokens)
+          f"{args.runs} runs, n_ctx {args.n_ctx}, threads {args.threads or 'llama.cpp default'}\n", flush=True)
+    tokens = Tokens(model)
+    text = paper_text(args.pdf, tokens, args.tokens)
+    results = {}
+    if args.only in (None, "local"):
+        results["local (in-process)"] = bench_local(model, args.n_ctx, args.threads, args.runs, text,
+                                                    args.max_tokens, tokens)
+    if args.only in (None, "server"):
+        results["llama.cpp server (openai backend)"] = bench_server(model, args.n_ctx, args.threads, args.runs,
+                                                                    text, args.max_tokens, tokens)
     print("| setup | load s | first token s | tokens/s | tokens sent | tokens received |")
     print("|---|---|---|---|---|---|")
     for name, result in results.items():

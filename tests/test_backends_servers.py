@@ -61,7 +61,7 @@ def test_local_backend_streams_in_process_with_exact_usage(smollm_gguf):
     chunks = list(stream)
     assert len(chunks) > 3 and stream.text.strip()
     # llama-cpp-python counts a non-streamed completion itself: the streamed counts must be the same numbers
-    llama = local.load_model(backend.model, backend.context_tokens)
+    llama = local.load_model(backend.model, backend.context_tokens, backend.threads)
     with llama.lock:
         reference = llama.llama.create_chat_completion(messages=COLOURS, max_tokens=24, temperature=0.0)
     assert reference["choices"][0]["message"]["content"] == stream.text

@@ -116,6 +116,7 @@ def _concatenate(parts: list[Path], target: Path) -> str:
                         out.write(block)
             out.flush()
             os.fsync(out.fileno())
+        os.chmod(tmp, 0o644)  # mkstemp makes it private; the model is no secret, and a service user may read it
         os.replace(tmp, target)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -187,21 +188,21 @@ class _Loaded:
     seconds: float  # load time, for the benchmark
 
 
-# Models loaded in this process, keyed by (path, n_ctx): shared by every request, holds no user data.
-_MODELS: dict[tuple[str, int], _Loaded] = {}
+# Models loaded in this process, keyed by (path, n_ctx, threads): shared by every request, holds no user data.
+_MODELS: dict[tuple[str, int, int], _Loaded] = {}
 _MODELS_LOCK = threading.Lock()
 
 
-def load_model(path: str, n_ctx: int) -> _Loaded:
+def load_model(path: str, n_ctx: int, threads: int = 0) -> _Loaded:
     """The llama.cpp model for ``path``, loaded on first use and then shared within the process."""
-    key = (path, n_ctx)
+    key = (path, n_ctx, threads)
     with _MODELS_LOCK:
         if key not in _MODELS:
-            _MODELS[key] = _load(path, n_ctx)
+            _MODELS[key] = _load(path, n_ctx, threads)
         return _MODELS[key]
 
 
-def _load(path: str, n_ctx: int) -> _Loaded:
+def _load(path: str, n_ctx: int, threads: int) -> _Loaded:
     try:
         from llama_cpp import Llama
     except ImportError:
@@ -210,7 +211,10 @@ def _load(path: str, n_ctx: int) -> _Loaded:
     started = time.perf_counter()
     try:
         # chat_format=None: llama-cpp-python uses the chat template stored in the GGUF metadata.
-        llama = Llama(model_path=path, n_ctx=n_ctx, verbose=False)
+        # threads: on a CPU shared with other busy processes, OpenMP's spinning threads slow prompt reading
+        # several-fold (measured: 3x with 2 threads at load 8 on 2 cores), so the setting can pin it to 1.
+        extra = {"n_threads": threads, "n_threads_batch": threads} if threads > 0 else {}
+        llama = Llama(model_path=path, n_ctx=n_ctx, verbose=False, **extra)
     except (ValueError, RuntimeError, OSError) as exc:
         raise BackendError(f"llama.cpp could not load {path}: {exc}. Is it a complete GGUF file?") from exc
     _count_tokens_of(llama)
@@ -252,6 +256,7 @@ class LocalBackend(Backend):
     def __init__(self, settings: Settings, progress: Progress | None = None):
         self.model = resolve_model_path(settings, progress)
         self.context_tokens = settings.context_tokens or DEFAULT_CONTEXT
+        self.threads = settings.local_threads
         self.idle_timeout = None  # in-process: nothing to time out on; waiting for the lock is queueing
 
     def describe(self) -> str:
@@ -260,15 +265,18 @@ class LocalBackend(Backend):
 
     def load(self) -> float:
         """Load the model now (it loads on first use otherwise); return the seconds the load took."""
-        return load_model(self.model, self.context_tokens).seconds
+        return self._loaded().seconds
+
+    def _loaded(self) -> _Loaded:
+        return load_model(self.model, self.context_tokens, self.threads)
 
     def count_tokens(self, text: str) -> int:
         """Exact: the model's own tokenizer."""
-        llama = load_model(self.model, self.context_tokens).llama
+        llama = self._loaded().llama
         return len(llama.tokenize(text.encode("utf-8"), add_bos=False, special=False))
 
     def _produce(self, messages, *, max_tokens, temperature, stop, stop_event: threading.Event):
-        loaded = load_model(self.model, self.context_tokens)
+        loaded = self._loaded()
         while not loaded.lock.acquire(timeout=0.1):  # queue behind the running generation, unless cancelled
             if stop_event.is_set():
                 return Usage(), None
