@@ -328,13 +328,18 @@ def extract_figures(doc: pymupdf.Document, pages: list[PageText], body: float, i
         p = pages[pno]
         if pno not in graphics_cache:
             graphics_cache[pno] = _graphics(doc[pno])
-        rect = figure_region(p, cap, graphics_cache[pno], per_page[pno], body, is_two_column(p))
+        two_col = is_two_column(p)
+        rect = figure_region(p, cap, graphics_cache[pno], per_page[pno], body, two_col)
         if rect:
             rect = _clip_to_frame(p, rect)
+        guessed = rect is None
+        if guessed:
+            rect = _guess_region(p, cap, two_col)
         fig = Figure(label=f"Figure {cap.number}", caption=cap.text, page=pno + 1,
                      bbox=tuple(round(v, 1) for v in rect) if rect else None)
-        if rect:
+        if rect and not guessed:
             _mark_inside(p, rect, "figure")
+        if rect:
             if images_dir is not None:
                 if pno not in lists:
                     check_images(doc[pno])
@@ -351,6 +356,19 @@ def extract_figures(doc: pymupdf.Document, pages: list[PageText], body: float, i
                 if rect:
                     _mark_inside(pages[pno], rect, "table")
     return figures
+
+
+def _guess_region(page: PageText, cap: Caption, two_col: bool) -> Rect | None:
+    """No drawing found for a caption: the column band above it (or, near the page top, below it) is the best guess."""
+    sx0, sx1 = _column_span(page, cap, two_col)
+    _, cy0, _, cy1 = cap.bbox
+    top = min((ln.y0 for ln in page.lines if not ln.furniture), default=0.0)
+    bottom = max((ln.y1 for ln in page.lines if not ln.furniture), default=page.height)
+    if cy0 - top >= 60:
+        return (sx0, max(top, cy0 - 0.35 * page.height), sx1, cy0)
+    if bottom - cy1 >= 60:
+        return (sx0, cy1, sx1, min(bottom, cy1 + 0.35 * page.height))
+    return None
 
 
 def _clip_to_frame(page: PageText, rect: Rect) -> Rect | None:
