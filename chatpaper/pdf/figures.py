@@ -207,62 +207,90 @@ def _widen(r: Rect, graphics: list[Rect], gap: float) -> Rect:
     return (x0, y0, x1, y1)
 
 
-def figure_region(page: PageText, cap: Caption, graphics: list[Rect], captions: list[Caption], body: float,
-                  two_col: bool) -> Rect | None:
-    """The region of a caption's figure: above the caption, else below, else beside it."""
-    sx0, sx1 = _column_span(page, cap, two_col)
-    cx0, cy0, cx1, cy1 = cap.bbox
+def _barriers(page: PageText, cap: Caption, sx0: float, sx1: float, graphics: list[Rect], captions: list[Caption],
+              body: float) -> list[Rect]:
+    """What bounds a figure within its column: paragraphs of running text, other captions, the title block."""
     boxes = [g for g in graphics if (g[2] - g[0]) > 20 and (g[3] - g[1]) > 10]
-    barriers: list[Rect] = []
+    out: list[Rect] = []
     for b in page.blocks:
         if b is cap.block or not _hoverlap(b.bbox, sx0, sx1):
             continue
         if _is_body_block(b, body, sx1 - sx0, boxes) or any(c.block is b for c in captions):
-            barriers.append(b.bbox)
+            out.append(b.bbox)
         else:
-            barriers.extend(ln.bbox for ln in b.lines if ln.role == "front")
+            out.extend(ln.bbox for ln in b.lines if ln.role == "front")
             # Title-sized type (page 1's title block) also bounds a teaser figure.
-            barriers.extend(ln.bbox for ln in b.lines if ln.size > body * 1.3 and len(ln.text) > 3 and ln.role != "figure")
-    above = max((r[3] for r in barriers if r[3] <= cy0 + 2), default=0.0)
-    below = min((r[1] for r in barriers if r[1] >= cy1 - 2), default=page.height)
-    lines = [ln for ln in page.lines if not ln.furniture and ln.role != "caption"
-             and not any(_inside(ln.bbox, bb) for bb in barriers)]
-    # Labels and sub-captions tie a figure's parts together; a heading standing above the figure does not.
-    small = [ln.bbox for ln in lines if not _heading_like(ln, body)]
-    gap = 2.5 * body
-    for top, bottom, up in ((above, cy0, True), (cy1, below, False)):
-        if bottom - top < 12:
-            continue
-        inband = lambda r: r[3] > top + 1 and r[1] < bottom - 1 and _hoverlap(r, sx0, sx1)  # noqa: E731
-        graph = [g for g in graphics if inband(g)]
-        if not graph:
-            continue
-        chosen = _grow(graph + [t for t in small if inband(t)], cy0 if up else cy1, up, gap)
-        if not any(g in chosen for g in graph):
-            continue
-        r = _union(chosen)
-        if not two_col or sx1 - sx0 > 0.6 * (page.width):
-            # One column: a short caption under a wide figure sees only part of it. (Two columns: the column
-            # bounds the figure; the neighbour's graphics across the gutter belong to another figure.)
-            r = _widen(r, [g for g in graphics if g[3] > top + 1 and g[1] < bottom - 1], gap)
-        inside = [ln.bbox for ln in lines if ln.bbox[1] >= r[1] - 2 and ln.bbox[3] <= r[3] + 2 and _hoverlap(ln.bbox, r[0], r[2])]
-        r = _union([r] + inside)
-        r = (max(r[0], 0), max(r[1], top), min(r[2], page.width), min(r[3], bottom))
-        if r[3] - r[1] >= 12 and r[2] - r[0] >= 20:
-            return r
+            out.extend(ln.bbox for ln in b.lines if ln.size > body * 1.3 and len(ln.text) > 3 and ln.role != "figure")
+    return out
+
+
+def _side_region(graphics: list[Rect], cap: Caption) -> Rect | None:
+    """A wrapped figure with its caption set beside it: the nearest group of graphics left or right."""
+    cx0, cy0, cx1, cy1 = cap.bbox
     side = [g for g in graphics if (g[0] >= cx1 - 4 or g[2] <= cx0 + 4) and g[3] > cy0 - 200 and g[1] < cy1 + 10
             and (g[3] - g[1]) * (g[2] - g[0]) > 4]
-    if side:
-        near = min(side, key=lambda g: abs((g[1] + g[3]) / 2 - (cy0 + cy1) / 2))
-        group = [g for g in side if (g[0] >= cx1 - 4) == (near[0] >= cx1 - 4) and g[3] > near[1] - 40 and g[1] < near[3] + 40]
-        r = _union(group)
-        if r and r[3] - r[1] >= 12 and r[2] - r[0] >= 20:
-            return r
+    if not side:
+        return None
+    near = min(side, key=lambda g: abs((g[1] + g[3]) / 2 - (cy0 + cy1) / 2))
+    group = [g for g in side if (g[0] >= cx1 - 4) == (near[0] >= cx1 - 4) and g[3] > near[1] - 40 and g[1] < near[3] + 40]
+    r = _union(group)
+    return r if r and r[3] - r[1] >= 12 and r[2] - r[0] >= 20 else None
+
+
+def figure_region(page: PageText, cap: Caption, graphics: list[Rect], captions: list[Caption], body: float,
+                  two_col: bool) -> Rect | None:
+    """The region of a caption's figure: above the caption, else below, else beside it."""
+    sx0, sx1 = _column_span(page, cap, two_col)
+    _, cy0, _, cy1 = cap.bbox
+    barriers = _barriers(page, cap, sx0, sx1, graphics, captions, body)
+    above = max((r[3] for r in barriers if r[3] <= cy0 + 2), default=0.0)
+    below = min((r[1] for r in barriers if r[1] >= cy1 - 2), default=page.height)
+    free = [ln for ln in page.lines if not ln.furniture and ln.role != "caption"
+            and not any(_inside(ln.bbox, bb) for bb in barriers)]
+    lines = [ln.bbox for ln in free]
+    # Labels and sub-captions tie a figure's parts together; a heading standing above the figure does not.
+    ties = [ln.bbox for ln in free if not _heading_like(ln, body)]
+    widen = not two_col or sx1 - sx0 > 0.6 * page.width
+    for top, bottom, up in ((above, cy0, True), (cy1, below, False)):
+        r = _band_region(graphics, ties, lines, (sx0, top, sx1, bottom), up, 2.5 * body, widen)
+        if r is not None:
+            return (max(r[0], 0), r[1], min(r[2], page.width), r[3])
+    r = _side_region(graphics, cap)
+    if r is not None:
+        return r
     if above == 0.0:
         above = min((ln.y0 for ln in page.lines if not ln.furniture), default=0.0) - 2
     if above < cy0 - 40:
         return (sx0, above, sx1, cy0)  # text-only figure (a listing): the space between caption and body text
     return None
+
+
+def _band_region(graphics: list[Rect], ties: list[Rect], lines: list[Rect], band: Rect, up: bool, gap: float,
+                 widen: bool) -> Rect | None:
+    """The figure grown from the caption's edge through a band of the column; None when no drawing is in reach."""
+    sx0, top, sx1, bottom = band
+    if bottom - top < 12:
+        return None
+
+    def inband(r: Rect) -> bool:
+        return r[3] > top + 1 and r[1] < bottom - 1 and _hoverlap(r, sx0, sx1)
+
+    graph = [g for g in graphics if inband(g)]
+    if not graph:
+        return None
+    chosen = _grow(graph + [t for t in ties if inband(t)], bottom if up else top, up, gap)
+    drawn = set(graph)
+    if not any(c in drawn for c in chosen):
+        return None
+    r = _union(chosen)
+    if widen:
+        # One column: a short caption under a wide figure sees only part of it. (Two columns: the column
+        # bounds the figure; the neighbour's graphics across the gutter belong to another figure.)
+        r = _widen(r, [g for g in graphics if g[3] > top + 1 and g[1] < bottom - 1], gap)
+    inside = [t for t in lines if t[1] >= r[1] - 2 and t[3] <= r[3] + 2 and _hoverlap(t, r[0], r[2])]
+    r = _union([r] + inside)
+    r = (r[0], max(r[1], top), r[2], min(r[3], bottom))
+    return r if r[3] - r[1] >= 12 and r[2] - r[0] >= 20 else None
 
 
 def render_crop(page: pymupdf.Page | pymupdf.DisplayList, rect: Rect, path: Path, dpi: int = _RENDER_DPI) -> str | None:
