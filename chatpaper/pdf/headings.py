@@ -87,8 +87,8 @@ def _heading_like(line: Line, body: float) -> bool:
     return line.size >= body * 1.1 or line.bold or _caps(_ARABIC.sub(r"\2", line.text)) or line.italic and line.size >= body
 
 
-def find_headings(ordered: list[Line], body: float) -> list[Heading]:
-    """Headings in reading order, with levels."""
+def _candidates(ordered: list[Line], body: float) -> list[tuple[Line, tuple[str, int, str] | None]]:
+    """Lines that could be headings, each with its parsed number (or None)."""
     cands: list[tuple[Line, tuple[str, int, str] | None]] = []
     prev: Line | None = None
     for ln in ordered:
@@ -97,13 +97,24 @@ def find_headings(ordered: list[Line], body: float) -> list[Heading]:
             if num is None or len(num[2].split()) <= 18:
                 cands.append((ln, num))
         prev = ln
+    return cands
+
+
+def _top_style(cands: list[tuple[Line, tuple[str, int, str] | None]]) -> tuple | None:
+    """The style most numbered top-level headings ("1 Introduction", "II. METHOD") share, if any."""
     styles: Counter = Counter()
     for ln, num in cands:
         if num and num[1] == 1 and num[0] in ("arabic", "roman") and re.match(r"[A-Z]", num[2]):
             styles[style_key(ln)] += 1
-    if not styles:
+    return styles.most_common(1)[0][0] if styles else None
+
+
+def find_headings(ordered: list[Line], body: float) -> list[Heading]:
+    """Headings in reading order, with levels."""
+    cands = _candidates(ordered, body)
+    top = _top_style(cands)
+    if top is None:
         return _unnumbered_only(cands, body)
-    top = styles.most_common(1)[0][0]
     headings: list[Heading] = []
     started = False
     last_part: Line | None = None
