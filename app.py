@@ -222,7 +222,8 @@ def digest(source: str = "", pdf: str | None = None, languages: list[str] | None
     try:
         with _model_turn(settings, cancel, progress):
             yield from _run_digest(source or None, pdf, settings, cancel, progress)
-    except Cancelled:
+    except Cancelled as exc:
+        log.info("digest stopped: %s", exc)
         gr.Info("Stopped.")
     except ChatPaperError as exc:
         raise _user_error(exc) from None
@@ -276,6 +277,7 @@ def _run_digest(source, pdf, settings, cancel, progress):
 def stop(cancel: threading.Event | None) -> None:
     """Stop the running digest or post of this session (the pipeline checks the event between tokens)."""
     if cancel is not None:
+        log.info("stop requested")
         cancel.set()
 
 

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 from pathlib import Path
 
 import pymupdf
@@ -151,13 +152,27 @@ def evil_pdf(path: Path) -> Path:
     return path
 
 
-def test_html_in_a_title_never_runs(llama_server, monkeypatch, tmp_path, arxiv_server):
+def test_stop_then_html_in_a_title_never_runs(llama_server, monkeypatch, tmp_path, arxiv_server, corpus_dir,
+                                              caplog):
     use_llama_server(monkeypatch, llama_server)
     pdf = evil_pdf(tmp_path / "evil.pdf")
     arxiv_server.add_entry("2401.00009v1", title=EVIL_TITLE, published="2024-01-29", categories=["cs.CR"])
     arxiv_server.add_feed("*", ["2401.00009v1"])
+    caplog.set_level(logging.INFO, logger="app")
     with launched_app() as url, browser_page() as page:
-        start_digest(page, url, pdf, english_only=True)
+        # Stop: a digest that is streaming ends there, and the page takes the next one.
+        start_digest(page, url, corpus_dir / "specter_acl2020.pdf", english_only=True)
+        page.wait_for_function("() => document.querySelector('#en-view').innerText.trim().length > 0",
+                               timeout=DIGEST_TIMEOUT_MS)
+        page.click("#stop-button")
+        page.wait_for_timeout(1500)
+        stopped_at = page.inner_text("#en-view")
+        page.wait_for_timeout(3000)
+        assert page.inner_text("#en-view") == stopped_at, "text kept streaming after Stop"
+        assert page.locator("#download-md a").count() == 0
+        assert "digest stopped" in caplog.text  # the server's pipeline ended too, not only the page's stream
+
+        start_digest(page, url, pdf, english_only=True)  # a fresh page load, the same server
         wait_done(page)
         open_tab(page, "Paper")
         assert EVIL_TITLE in page.inner_text("#record-view")  # shown, as text
