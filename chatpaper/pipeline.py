@@ -94,24 +94,9 @@ def load_record(source: str, settings: Settings, progress: Progress | None = Non
 def prepare(source: str | None, pdf_path: str | None, settings: Settings, progress: Progress | None = None,
             images_dir: Path | None = None) -> tuple[Record, Paper]:
     """Fetch (arXiv) or accept (upload) a paper and extract it: the record and the paper, ready to digest."""
-    from chatpaper.pdf import extract_paper
-
-    progress = progress or (lambda m: None)
-    record = None
-    if pdf_path:
-        path = Path(pdf_path)
-    elif source and source.strip():
-        path = _local_pdf(source.strip())
-        if path is None:
-            from chatpaper.arxiv_source import fetch_record_and_pdf
-
-            record = fetch_record_and_pdf(source.strip(), settings, progress)
-            path = Path(record.pdf_path)
-    else:
-        raise InvalidSource("Nothing to digest: give an arXiv id or link, or a PDF.")
-    progress(f"extracting {path.name}")
-    paper = extract_paper(path, images_dir=images_dir, settings=settings)
-    return record or record_from_paper(paper, path), paper
+    record, path = _fetch(source, pdf_path, settings, progress)
+    (progress or (lambda m: None))(f"extracting {path.name}")
+    return _extract(record, path, settings, images_dir)
 
 
 def digest_key(record: Record, settings: Settings, languages: list[str]) -> str:
@@ -155,11 +140,7 @@ def digest_events(source: str | None, pdf_path: str | None, settings: Settings, 
     _check(cancel)
     yield PipelineEvent("extracting", f"Reading the PDF of {record.title or path.name}…", _FRACTION["extracting"])
     images = out_dir / f"{_stem(record)}_images"
-    from chatpaper.pdf import extract_paper
-
-    paper = extract_paper(path, images_dir=images, settings=settings)
-    if not record.id:
-        record = record_from_paper(paper, path)
+    record, paper = _extract(record, path, settings, images)
     _check(cancel)
     warnings = list(paper.warnings)
     cache = Cache(settings.cache_path)
@@ -181,7 +162,8 @@ def digest_events(source: str | None, pdf_path: str | None, settings: Settings, 
     yield PipelineEvent("done", f"Done: {result.markdown_path.name}", 1.0, result=result)
 
 
-def _fetch(source: str | None, pdf_path: str | None, settings: Settings) -> tuple[Record, Path]:
+def _fetch(source: str | None, pdf_path: str | None, settings: Settings,
+           progress: Progress | None = None) -> tuple[Record, Path]:
     """The record (arXiv, or a placeholder filled after extraction) and the local PDF."""
     if pdf_path:
         return Record(title="", authors=[], pdf_path=str(pdf_path)), Path(pdf_path)
@@ -192,8 +174,16 @@ def _fetch(source: str | None, pdf_path: str | None, settings: Settings) -> tupl
         return Record(title="", authors=[], pdf_path=str(path)), path
     from chatpaper.arxiv_source import fetch_record_and_pdf
 
-    record = fetch_record_and_pdf(source.strip(), settings)
+    record = fetch_record_and_pdf(source.strip(), settings, progress)
     return record, Path(record.pdf_path)
+
+
+def _extract(record: Record, path: Path, settings: Settings, images_dir: Path | None) -> tuple[Record, Paper]:
+    """Extract the PDF; an upload's placeholder record is replaced by one made from the PDF's own facts."""
+    from chatpaper.pdf import extract_paper
+
+    paper = extract_paper(path, images_dir=images_dir, settings=settings)
+    return (record if record.id else record_from_paper(paper, path)), paper
 
 
 def _check(cancel: threading.Event) -> None:
@@ -233,8 +223,9 @@ def _write(record: Record, paper: Paper, settings: Settings, languages: list[str
             if item.warning:
                 warnings.append(item.warning)
     finally:
-        cancel.set() if worker.is_alive() else None  # the consumer left early: stop the model
-        worker.join(timeout=5)
+        if worker.is_alive():  # the consumer left early (closed the generator): stop the model
+            cancel.set()
+            worker.join(timeout=5)
 
 
 def _relay(progress: DigestProgress) -> PipelineEvent:

@@ -56,9 +56,7 @@ class DigestWriter:
                 english = self.write_language("en")
                 if want_en:
                     digests["en"] = english
-            except BackendError as exc:
-                if isinstance(exc, Cancelled):
-                    raise
+            except BackendError as exc:  # Cancelled is not a BackendError: it stops everything
                 errors.append(f"English digest failed: {exc}")
                 self._warn("en", errors[-1])
         if "zh" in languages:
@@ -75,8 +73,6 @@ class DigestWriter:
                     raise BackendError("the model wrote no usable Chinese text")
                 digests["zh"] = zh
             except BackendError as exc:
-                if isinstance(exc, Cancelled):
-                    raise
                 errors.append(f"Chinese digest failed ({exc}); the English digest is kept." if digests else
                               f"Chinese digest failed: {exc}")
                 self._warn("zh", errors[-1])

@@ -142,3 +142,9 @@ def test_cli_digest_error_is_one_line(backend, capsys):
     assert cli.main(["digest", "nope.pdf"]) == 1
     err = capsys.readouterr().err
     assert err.splitlines()[-1].startswith("error: No such file: nope.pdf") and "Traceback" not in err
+
+
+def test_prepare_returns_record_and_paper_for_an_upload(arxiv_fixtures, tmp_path):
+    record, paper = pipeline.prepare(None, str(arxiv_fixtures / FIXTURE_PDF), Settings.from_env(), images_dir=tmp_path)
+    assert record.title == paper.title and record.pdf_path.endswith(FIXTURE_PDF)
+    assert paper.first_page_image and (tmp_path / "page-001.png").is_file()
