@@ -130,22 +130,30 @@ def _is_mono(font: str) -> bool:
 
 def _dominant(spans: list[Span]) -> tuple[float, bool, bool, bool, str]:
     """Size, bold, italic, mono and font of the characters that are the majority."""
-    sizes: Counter = Counter()
+    if len(spans) == 1:  # the common case, kept cheap: most lines are one span
+        s = spans[0]
+        return round(s.size, 1), s.bold, bool(s.flags & _ITALIC), bool(s.flags & _MONO) or _is_mono(s.font), s.font
+    sizes: dict[float, int] = {}
+    fonts: dict[str, int] = {}
     bold = italic = mono = total = 0
-    fonts: Counter = Counter()
     for s in spans:
-        n = len(s.text.strip()) or 1
+        n = len(s.text) or 1
         total += n
-        sizes[round(s.size, 1)] += n
-        fonts[s.font] += n
-        bold += n * s.bold
-        italic += n * bool(s.flags & _ITALIC)
-        mono += n * (bool(s.flags & _MONO) or _is_mono(s.font))
-    size = max(sizes.items(), key=lambda kv: (kv[1], kv[0]))[0] if sizes else 0.0
+        key = round(s.size, 1)
+        sizes[key] = sizes.get(key, 0) + n
+        fonts[s.font] = fonts.get(s.font, 0) + n
+        if s.bold:
+            bold += n
+        if s.flags & _ITALIC:
+            italic += n
+        if s.flags & _MONO or _is_mono(s.font):
+            mono += n
+    size = max(sizes.items(), key=lambda kv: (kv[1], kv[0]))[0]
     # A small-caps line is mostly the small size; its capitals carry the real size.
-    if len(sizes) > 1 and max(sizes) < size * 1.35 and any(s.text.strip()[:1].isupper() for s in spans if round(s.size, 1) == max(sizes)):
-        size = max(sizes)
-    return size, bold * 2 > total, italic * 2 > total, mono * 2 > total, fonts.most_common(1)[0][0] if fonts else ""
+    biggest = max(sizes)
+    if biggest != size and biggest < size * 1.35 and any(s.text.lstrip()[:1].isupper() for s in spans if round(s.size, 1) == biggest):
+        size = biggest
+    return size, bold * 2 > total, italic * 2 > total, mono * 2 > total, max(fonts.items(), key=lambda kv: kv[1])[0]
 
 
 _BOLD_FONT = re.compile(r"bold|black|heavy|semibold|-b\b|\.b\b|cmbx", re.I)
@@ -162,6 +170,8 @@ def _is_bold(span: dict) -> bool:
 
 def spans_text(spans: list[Span]) -> str:
     """Spans joined left to right, with a space where the gap between two spans is a word space."""
+    if len(spans) == 1:
+        return " ".join(spans[0].text.split())
     parts: list[str] = []
     prev: Span | None = None
     for s in spans:
