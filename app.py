@@ -40,6 +40,8 @@ OUTPUT_MAX_AGE_S = 6 * 3600
 STREAM_EVERY_S = 0.25  # the model streams per token; the page needs a repaint only a few times a second
 QUEUE_MAX_SIZE = 32  # past this many waiting requests a visitor is told the queue is full instead of waiting
 GENERIC_ERROR = "Something went wrong on our side (it has been logged). Try again, or try another paper."
+# The digest puts the first page and the figures inline: keep them thumbnail-sized so the prose stays in view.
+CSS = "#en-view img, #zh-view img { max-height: 360px; width: auto; }"
 # An in-process model (llama.cpp, transformers) runs one generation at a time; when the queue lets several digests
 # run (remote default backend) and a user picks a local one, they wait here instead of sharing the model.
 _IN_PROCESS_MODEL = threading.Lock()
@@ -448,11 +450,12 @@ def build_demo(settings: Settings | None = None) -> gr.Blocks:
 
 
 def launch_options(settings: Settings | None = None) -> dict:
-    """Keyword arguments for ``demo.launch``: the upload limit, the served output folder, no run history."""
+    """Keyword arguments for ``demo.launch``: the upload limit, the served output folder, no run history, CSS."""
     settings = settings or Settings.from_env()
     OUTPUT_ROOT.mkdir(parents=True, exist_ok=True)
     # run_history=False: Gradio's run history would keep every call's inputs (the API key too) in the browser.
-    return {"max_file_size": settings.max_pdf_bytes, "allowed_paths": [str(OUTPUT_ROOT)], "run_history": False}
+    return {"max_file_size": settings.max_pdf_bytes, "allowed_paths": [str(OUTPUT_ROOT)], "run_history": False,
+            "css": CSS}
 
 
 demo = build_demo()
