@@ -18,6 +18,10 @@ _INSTITUTION = re.compile(
     r"center|centre|academy|faculty|hospital|foundation|google|microsoft|meta|nvidia|deepmind|openai|facebook|amazon|"
     r"ibm|adobe|team|group|address|affiliation|email|technolog\w*|sciences?|engineering|computer|national|polytechnic|"
     r"street|member|fellow|ieee|student|anonymous|road|usa|china|uk|germany|france|japan|canada)\b", re.I)
+# Words of venue lines, subtitles and section names that are capitalised like names but never are names.
+_NOT_NAME = re.compile(r"\b(report|technical|preprint|draft|paper|conference|workshop|proceedings|arxiv|version|"
+                       r"abstract|introduction|supplementary|material|appendix|edition|volume|journal|transactions|"
+                       r"review|submitted|accepted|under|manuscript|letters?|figure|table|chapter|section)\b", re.I)
 _IEEE = re.compile(r",?\s*(?:(?:graduate\s+)?student\s+|senior\s+|life\s+)?(?:fellow|member),?\s+ieee", re.I)
 _PARTICLES = {"van", "von", "der", "den", "de", "da", "di", "del", "della", "du", "dos", "le", "la", "bin", "al", "y", "ter"}
 _MARKS = "*†‡§¶#⋆∗♯♮♭⊤⊥✉♣♠♦♥∥"
@@ -90,7 +94,7 @@ def name_like(piece: str) -> str | None:
     """The piece cleaned to a person's name, or None when it is not one."""
     piece = re.sub(rf"[{re.escape(_MARKS)}\d]+", " ", piece)
     piece = re.sub(r"\s+", " ", piece).strip(" ,;:.")
-    if not piece or "@" in piece or _INSTITUTION.search(piece) or re.search(r"[{}()\[\]/|]", piece.replace("(", "").replace(")", "")):
+    if not piece or "@" in piece or _INSTITUTION.search(piece) or _NOT_NAME.search(piece) or re.search(r"[{}()\[\]/|]", piece.replace("(", "").replace(")", "")):
         return None
     words = piece.split()
     if not 2 <= len(words) <= 5:
