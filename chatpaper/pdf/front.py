@@ -177,7 +177,10 @@ def _affiliations(lines: list[Line]) -> tuple[list[str], list[Line]]:
     out: list[str] = []
     used: list[Line] = []
     for ln in sorted(lines, key=lambda ln: (ln.y0, ln.x0)):
-        t = re.sub(rf"^[{re.escape(_MARKS)}\d\s,]+", "", ln.text).strip()
+        # Affiliation marks: superscripts, or short spans set smaller than the line ("a", "1", "†").
+        plain = spans_text([s for s in ln.spans if not s.flags & 1 and not (len(s.text.strip()) <= 3 and s.size < 0.9 * ln.size)])
+        plain = plain or ln.text
+        t = re.sub(rf"^[{re.escape(_MARKS)}\d\s,]+", "", plain).strip()
         if t and "@" not in t and _INSTITUTION.search(t) and len(t) < 200 and ln.size > 0:
             used.append(ln)
             if t not in out:
