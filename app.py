@@ -356,7 +356,8 @@ def build_demo(settings: Settings | None = None) -> gr.Blocks:
     """The page, with its queue limits sized from ``settings`` (the server's environment by default)."""
     settings = settings or Settings.from_env()
     llm_limit = digest_concurrency(settings)
-    with gr.Blocks(title="chatpaper: bilingual paper digests") as demo:
+    # analytics_enabled=False: no telemetry calls from the server (a Space's visitors did not agree to them).
+    with gr.Blocks(title="chatpaper: bilingual paper digests", analytics_enabled=False) as demo:
         gr.Markdown("# chatpaper\nAn arXiv link or a PDF in; an English and Chinese digest out. Facts (title, "
                     "authors, links) come from arXiv and the PDF, the prose from a language model.")
         with gr.Accordion("Model settings", open=False, elem_id="settings"):
@@ -462,4 +463,5 @@ demo = build_demo()
 
 if __name__ == "__main__":
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per HTTP request drowns the app's own log
     demo.launch(**launch_options())

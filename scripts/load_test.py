@@ -153,6 +153,7 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=10, help="concurrent /digest calls")
     parser.add_argument("--delay-ms", type=float, default=4.0, help="the fake model's delay per streamed word")
     args = parser.parse_args()
+    os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"  # gradio_client's telemetry: nothing leaves 127.0.0.1
     from gradio_client import Client, handle_file
 
     pdfs = sorted(CORPUS.glob("*.pdf"), key=lambda p: p.stat().st_size)[:args.requests]

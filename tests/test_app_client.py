@@ -16,6 +16,12 @@ from tests.plugins.llm_server import free_port
 SECRET = "sk-app-test-never-stored-8c1f"
 
 
+@pytest.fixture(autouse=True)
+def _no_telemetry(monkeypatch):
+    """gradio_client phones home unless this is set (its analytics_enabled=False alone does not stop it)."""
+    monkeypatch.setenv("GRADIO_ANALYTICS_ENABLED", "False")
+
+
 @contextlib.contextmanager
 def launched_app():
     """The app on a free 127.0.0.1 port, in this process, launched the way ``python app.py`` does; yields its URL."""

@@ -10,7 +10,7 @@ import pymupdf
 import pytest
 from playwright.sync_api import Page, sync_playwright
 
-from tests.test_app_client import SECRET, launched_app, use_llama_server
+from tests.test_app_client import SECRET, _no_telemetry, launched_app, use_llama_server  # noqa: F401 (fixture)
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -24,17 +24,20 @@ pytestmark = pytest.mark.slow
 
 @contextlib.contextmanager
 def browser_page():
-    """A fresh Chromium page that records every dialog (alert) and page error instead of blocking on it."""
+    """A fresh Chromium page that records every dialog (alert), page error and non-loopback request (refused)."""
     if not Path(CHROMIUM).exists():
         pytest.fail(f"{CHROMIUM} is missing: apt-get install chromium")
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         try:
             page = browser.new_page(viewport={"width": 1280, "height": 1000}, accept_downloads=True)
-            page.dialogs, page.errors = [], []
+            page.dialogs, page.errors, page.external = [], [], []
             page.on("dialog", lambda d: (page.dialogs.append(d.message), d.dismiss()))
             page.on("pageerror", lambda e: page.errors.append(str(e)))
+            page.route("**/*", lambda route: route.continue_() if route.request.url.startswith("http://127.0.0.1:")
+                       else (page.external.append(route.request.url), route.abort()))
             yield page
+            assert not page.external, f"the page tried to reach outside 127.0.0.1: {page.external}"
         finally:
             browser.close()
 
