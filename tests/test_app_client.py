@@ -8,6 +8,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
+import requests
 from gradio_client import Client, handle_file
 
 import app
@@ -94,3 +95,18 @@ def test_api_errors_reach_the_client_as_messages(monkeypatch, tmp_path):
         # and the app still serves the next request
         with pytest.raises(Exception, match="arXiv link or id, or upload a PDF"):
             client.predict(source="", api_name="/digest")
+
+
+@pytest.mark.slow
+def test_upload_over_the_limit_is_refused_by_the_server(monkeypatch, corpus_dir):
+    monkeypatch.setenv("CHATPAPER_MAX_PDF_MB", "0.1")  # read by launch_options() when the app starts
+    pdf = corpus_dir / "phrase_generation_vectors_acl2014.pdf"  # 205 KB
+    with launched_app() as url:
+        with pytest.raises(ValueError, match="exceeds the maximum file size of 104857 bytes"):
+            Client(url, verbose=False).predict(source="", pdf=handle_file(str(pdf)), api_name="/digest")
+        # A client that ignores the published limit is stopped by the server itself.
+        with pdf.open("rb") as f:
+            refused = requests.post(url + "gradio_api/upload", files={"files": f}, timeout=30)
+        assert refused.status_code == 413
+        small = requests.post(url + "gradio_api/upload", files={"files": ("small.pdf", b"%PDF-1.4\n")}, timeout=30)
+        assert small.status_code == 200
