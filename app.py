@@ -182,7 +182,8 @@ def outline_rows(paper: Paper) -> list[list]:
 
 def figure_items(paper: Paper) -> list[tuple[str, str]]:
     """Gallery items (image path, caption) for the figures that have a crop."""
-    return [(f.image, f"{f.caption or f.label} (p. {f.page})") for f in paper.figures if f.image and Path(f.image).is_file()]
+    return [(f.image, f"{f.caption or f.label} (p. {f.page})") for f in paper.figures
+            if f.image and Path(f.image).is_file()]
 
 
 # ---------------------------------------------------------------- handlers
@@ -195,13 +196,14 @@ def _update(**values) -> tuple:
 
 
 def _result_update(result: pipeline.DigestResult, cancel: threading.Event) -> tuple:
-    base = result.markdown_path.parent
-    langs = result.digests
+    def view(lang: str, absent: str) -> str:
+        if lang in result.digests and lang in result.markdown:
+            return _served(result.markdown[lang], result.markdown_path.parent)
+        return absent
+
     return _update(
         markdown=result.markdown.get("bilingual", ""),
-        en=_served(result.markdown["en"], base) if "en" in langs and "en" in result.markdown else
-        "*No English digest in this run.*",
-        zh=_served(result.markdown["zh"], base) if "zh" in langs and "zh" in result.markdown else "*本次没有中文摘要。*",
+        en=view("en", "*No English digest in this run.*"), zh=view("zh", "*本次没有中文摘要。*"),
         figures=figure_items(result.paper), record=record_markdown(result.record, result.paper),
         outline=outline_rows(result.paper), first_page=result.paper.first_page_image,
         md_file=str(result.markdown_path), zip_file=str(result.zip_path), cancel=cancel)
@@ -360,94 +362,104 @@ def build_demo(settings: Settings | None = None) -> gr.Blocks:
     with gr.Blocks(title="chatpaper: bilingual paper digests", analytics_enabled=False) as demo:
         gr.Markdown("# chatpaper\nAn arXiv link or a PDF in; an English and Chinese digest out. Facts (title, "
                     "authors, links) come from arXiv and the PDF, the prose from a language model.")
-        with gr.Accordion("Model settings", open=False, elem_id="settings"):
-            with gr.Row():
-                backend = gr.Dropdown(BACKEND_CHOICES, value="auto", label="Backend", elem_id="backend")
-                model = gr.Textbox(value="", label="Model", placeholder="empty: the backend's default",
-                                   elem_id="model")
-            with gr.Row():
-                base_url = gr.Textbox(value="", label="Base URL (OpenAI-compatible server)",
-                                      placeholder="empty: api.openai.com", elem_id="base-url")
-                api_key = gr.Textbox(value="", label="API key (used for your requests only, never stored)",
-                                     type="password", elem_id="api-key")
+        model_inputs = _model_panel()
         with gr.Tabs():
             with gr.Tab("Digest a paper", id="digest-tab"):
-                with gr.Row():
-                    with gr.Column(scale=3):
-                        source = gr.Textbox(value="", label="arXiv link or id", placeholder="2401.16144 or "
-                                            "https://arxiv.org/abs/2401.16144", elem_id="source")
-                        gr.Examples(EXAMPLE_SOURCES, inputs=[source], label="Examples")
-                        languages = gr.CheckboxGroup(LANGUAGE_CHOICES, value=["en", "zh"], label="Languages",
-                                                     elem_id="languages")
-                    with gr.Column(scale=2):
-                        pdf = gr.File(label=f"…or upload a PDF (up to {settings.max_pdf_mb:g} MB)",
-                                      file_types=[".pdf"], type="filepath", elem_id="pdf")
-                with gr.Row():
-                    run = gr.Button("Digest", variant="primary", elem_id="digest-button")
-                    halt = gr.Button("Stop", variant="stop", elem_id="stop-button")
-                status = gr.Markdown("", min_height=40, elem_id="status")
-                with gr.Tabs():
-                    with gr.Tab("English", id="en-tab", elem_id="en-tab"):
-                        en_view = gr.Markdown(label="English digest", elem_id="en-view")
-                    with gr.Tab("中文", id="zh-tab", elem_id="zh-tab"):
-                        zh_view = gr.Markdown(label="Chinese digest", elem_id="zh-view")
-                    with gr.Tab("Figures", id="figures-tab", elem_id="figures-tab"):
-                        figures = gr.Gallery(label="Figures", columns=3, height="auto", elem_id="figures")
-                    with gr.Tab("Paper", id="paper-tab", elem_id="paper-tab"):
-                        with gr.Row():
-                            with gr.Column(scale=3):
-                                record_view = gr.Markdown(label="Record", elem_id="record-view")
-                                outline = gr.Dataframe(headers=["Section", "Level", "Page"],
-                                                       datatype=["str", "number", "number"], interactive=False,
-                                                       label="Outline", elem_id="outline")
-                            with gr.Column(scale=2):
-                                first_page = gr.Image(label="First page", type="filepath", interactive=False,
-                                                      elem_id="first-page")
-                    with gr.Tab("Markdown", id="markdown-tab", elem_id="markdown-tab"):
-                        markdown = gr.Code(language="markdown", label="Markdown digest", interactive=False,
-                                           elem_id="markdown-source")
-                with gr.Row():
-                    md_file = gr.File(label="Markdown (.md)", interactive=False, elem_id="download-md")
-                    zip_file = gr.File(label="Markdown and figures (.zip)", interactive=False, elem_id="download-zip")
-                cancel_state = gr.State(None)
+                _digest_tab(settings, model_inputs, llm_limit)
             with gr.Tab("Topic", id="topic-tab", elem_id="topic-tab"):
-                with gr.Row():
-                    query = gr.Textbox(label="arXiv query", placeholder="NeRF, \"diffusion models\", ...", scale=3,
-                                       elem_id="topic-query")
-                    categories = gr.Textbox(label="Categories (optional)", placeholder="cs.CV cs.GR", scale=1,
-                                            elem_id="topic-categories")
-                with gr.Row():
-                    date = gr.Textbox(value="", label="Up to date (YYYY-MM-DD, empty: today)", elem_id="topic-date")
-                    days = gr.Slider(1, 30, value=7, step=1, label="Days back", elem_id="topic-days")
-                    max_results = gr.Slider(1, 50, value=10, step=1, label="At most", elem_id="topic-max")
-                search = gr.Button("Search arXiv", elem_id="topic-search")
-                found = gr.Markdown(elem_id="topic-found")
-                picked = gr.CheckboxGroup([], label="Papers", elem_id="topic-papers")
-                records_state = gr.State([])
-                with gr.Row():
-                    write = gr.Button("Write the post", variant="primary", elem_id="topic-write")
-                    halt_post = gr.Button("Stop", variant="stop", elem_id="topic-stop")
-                post_file = gr.File(label="The post (.md)", interactive=False, elem_id="topic-download")
-                post_view = gr.Markdown(elem_id="topic-post")
-                post_cancel = gr.State(None)
-
-        outputs = [markdown, en_view, zh_view, figures, record_view, outline, first_page, md_file, zip_file,
-                   cancel_state]
-        digesting = run.click(digest, inputs=[source, pdf, languages, backend, model, base_url, api_key],
-                              outputs=outputs, api_name="digest", concurrency_limit=llm_limit, concurrency_id="llm",
-                              show_progress_on=[status])
-        halt.click(stop, inputs=[cancel_state], outputs=None, api_visibility="private", queue=False)
-        halt.click(None, cancels=[digesting], api_visibility="private")
-        search.click(topic_search, inputs=[query, categories, date, days, max_results],
-                     outputs=[picked, records_state, found], api_name="topic_search", concurrency_limit=2)
-        posting = write.click(topic_post, inputs=[query, date, picked, records_state, backend, model, base_url,
-                                                   api_key],
-                              outputs=[post_view, post_file, post_cancel], api_name="topic_post",
-                              concurrency_limit=llm_limit, concurrency_id="llm")
-        halt_post.click(stop, inputs=[post_cancel], outputs=None, api_visibility="private", queue=False)
-        halt_post.click(None, cancels=[posting], api_visibility="private")
+                _topic_tab(model_inputs, llm_limit)
     demo.queue(max_size=QUEUE_MAX_SIZE, default_concurrency_limit=2)
     return demo
+
+
+def _model_panel() -> list[gr.components.Component]:
+    """The folded settings: backend, model, base URL and API key (the handlers' last four inputs)."""
+    with gr.Accordion("Model settings", open=False, elem_id="settings"):
+        with gr.Row():
+            backend = gr.Dropdown(BACKEND_CHOICES, value="auto", label="Backend", elem_id="backend")
+            model = gr.Textbox(value="", label="Model", placeholder="empty: the backend's default", elem_id="model")
+        with gr.Row():
+            base_url = gr.Textbox(value="", label="Base URL (OpenAI-compatible server)",
+                                  placeholder="empty: api.openai.com", elem_id="base-url")
+            api_key = gr.Textbox(value="", label="API key (used for your requests only, never stored)",
+                                 type="password", elem_id="api-key")
+    return [backend, model, base_url, api_key]
+
+
+def _digest_tab(settings: Settings, model_inputs: list, llm_limit: int) -> None:
+    """Source, upload and languages; Digest and Stop; the five output tabs and the two downloads."""
+    with gr.Row():
+        with gr.Column(scale=3):
+            source = gr.Textbox(value="", label="arXiv link or id", elem_id="source",
+                                placeholder="2401.16144 or https://arxiv.org/abs/2401.16144")
+            gr.Examples(EXAMPLE_SOURCES, inputs=[source], label="Examples")
+            languages = gr.CheckboxGroup(LANGUAGE_CHOICES, value=["en", "zh"], label="Languages",
+                                         elem_id="languages")
+        with gr.Column(scale=2):
+            pdf = gr.File(label=f"…or upload a PDF (up to {settings.max_pdf_mb:g} MB)", file_types=[".pdf"],
+                          type="filepath", elem_id="pdf")
+    with gr.Row():
+        run = gr.Button("Digest", variant="primary", elem_id="digest-button")
+        halt = gr.Button("Stop", variant="stop", elem_id="stop-button")
+    status = gr.Markdown("", min_height=40, elem_id="status")
+    with gr.Tabs():
+        with gr.Tab("English", id="en-tab", elem_id="en-tab"):
+            en_view = gr.Markdown(label="English digest", elem_id="en-view")
+        with gr.Tab("中文", id="zh-tab", elem_id="zh-tab"):
+            zh_view = gr.Markdown(label="Chinese digest", elem_id="zh-view")
+        with gr.Tab("Figures", id="figures-tab", elem_id="figures-tab"):
+            figures = gr.Gallery(label="Figures", columns=3, height="auto", elem_id="figures")
+        with gr.Tab("Paper", id="paper-tab", elem_id="paper-tab"):
+            with gr.Row():
+                with gr.Column(scale=3):
+                    record_view = gr.Markdown(label="Record", elem_id="record-view")
+                    outline = gr.Dataframe(headers=["Section", "Level", "Page"], datatype=["str", "number", "number"],
+                                           interactive=False, label="Outline", elem_id="outline")
+                with gr.Column(scale=2):
+                    first_page = gr.Image(label="First page", type="filepath", interactive=False, elem_id="first-page")
+        with gr.Tab("Markdown", id="markdown-tab", elem_id="markdown-tab"):
+            markdown = gr.Code(language="markdown", label="Markdown digest", interactive=False,
+                               elem_id="markdown-source")
+    with gr.Row():
+        md_file = gr.File(label="Markdown (.md)", interactive=False, elem_id="download-md")
+        zip_file = gr.File(label="Markdown and figures (.zip)", interactive=False, elem_id="download-zip")
+    cancel_state = gr.State(None)
+    outputs = [markdown, en_view, zh_view, figures, record_view, outline, first_page, md_file, zip_file, cancel_state]
+    digesting = run.click(digest, inputs=[source, pdf, languages, *model_inputs], outputs=outputs, api_name="digest",
+                          concurrency_limit=llm_limit, concurrency_id="llm", show_progress_on=[status])
+    # Stop sets the run's cancel event (the pipeline and the model stop) and cancels the event in the queue.
+    halt.click(stop, inputs=[cancel_state], outputs=None, api_visibility="private", queue=False)
+    halt.click(None, cancels=[digesting], api_visibility="private")
+
+
+def _topic_tab(model_inputs: list, llm_limit: int) -> None:
+    """Query, window and maximum; the matching papers as checkboxes; the blog post of the ticked ones."""
+    with gr.Row():
+        query = gr.Textbox(label="arXiv query", placeholder="NeRF, \"diffusion models\", ...", scale=3,
+                           elem_id="topic-query")
+        categories = gr.Textbox(label="Categories (optional)", placeholder="cs.CV cs.GR", scale=1,
+                                elem_id="topic-categories")
+    with gr.Row():
+        date = gr.Textbox(value="", label="Up to date (YYYY-MM-DD, empty: today)", elem_id="topic-date")
+        days = gr.Slider(1, 30, value=7, step=1, label="Days back", elem_id="topic-days")
+        max_results = gr.Slider(1, 50, value=10, step=1, label="At most", elem_id="topic-max")
+    search = gr.Button("Search arXiv", elem_id="topic-search")
+    found = gr.Markdown(elem_id="topic-found")
+    picked = gr.CheckboxGroup([], label="Papers", elem_id="topic-papers")
+    records_state = gr.State([])
+    with gr.Row():
+        write = gr.Button("Write the post", variant="primary", elem_id="topic-write")
+        halt = gr.Button("Stop", variant="stop", elem_id="topic-stop")
+    post_file = gr.File(label="The post (.md)", interactive=False, elem_id="topic-download")
+    post_view = gr.Markdown(elem_id="topic-post")
+    cancel_state = gr.State(None)
+    search.click(topic_search, inputs=[query, categories, date, days, max_results],
+                 outputs=[picked, records_state, found], api_name="topic_search", concurrency_limit=2)
+    posting = write.click(topic_post, inputs=[query, date, picked, records_state, *model_inputs],
+                          outputs=[post_view, post_file, cancel_state], api_name="topic_post",
+                          concurrency_limit=llm_limit, concurrency_id="llm")
+    halt.click(stop, inputs=[cancel_state], outputs=None, api_visibility="private", queue=False)
+    halt.click(None, cancels=[posting], api_visibility="private")
 
 
 def launch_options(settings: Settings | None = None) -> dict:

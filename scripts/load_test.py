@@ -205,8 +205,8 @@ def main() -> None:
         print(f"completed: {ok}/{args.requests} in {wall:.1f} s wall")
         print(f"latency: median {statistics.median(latencies):.1f} s, max {max(latencies):.1f} s, "
               f"min {min(latencies):.1f} s")
-        print(f"queue limits: {llm_limit} digest(s) at once (concurrency_id 'llm'), queue max_size {app.QUEUE_MAX_SIZE}, "
-              f"upload limit {config.get('max_file_size')} bytes")
+        print(f"queue limits: {llm_limit} digest(s) at once (concurrency_id 'llm'), "
+              f"queue max_size {app.QUEUE_MAX_SIZE}, upload limit {config.get('max_file_size')} bytes")
         print(f"observed: peak {model.peak} model streams at once, {model.calls} model calls, "
               f"highest queue position seen {max(ranks) if ranks else 0}")
         print(f"app server RSS: idle {rss_idle:.0f} MB, peak {peak_rss_mb(process.pid):.0f} MB")

@@ -204,7 +204,8 @@ def test_topic_search_lists_arxiv_papers(arxiv_server):
     update, records, found = app.topic_search("NeRF", "cs.CV", "2024-01-30", 7, 10)
     assert [value for _, value in update["choices"]] == ["2401.00001v1", "2401.00002v2"]  # newest first, in window
     assert update["value"] == ["2401.00001v1", "2401.00002v2"]  # all ticked
-    assert update["choices"][1][0].startswith("NeRF <b>in the wild</b> — ")  # raw: the browser test checks labels render as text
+    # passed raw: the browser test checks that labels render as text
+    assert update["choices"][1][0].startswith("NeRF <b>in the wild</b> — ")
     assert [r.title for r in records] == ["Fast NeRF rendering", "NeRF <b>in the wild</b>"]
     assert found.startswith("2 papers found")
 
