@@ -328,3 +328,19 @@ def test_done_event_fills_every_output_and_warns_once(monkeypatch, tmp_path):
     assert final["outline"] == [["1 Introduction", 1, 1]] and final["first_page"] == str(fig)
     assert final["md_file"] == str(md) and final["zip_file"] == str(tmp_path / "p.zip")
     assert "**Authors:** A. Author" in final["record"]
+
+
+@pytest.mark.parametrize("typed, sent", [("https://arxiv.org/abs/1111.2011v2", "1111.2011v2"),
+                                         (" arXiv:2401.16144 ", "2401.16144"),
+                                         ("https://arxiv.org/pdf/2401.16144v3.pdf", "2401.16144v3")])
+def test_arxiv_source_reaches_the_pipeline_as_a_bare_id(typed, sent, monkeypatch):
+    seen = []
+
+    def digest_events(source, pdf_path, settings, *, cancel=None, out_dir=None):
+        seen.append((source, pdf_path, settings.languages, settings.backend))
+        raise Cancelled("enough")
+        yield
+
+    monkeypatch.setattr(pipeline, "digest_events", digest_events)
+    run_digest(typed, None, languages=("zh", "en"))
+    assert seen == [(sent, None, "zh,en", "openai")]
