@@ -13,7 +13,8 @@ from chatpaper.settings import Settings
 from chatpaper.writer import _PART_ORDER
 from tests.test_digest import INJECTION, make_paper
 
-pytestmark = pytest.mark.slow
+# About 2-3 minutes on two quiet cores; the timeout allows for a machine busy with other work.
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(1800)]
 
 
 def prose(digest) -> str:
