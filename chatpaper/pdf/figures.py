@@ -25,7 +25,7 @@ log = logging.getLogger(__name__)
 
 _FIG = re.compile(r"^(figure|fig\.?)\s*(\d{1,3})(?![\d.]\d)\s*(?P<delim>[:.|]|—|–|-)?\s*", re.I)
 _TABLE = re.compile(r"^(table|tab\.)\s*(\d{1,3}|[IVX]{1,5})\b\s*([:.|]|—|–|-)?", re.I)
-_NUMBERED = re.compile(r"^(\d{1,2}(\.\d{1,2})*\.?|[IVX]{1,5}\.)\s+[A-Z][a-zA-Z]")
+_NUMBERED = re.compile(r"^((\d{1,2}(\.\d{1,2})*\.?|[IVX]{1,5}\.)\s+[A-Z][a-zA-Z]|(?i:references|acknowledge?ments?|appendix)\b)")
 _RENDER_DPI = 150
 _MAX_PIXELS_SIDE = 4000  # cap of a crop's pixmap side: an absurd page or region never allocates gigabytes
 
