@@ -133,3 +133,15 @@ def _is_echo(value, description: str) -> bool:
         return False
     text = " ".join(value) if isinstance(value, list) else value
     return _norm(text).rstrip(".。") == _norm(description).rstrip(".。")
+
+
+_ANY_LABEL = re.compile(r"^\s*(?:[#*]+\s*)?(?:[A-Z][A-Z ]{2,30}|译文|翻译|中文|Translation|Chinese)\s*(?:\*\*)?\s*[:：]\s*")
+
+
+def parse_translation(text: str, part: str) -> str | list[str] | None:
+    """A translated part: the whole answer, without a label, quotes or code fences the model may add."""
+    text = re.sub(r"^```\w*\s*|\s*```$", "", text.strip())
+    lines = [_ANY_LABEL.sub("", line) for line in text.split("\n")]
+    raw = "\n".join(line for line in lines if line.strip())
+    value = clean_list(raw, part) if part in LIST_PARTS else clean_text(raw)
+    return value or None

@@ -1,7 +1,7 @@
 """The steps of writing digests: choose the input per task, call the model, parse, repair once, check.
 
 English takes three calls (summary, methods, conclusion), each reading the sections that task needs. Chinese is
-either translated from the English digest in one call (``zh_mode="translate"``) or written directly with Chinese
+either translated from the English digest, one short call per part (``zh_mode="translate"``), or written directly with Chinese
 prompts (``"direct"``). Each call's missing parts get one repair call; Chinese parts that are not really Chinese
 get one translation call; what is still missing is marked missing, never left silently empty.
 """
@@ -47,7 +47,7 @@ class DigestWriter:
         """Digests by language, only those that succeeded; BackendError when none did."""
         want_en = "en" in languages
         translate = "zh" in languages and zh_mode == "translate"
-        self._calls_planned = 3 * (want_en or translate) + ("zh" in languages) * (1 if translate else 3)
+        self._calls_planned = 3 * (want_en or translate) + ("zh" in languages) * (len(_PART_ORDER) if translate else 3)
         digests: dict[str, Digest] = {}
         errors: list[str] = []
         english: Digest | None = None
@@ -111,7 +111,8 @@ class DigestWriter:
             _store(digest, {p: v for p, v in fixed.items() if self._is_chinese(v)})
 
     def translate(self, english: Digest) -> Digest:
-        """The Chinese digest translated from the English one: one call, one repair call for what came back wrong."""
+        """The Chinese digest translated from the English one, part by part; a part that comes back empty or not
+        Chinese is translated once more, then marked missing."""
         digest = Digest(language="zh", method="translated", missing=list(english.missing))
         start = time.monotonic()
         parts = ["title_translation"] + [p for p in _PART_ORDER[1:] if getattr(english, p)]
@@ -129,11 +130,24 @@ class DigestWriter:
 
     # ------------------------------------------------------------------------------------------------- steps
     def _translate_parts(self, parts: list[str], source: dict, digest: Digest) -> dict:
-        labelled = "\n".join(_labelled(p, source[p]) for p in parts)
+        """Translate each part in its own short call: small models drop labels in a long labelled translation."""
         prompt = load_prompt("translate.zh")
-        budget = MAX_TOKENS["translate"] if len(parts) > 3 else MAX_TOKENS["repair"] * 2
-        reply = self._call("zh", prompt.render(text=labelled), budget, digest, "translate")
-        return answer.parse_answer(reply, parts)
+        found: dict = {}
+        for part in parts:
+            value = source[part]
+            if part == "keywords":
+                text = ", ".join(value)
+            elif isinstance(value, list):
+                text = "\n".join(f"- {item}" for item in value)
+            else:
+                text = value
+            budget = min(max(64, 3 * self._count(text)), MAX_TOKENS["translate"])
+            reply = self._call("zh", prompt.render(text=text, is_list=part in LIST_PARTS and part != "keywords"),
+                               budget, digest, "translate")
+            parsed = answer.parse_translation(reply, part)
+            if parsed:
+                found[part] = parsed
+        return found
 
     def _repair(self, lang: str, task: str, missing: list[str], text: str, digest: Digest,
                 descriptions: dict[str, str]) -> dict:
@@ -253,15 +267,6 @@ def _descriptions(prompt) -> dict[str, str]:
     elif prompt.name.startswith("methods"):
         out.setdefault("methods", "the method as 3 to 6 steps, each on its own line starting with \"- \"")
     return out
-
-
-def _labelled(part: str, value) -> str:
-    label = answer.LABELS[part][0]
-    if isinstance(value, list):
-        if part == "keywords":
-            return f"{label}: {', '.join(value)}"
-        return f"{label}:\n" + "\n".join(f"- {item}" for item in value)
-    return f"{label}: {value}"
 
 
 def _store(digest: Digest, found: dict) -> None:

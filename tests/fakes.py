@@ -11,7 +11,7 @@ def task_of(messages: list[dict]) -> str:
     """Which digest call these messages are: summary, methods, conclusion, translate or repair (+ ".en"/".zh")."""
     user = messages[-1]["content"]
     lang = "zh" if "简体中文" in messages[0]["content"] else "en"
-    if user.startswith("Translate the following digest"):
+    if user.startswith("把下面这段论文摘要的英文翻译成简体中文"):
         return "translate.zh"
     if "lacked some parts" in user or "缺少了一些部分" in user:
         return f"repair.{lang}"

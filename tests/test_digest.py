@@ -26,11 +26,29 @@ EN = {
     "conclusion.en": "SIGNIFICANCE: Better renderings.\nINNOVATION: Grouped training.\n"
                      "PERFORMANCE REVIEW: Higher PSNR.\nWORKLOAD: Two datasets.",
 }
-ZH = ("TITLE: 分而治之\nSUMMARY: 本文把训练视图分组并将专家模型蒸馏为一个模型。\nTAKEAWAYS:\n- 按相似度对视图分组。\n"
-      "- 每组训练一个专家。\n- 将专家蒸馏合并。\nKEYWORDS: 神经辐射场, 蒸馏, 视图分组\nBACKGROUND: 神经辐射场对每个视图一视同仁。\n"
-      "PAST METHODS: 一个网络记住所有视图。\nAPPROACH: 划分视图、训练专家、再蒸馏。\nPERFORMANCE: 在 12 个场景上 PSNR 提升到 31.2。\n"
-      "METHODS:\n- 对视图分组。\n- 每组训练一个专家。\n- 蒸馏专家。\nSIGNIFICANCE: 渲染更好。\nINNOVATION: 分组训练。\n"
-      "PERFORMANCE REVIEW: PSNR 更高。\nWORKLOAD: 两个数据集。")
+# The Chinese of each English part, for the per-part translation calls.
+ZH_PARTS = {
+    "Divide and Conquer": "分而治之",
+    "DaC splits the training views into groups and distils the experts into one model.": "本文把训练视图分组并将专家模型蒸馏为一个模型。",
+    "- Views are grouped by similarity.\n- One expert per group.\n- Experts are distilled.":
+        "- 按相似度对视图分组。\n- 每组训练一个专家。\n- 将专家蒸馏合并。",
+    "NeRF, distillation, view grouping": "神经辐射场, 蒸馏, 视图分组",
+    "NeRF treats every view alike.": "神经辐射场对每个视图一视同仁。",
+    "One network holds all views.": "一个网络记住所有视图。",
+    "Divide the views, train experts, distil.": "划分视图、训练专家、再蒸馏。",
+    "PSNR rises to 31.2 on 12 scenes.": "在 12 个场景上 PSNR 提升到 31.2。",
+    "- Group the views.\n- Train one expert per group.\n- Distil the experts.": "- 对视图分组。\n- 每组训练一个专家。\n- 蒸馏专家。",
+    "Better renderings.": "渲染更好。",
+    "Grouped training.": "分组训练。",
+    "Higher PSNR.": "PSNR 更高。",
+    "Two datasets.": "两个数据集。",
+}
+
+
+def translate(messages, table=ZH_PARTS) -> str:
+    """The scripted translator: the Chinese of the English text in the call (its last paragraph)."""
+    english = messages[-1]["content"].rstrip("\n").split("\n\n", 1)[1]
+    return table.get(english, "（无法翻译）")
 
 
 def make_paper(extra: str = "") -> tuple[Record, Paper]:
@@ -53,10 +71,12 @@ def make_paper(extra: str = "") -> tuple[Record, Paper]:
 
 def scripted(overrides: dict | None = None, **kw) -> ScriptedBackend:
     """A backend answering each task from EN/ZH (overrides win; a list is consumed one answer per call)."""
-    replies = {**EN, "translate.zh": ZH, **(overrides or {})}
+    replies = {**EN, "translate.zh": translate, **(overrides or {})}
 
     def reply(messages):
         value = replies.get(task_of(messages), "I cannot help with that.")
+        if callable(value):
+            return value(messages)
         return value.pop(0) if isinstance(value, list) else value
 
     return ScriptedBackend(reply, **kw)
@@ -68,7 +88,7 @@ def test_every_prompt_loads_and_renders_with_its_declared_variables():
     for task in ("summary", "methods", "conclusion", "repair", "system"):
         assert {f"{task}.en", f"{task}.zh"} <= set(names)
     assert "translate.zh" in names
-    samples = {"title": "T", "text": "X", "parts": [("SUMMARY", "one sentence")]}
+    samples = {"title": "T", "text": "X", "parts": [("SUMMARY", "one sentence")], "is_list": True}
     for name in names:
         prompt = prompts.load_prompt(name)
         text = prompt.render(**{v: samples[v] for v in prompt.variables})
@@ -151,14 +171,15 @@ def test_english_and_translated_chinese():
     record, paper = make_paper()
     backend = scripted()
     digests = write_digests(record, paper, backend, ["en", "zh"], zh_mode="translate")
-    assert backend.tasks() == ["summary.en", "methods.en", "conclusion.en", "translate.zh"]
+    assert backend.tasks() == ["summary.en", "methods.en", "conclusion.en"] + ["translate.zh"] * 13  # one per part
     en, zh = digests["en"], digests["zh"]
     assert en.takeaways == ["Views are grouped by similarity.", "One expert per group.", "Experts are distilled."]
     assert zh.title_translation == "分而治之" and zh.methods[0] == "对视图分组。" and zh.method == "translated"
     assert not en.missing and not zh.missing
-    # The translation call carries the English digest, labelled, and nothing of the paper.
-    sent = backend.calls[-1][-1]["content"]
-    assert "SUMMARY: DaC splits the training views" in sent and "<paper>" not in sent
+    # A translation call carries one part of the English digest, and nothing of the paper.
+    sent = backend.calls[4][-1]["content"]
+    assert sent.endswith("\n\nDaC splits the training views into groups and distils the experts into one model.\n")
+    assert "<paper>" not in sent
     assert checks.cjk_share(" ".join([zh.summary, zh.background, *zh.takeaways])) >= 0.6
     assert not any(checks.has_cjk(v) for v in [en.summary, en.approach, *en.methods])
     assert en.prompt_tokens > 0 and en.completion_tokens > 0
@@ -172,19 +193,20 @@ def test_direct_chinese_that_drifts_into_english_is_translated_once():
     backend = scripted({
         "summary.zh": zh_summary, "methods.zh": "METHODS:\n- 分组。\n- 训练专家。",
         "conclusion.zh": "SIGNIFICANCE: 更好。\nINNOVATION: 分组。\nPERFORMANCE REVIEW: 更高。\nWORKLOAD: 两个数据集。",
-        "translate.zh": "SUMMARY: 本文对训练视图进行分组。",
+        "translate.zh": "译文：本文对训练视图进行分组。",
     })
     zh = write_digests(record, paper, backend, ["zh"], zh_mode="direct")["zh"]
     assert backend.tasks() == ["summary.zh", "methods.zh", "conclusion.zh", "translate.zh"]
-    assert "SUMMARY: This paper groups" in backend.calls[-1][-1]["content"]
+    assert backend.calls[-1][-1]["content"].endswith("\n\nThis paper groups the training views.\n")
     assert zh.summary == "本文对训练视图进行分组。" and not zh.missing
 
 
 def test_chinese_that_stays_english_is_marked_missing_not_kept():
     record, paper = make_paper()
-    english_zh = ZH.replace("BACKGROUND: 神经辐射场对每个视图一视同仁。", "BACKGROUND: NeRF treats every view the same way.")
-    backend = scripted({"translate.zh": [english_zh, "BACKGROUND: Still English here, sorry."]})
+    stubborn = {**ZH_PARTS, "NeRF treats every view alike.": "NeRF treats every view the same way."}
+    backend = scripted({"translate.zh": lambda messages: translate(messages, stubborn)})
     zh = write_digests(record, paper, backend, ["en", "zh"])["zh"]
+    assert backend.tasks().count("translate.zh") == 14  # 13 parts, the background twice
     assert zh.background == "" and zh.missing == ["background"]
 
 

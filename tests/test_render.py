@@ -11,7 +11,7 @@ import pytest
 from chatpaper.digest import Digest, write_digests
 from chatpaper.paper import Figure, Paper, Record, Section
 from chatpaper.render import escape, render_markdown, render_paper_block, safe_url
-from tests.test_digest import EN, make_paper, scripted
+from tests.test_digest import EN, ZH_PARTS, make_paper, scripted, translate
 
 GOLDEN = Path(__file__).parent / "golden"
 # A 1x1 PNG: the renderer only needs a real file to link or embed.
@@ -51,7 +51,11 @@ def digests(paper_with_figures):
     backend = scripted({"summary.en": EN["summary.en"].replace("on 12 scenes.", "on 12 scenes (99.9% of cases)."),
                         "conclusion.en": "SIGNIFICANCE: Better renderings.\nINNOVATION: Grouped training.\n"
                                          "PERFORMANCE REVIEW: Higher PSNR.",
-                        "repair.en": "Nothing more to add."}, usage=(1000, 100))  # golden files ignore prompt edits
+                        "repair.en": "Nothing more to add.",
+                        "translate.zh": lambda messages: translate(messages, {
+                            **ZH_PARTS, "PSNR rises to 31.2 on 12 scenes (99.9% of cases).":
+                                "在 12 个场景上 PSNR 提升到 31.2（99.9% 的情况）。"})},
+                       usage=(1000, 100))  # fixed usage: golden files do not move with prompt edits
     return write_digests(record, paper, backend, ["en", "zh"])
 
 
