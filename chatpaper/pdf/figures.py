@@ -379,7 +379,7 @@ def extract_figures(doc: pymupdf.Document, pages: list[PageText], body: float, i
         for cap in caps:
             if cap.kind == "table":
                 if pno not in graphics_cache:
-                    continue  # no figure on this page: table text stays out of the body via its caption only
+                    graphics_cache[pno] = _graphics(doc[pno])
                 rect = figure_region(pages[pno], cap, graphics_cache[pno], caps, body, is_two_column(pages[pno]))
                 if rect:
                     _mark_inside(pages[pno], rect, "table")
