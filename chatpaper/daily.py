@@ -225,8 +225,6 @@ def _now() -> dt.datetime:
     return dt.datetime.now(dt.timezone.utc)
 
 
-
-
 def _model_note(backend) -> str:
     """The backend and model that really wrote the digests, for the disclaimer (a model file by its name only)."""
     model = str(getattr(backend, "model", "") or "default")
