@@ -284,5 +284,7 @@ def mark_furniture(pages: list[PageText], body: float) -> None:
                 ln.furniture = True  # review line numbers in the margin
     repeat = max(2, len(pages) // 4) if len(pages) > 2 else 2
     for ln, key in margin_lines:
+        if ln.size > body * 1.3:
+            continue  # large type near the top is a title set high, even when the running head repeats it
         if seen[key] >= repeat or re.fullmatch(r"[#\W]*(page)?[#\W]*", key):
             ln.furniture = True
