@@ -71,3 +71,11 @@ def test_keys_never_appear_in_repr():
 def test_readme_documents_every_setting():
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     assert settings_table() in readme, "README's settings table is out of date: paste chatpaper.settings.settings_table()"
+
+
+def test_output_into_a_closed_pipe_is_quiet(corpus_dir):
+    pdf = corpus_dir / "specter_acl2020.pdf"
+    proc = subprocess.run(f"{sys.executable} -m chatpaper extract {pdf} | head -1", shell=True, cwd=ROOT,
+                          capture_output=True, text=True, timeout=120)
+    assert proc.stdout.startswith("SPECTER")
+    assert "Traceback" not in proc.stderr and "BrokenPipe" not in proc.stderr, proc.stderr
