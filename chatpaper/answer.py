@@ -13,8 +13,10 @@ from chatpaper.digest import LIST_PARTS
 
 #: Labels the prompts use, by digest field. The first one is what the prompts ask for.
 LABELS: dict[str, tuple[str, ...]] = {
-    "title_translation": ("TITLE", "title translation", "translated title", "chinese title", "标题", "题目", "中文标题", "标题翻译", "文本标题的中文翻译", "标题的中文翻译"),
-    "summary": ("SUMMARY", "one-sentence summary", "one sentence summary", "tldr", "tl;dr", "总结", "概要", "概述", "一句话总结", "一句话概括"),
+    "title_translation": ("TITLE", "title translation", "translated title", "chinese title", "标题", "题目", "中文标题",
+                          "标题翻译", "文本标题的中文翻译", "标题的中文翻译"),
+    "summary": ("SUMMARY", "one-sentence summary", "one sentence summary", "tldr", "tl;dr", "总结", "概要", "概述",
+                "一句话总结", "一句话概括"),
     "takeaways": ("TAKEAWAYS", "key takeaways", "key points", "要点", "关键要点", "主要要点", "关键点"),
     "keywords": ("KEYWORDS", "key words", "关键词", "关键字"),
     "background": ("BACKGROUND", "research background", "研究背景", "背景"),
