@@ -173,20 +173,48 @@ def find_authors(region: list[Line]) -> tuple[list[str], list[str], list[Line]]:
     return unique, affiliations, used + aff_lines
 
 
+def _leading_mark(line: Line) -> bool:
+    """True when the line opens with an affiliation mark: a superscript or smaller short span, or a mark sign."""
+    first = line.spans[0]
+    if first.text.strip() and (first.flags & 1 or len(first.text.strip()) <= 3 and first.size < 0.9 * line.size):
+        return True
+    return bool(re.match(rf"^[{re.escape(_MARKS)}]", line.text))
+
+
+def _continues(line: Line, prev: Line, marked: bool) -> bool:
+    """True when an unmarked line carries on the affiliation above it: set in the same type right below it, and
+    the affiliations are numbered by marks (each mark opens one) or the line above breaks off at a comma."""
+    if _leading_mark(line) or not (marked or re.search(r"(,|\band|&)$", prev.text)):
+        return False
+    same_type = abs(line.size - prev.size) < 0.6 and line.italic == prev.italic and line.bold == prev.bold
+    below = -0.3 * line.size < line.y0 - prev.y1 < 0.8 * line.size
+    return same_type and below and min(line.x1, prev.x1) > max(line.x0, prev.x0)
+
+
 def _affiliations(lines: list[Line]) -> tuple[list[str], list[Line]]:
+    """Affiliations as printed, one per affiliation: a line that carries on the one above joins it."""
     out: list[str] = []
     used: list[Line] = []
-    for ln in sorted(lines, key=lambda ln: (ln.y0, ln.x0)):
+    ordered = sorted(lines, key=lambda ln: (ln.y0, ln.x0))
+    marked = sum(_leading_mark(ln) for ln in ordered) >= 1
+    last: Line | None = None  # the line that ended the affiliation out[-1]
+    for ln in ordered:
         # Affiliation marks: superscripts, or short spans set smaller than the line ("a", "1", "†").
         plain = spans_text([s for s in ln.spans if not s.flags & 1 and not (len(s.text.strip()) <= 3 and s.size < 0.9 * ln.size)])
         plain = plain or ln.text
         t = re.sub(rf"^[{re.escape(_MARKS)}\d\s,]+", "", plain).strip()
-        if t and "@" not in t and _INSTITUTION.search(t) and len(t) < 200 and ln.size > 0:
+        if t and "@" not in t and last is not None and len(out[-1]) + len(t) < 300 and _continues(ln, last, marked):
+            used.append(ln)
+            out[-1] = join_lines([out[-1], t])
+            last = ln
+        elif t and "@" not in t and _INSTITUTION.search(t) and len(t) < 200 and ln.size > 0:
             used.append(ln)
             if t not in out:
                 out.append(t)
+                last = ln
         elif "@" in t and len(t) < 200:
             used.append(ln)
+            last = None
     return out, used
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import re
+import unicodedata
 from collections import Counter
 from dataclasses import dataclass, field
 
@@ -18,6 +19,12 @@ _TEXT_FLAGS = (pymupdf.TEXTFLAGS_DICT & ~pymupdf.TEXT_PRESERVE_IMAGES) | pymupdf
 _SUPERSCRIPT, _ITALIC, _MONO, _BOLD = 1, 2, 8, 16
 _MONO_FONT = re.compile(r"mono|courier|inconsolata|consol|typewriter|code|cmtt|sftt|\btt", re.I)
 _LIGATURES = str.maketrans({"ﬁ": "fi", "ﬂ": "fl", "ﬀ": "ff", "ﬃ": "ffi", "ﬄ": "ffl", "\u00a0": " "})
+# Spacing accents that TeX's \v{s}, \'c, \"o print as glyphs of their own ("Teˇsanovi´c"), each with the
+# combining mark it stands for. TeX sets the accent before its letter; other producers may set it after.
+_SPACING_ACCENTS = {"\u00b4": "\u0301", "\u02c7": "\u030c", "\u00a8": "\u0308", "\u02dc": "\u0303", "\u02c6": "\u0302",
+                    "\u00b8": "\u0327", "\u02d8": "\u0306", "\u02d9": "\u0307", "\u02da": "\u030a", "\u02dd": "\u030b",
+                    "\u02db": "\u0328", "\u00af": "\u0304", "`": "\u0300"}
+_ACCENT_CHARS = re.compile("[" + "".join(_SPACING_ACCENTS) + "\u0300-\u036f]")
 
 
 @dataclass(slots=True)
@@ -104,6 +111,48 @@ class PageText:
     @property
     def lines(self) -> list[Line]:
         return [ln for b in self.blocks for ln in b.lines]
+
+
+def _compose(letter: str, accent: str) -> str | None:
+    """The letter with the accent as one precomposed character, or None when Unicode has none."""
+    base = "i" if letter == "\u0131" else "j" if letter == "\u0237" else letter  # TeX accents a dotless i: \'\\i
+    out = unicodedata.normalize("NFC", base + _SPACING_ACCENTS[accent])
+    return out if len(out) == 1 else None
+
+
+def fold_accents(text: str) -> str:
+    """Spacing accents printed as glyphs of their own joined to their letter: "Teˇsanovi´c" -> "Tešanović"."""
+    if not _ACCENT_CHARS.search(text):
+        return text  # the common case costs one regex scan
+    chars = list(text)
+    out: list[str] = []
+    i = 0
+    while i < len(chars):
+        c = chars[i]
+        if c in _SPACING_ACCENTS:
+            nxt = chars[i + 1] if i + 1 < len(chars) else ""
+            prev = out[-1] if out else ""
+            # A grave accent is also a backquote: only between letters is it surely an accent.
+            if c == "`" and not (prev.isalpha() and nxt.isalpha()):
+                out.append(c)
+                i += 1
+                continue
+            skip = 1
+            if nxt == " " and i + 2 < len(chars) and chars[i + 2].isalpha():
+                nxt, skip = chars[i + 2], 2  # an extraction space between the accent and its letter ("Sch¨ olkopf")
+            after = _compose(nxt, c) if nxt.isalpha() else None
+            if after:
+                out.append(after)
+                i += 1 + skip
+                continue
+            before = _compose(prev, c) if prev.isalpha() else None
+            if before:
+                out[-1] = before
+                i += 1
+                continue
+        out.append(c)
+        i += 1
+    return unicodedata.normalize("NFC", "".join(out))
 
 
 def join_lines(texts: list[str]) -> str:
@@ -205,8 +254,9 @@ def read_page(page: pymupdf.Page, number: int) -> PageText:
             continue
         rows: list[list[Span]] = []
         for rl in raw["lines"]:
-            spans = [Span(s["text"].translate(_LIGATURES), tuple(s["bbox"]), s["size"], s["font"], s["flags"], _is_bold(s))
-                     for s in rl["spans"] if s["text"].strip()]
+            spans = [Span(fold_accents(s["text"].translate(_LIGATURES)), tuple(s["bbox"]), s["size"], s["font"], s["flags"],
+                          _is_bold(s)) for s in rl["spans"] if s["text"].strip()]
+            spans = _glue_accents(spans)
             if not spans:
                 continue
             dx, dy = rl["dir"]
@@ -232,6 +282,33 @@ def read_page(page: pymupdf.Page, number: int) -> PageText:
         bbox = (min(ln.x0 for ln in lines), min(ln.y0 for ln in lines), max(ln.x1 for ln in lines), max(ln.y1 for ln in lines))
         out.blocks.append(Block(lines=lines, bbox=bbox, page=number, index=idx))
     _join_set_apart_numbers(out)
+    return out
+
+
+def _glue_accents(spans: list[Span]) -> list[Span]:
+    """A span that is only a spacing accent (set in a font of its own) joins the letter in the next span."""
+    if len(spans) < 2 or not any(len(s.text.strip()) == 1 and s.text.strip() in _SPACING_ACCENTS for s in spans):
+        return spans
+    out: list[Span] = []
+    i = 0
+    while i < len(spans):
+        s = spans[i]
+        acc = s.text.strip()
+        if len(acc) == 1 and acc in _SPACING_ACCENTS and acc != "`":
+            nxt = spans[i + 1] if i + 1 < len(spans) else None
+            if nxt is not None and nxt.text[:1].isalpha() and _compose(nxt.text[0], acc):
+                box = (min(s.bbox[0], nxt.bbox[0]), min(s.bbox[1], nxt.bbox[1]), nxt.bbox[2], max(s.bbox[3], nxt.bbox[3]))
+                out.append(Span(fold_accents(acc + nxt.text), box, nxt.size, nxt.font, nxt.flags, nxt.bold))
+                i += 2
+                continue
+            if out and out[-1].text[-1:].isalpha() and _compose(out[-1].text[-1], acc):
+                last = out[-1]
+                last.text = fold_accents(last.text + acc)
+                last.bbox = (last.bbox[0], min(last.bbox[1], s.bbox[1]), max(last.bbox[2], s.bbox[2]), last.bbox[3])
+                i += 1
+                continue
+        out.append(s)
+        i += 1
     return out
 
 
