@@ -95,9 +95,9 @@ def find_captions(page: PageText) -> list[Caption]:
                 continue
             m = _FIG.match(ln.text)
             t = None if m else _TABLE.match(ln.text)
-            if m and (m.group("delim") or _label_set_apart(ln, m.end())):
+            if m and (m.group("delim") or _label_set_apart(ln, m.end(2))):
                 kind, number = "figure", int(m.group(2))
-            elif t and (t.group(3) or _label_set_apart(ln, t.end()) or ln.text.isupper()):
+            elif t and (t.group(3) or _label_set_apart(ln, t.end(2)) or ln.text.isupper()):
                 kind, number = "table", t.group(2)
             else:
                 continue
