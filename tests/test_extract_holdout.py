@@ -254,6 +254,61 @@ def _springer(path: Path) -> None:
     doc.save(path)
 
 
+def _neurips(path: Path) -> None:
+    """One column, rules around a plain (not bold) title, an arXiv side stamp, footer and page numbers, an author
+    grid with marks, a centred "Abstract", "A Additional results" appendix, a wide figure with two panels."""
+    doc = pymupdf.open()
+    w = Writer(doc, 1)
+    w.left, w.right = 108.0, 504.0
+    w.page.draw_line((108, 58), (504, 58), width=4)
+    w.html("<p style='text-align:center;font-size:17px'>Sparse Attention Is Enough<br>for Long-Context Retrieval</p>",
+           space=6, wide=True)
+    w.page.draw_line((108, w.y), (504, w.y), width=1)
+    w.y += 14
+    top = w.y
+    for i, (name, aff) in enumerate((("Ana Lee<sup>∗</sup>", "Department of Statistics<br>Stanford University"),
+                                     ("Ben Kim<sup>†</sup>", "Google DeepMind<br>London, UK"),
+                                     ("Chen Wu", "Carnegie Mellon University<br>Pittsburgh, PA"))):
+        x0 = 108 + i * 132
+        w.page.insert_htmlbox(pymupdf.Rect(x0, top, x0 + 132, top + 60),
+                              f"<p style='text-align:center;font-size:10px;font-weight:bold'>{name}</p>"
+                              f"<p style='text-align:center;font-size:10px'>{aff}</p>"
+                              f"<p style='text-align:center;font-size:9px;font-family:monospace'>u{i}@mail.edu</p>", css=_CSS)
+    w.y = top + 66
+    w.heading("Abstract", size=12, centred=True)
+    w.left, w.right = 130.0, 482.0
+    w.para(2, "Long documents strain attention. ")
+    w.left, w.right = 108.0, 504.0
+    w.heading("1 Introduction", size=12)
+    w.para(3)
+    w.heading("2 Background", size=12)
+    w.html("<p><b>2.1 Data</b></p>", space=3)
+    w.para(2)
+    w.keep(200)
+    top = w.y
+    for k, x0 in enumerate((118, 316)):
+        r = pymupdf.Rect(x0, top, x0 + 178, top + 120)
+        w.page.draw_rect(r, color=(0, 0, 0))
+        w.page.draw_polyline([pymupdf.Point(r.x0 + j * 17, r.y1 - 5 - (j * 7 + 9 * k) % 100) for j in range(11)], color=(0, 0.5, 0))
+        w.page.insert_text((x0 + 80, top + 134), f"({'ab'[k]})", fontsize=9, fontname="tiro")
+    w.y = top + 142
+    w.html("<p style='font-size:9px'>Figure 1: Recall against context length. (a) Dense attention. (b) Sparse attention.</p>")
+    w.para(2)
+    w.heading("3 Conclusion", size=12)
+    w.para(1)
+    w.heading("Acknowledgments", size=12)
+    w.para(1)
+    w.heading("References", size=12)
+    w.html("<p style='font-size:9px'>[1] A. Author. A paper. In <i>Proc. Conf.</i>, 2020.</p>")
+    w.heading("A Additional results", size=12)
+    w.para(2)
+    for page in doc:
+        page.insert_text((40, 600), "arXiv:2401.01234v1  [cs.LG]  1 Jan 2024", fontsize=20, rotate=90, color=(0.5, 0.5, 0.5))
+        page.insert_text((300, 760), str(page.number + 1), fontsize=10, fontname="tiro")
+    doc[0].insert_text((108, 740), "Preprint. Under review.", fontsize=9, fontname="tiro")
+    doc.save(path)
+
+
 @pytest.fixture(scope="module")
 def synthetic(tmp_path_factory):
     """Build one synthetic paper (once per module) and extract it with figure crops."""
@@ -263,7 +318,7 @@ def synthetic(tmp_path_factory):
     def get(name: str) -> Paper:
         if name not in made:
             pdf = root / f"{name}.pdf"
-            {"ieee": _ieee, "acm": _acm, "springer": _springer}[name](pdf)
+            {"ieee": _ieee, "acm": _acm, "springer": _springer, "neurips": _neurips}[name](pdf)
             made[name] = extract_paper(pdf, images_dir=root / name)
         return made[name]
     return get
@@ -313,3 +368,19 @@ def test_springer_like(synthetic):
     assert p.figures[0].caption.startswith("Figure 1: Kernel values")
     refs = next(s for s in p.sections if s.heading == "References")
     assert refs.text.startswith("1. Author") and "Graph kernels" not in refs.text
+
+
+def test_neurips_like(synthetic):
+    p = synthetic("neurips")
+    assert p.title == "Sparse Attention Is Enough for Long-Context Retrieval"
+    assert p.authors == ["Ana Lee", "Ben Kim", "Chen Wu"]
+    assert p.abstract.startswith("Long documents strain attention. We study")
+    assert _top(p) == ["1 Introduction", "2 Background", "3 Conclusion", "Acknowledgments", "References",
+                       "A Additional results"]
+    assert [s.heading for s in p.sections if s.level == 2] == ["2.1 Data"]
+    assert len(p.figures) == 1 and p.figures[0].label == "Figure 1"
+    x0, y0, x1, y1 = p.figures[0].bbox
+    assert x0 < 125 and x1 > 490 and y1 - y0 > 120  # both panels, not just the one above the short caption
+    assert "(a)" not in next(s for s in p.sections if s.heading == "2 Background").text
+    assert not any("arXiv" in s.text for s in p.sections)  # the rotated side stamp
+    assert all(s.text.count("Long documents") == 0 for s in p.sections)
