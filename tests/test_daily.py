@@ -14,7 +14,7 @@ import pytest
 import yaml
 
 from chatpaper import daily
-from chatpaper.errors import ChatPaperError
+from chatpaper.errors import BackendError, ChatPaperError
 from chatpaper.settings import Settings
 from tests.conftest import CORPUS
 from tests.fakes import ScriptedBackend, task_of
@@ -259,30 +259,21 @@ def test_one_failure_leaves_the_others_and_is_noted(arxiv, backend, tmp_path):
     assert "the digest of this paper failed" not in text and text.count("**Key Takeaways**") == 3
 
 
-def test_a_backend_failure_on_one_paper_leaves_the_others(arxiv, backend, tmp_path):
-    from chatpaper.errors import BackendError
-
+@pytest.mark.parametrize("failure, noted", [
+    (BackendError("the server answered HTTP 500; try again later"), "HTTP 500"),  # a failure the pipeline expects
+    (RuntimeError("a bug"), "unexpected RuntimeError"),  # a bug on one paper: still only that paper
+])
+def test_a_model_failure_on_one_paper_leaves_the_others(arxiv, backend, tmp_path, failure, noted):
     def reply(messages):
         if "Energy Consumption" in messages[-1]["content"]:
-            return BackendError("the server answered HTTP 500; try again later")
+            raise failure
         return scripted_reply(messages)
 
     backend.script = reply
     text = run(tmp_path).read_text(encoding="utf-8")
     block = text[text.index("## On the Energy Consumption"):]
-    assert "the digest of this paper failed" in block and "HTTP 500" in block
+    assert "the digest of this paper failed" in block and noted in block
     assert text.count("**Key Takeaways**") == 2 and "1 paper(s) could not be digested" in text
-
-
-def test_an_unexpected_error_on_one_paper_is_noted_not_fatal(arxiv, backend, tmp_path):
-    def reply(messages):
-        if "Energy Consumption" in messages[-1]["content"]:
-            raise RuntimeError("a bug")
-        return scripted_reply(messages)
-
-    backend.script = reply
-    text = run(tmp_path).read_text(encoding="utf-8")
-    assert "unexpected RuntimeError" in text and text.count("**Key Takeaways**") == 2
 
 
 @pytest.fixture
