@@ -309,6 +309,57 @@ def _neurips(path: Path) -> None:
     doc.save(path)
 
 
+def _smallcaps(text: str, size: float) -> str:
+    """A heading in small capitals the way LaTeX sets them: initials full size, the rest smaller capitals."""
+    words = []
+    for word in text.split():
+        head = word if not word[0].isalpha() else word[0] if word[0].isupper() else ""
+        rest = word[len(head):]
+        words.append(f"{head}<span style='font-size:{size * 0.8:.1f}px'>{rest.upper()}</span>" if rest else head)
+    return " ".join(words)
+
+
+def _elsevier(path: Path) -> None:
+    """Two columns in a sans-serif face, a title footnote mark, eight authors wrapping over two lines with letter
+    marks, "Abstract:" on a line of its own, keywords, small-capital headings, a figure across both columns at the
+    top of page 2 and an IEEE "TABLE I" caption above its table."""
+    doc = pymupdf.open()
+    w = Writer(doc, 2)
+    css = _CSS.replace("serif", "sans-serif")
+    w.page.insert_htmlbox(pymupdf.Rect(54, 60, 558, 120), "<p style='text-align:center;font-size:18px;font-weight:bold'>"
+                          "Robust Federated Learning under<br>Heterogeneous Client Drift<sup>∗</sup></p>", css=css)
+    names = ["Li Wei", "Sofia Rossi", "Tom Baker", "Ana Silva", "Omar Haddad", "Yuki Tanaka", "Eva Novak", "Raj Patel"]
+    marks = ["a", "b", "a", "c", "b", "a", "c", "b"]
+    authors = ", ".join(f"{n}<sup>{m}</sup>" for n, m in zip(names[:-1], marks)) + f" and {names[-1]}<sup>b</sup>"
+    w.page.insert_htmlbox(pymupdf.Rect(120, 118, 492, 160), f"<p style='text-align:center;font-size:11px'>{authors}</p>", css=css)
+    w.page.insert_htmlbox(pymupdf.Rect(54, 160, 558, 200), "<p style='text-align:center;font-size:8px;font-style:italic'>"
+                          "<sup>a</sup>School of Computing, National University of Singapore, Singapore<br>"
+                          "<sup>b</sup>Department of Informatics, University of Milan, Italy<br>"
+                          "<sup>c</sup>Faculty of Engineering, University of Porto, Portugal</p>", css=css)
+    w.y = w.col_top = 210
+    w.html("<p style='font-family:sans-serif'><b>Abstract:</b></p>", space=2)
+    w.html("<p style='font-family:sans-serif'>Federated learning trains one model on many clients. " + _BODY + "</p>")
+    w.html("<p style='font-family:sans-serif'><b>Keywords:</b> federated learning, robustness</p>", space=10)
+    for h in ("1. Introduction", "2. Problem setup"):
+        w.html(f"<p style='font-family:sans-serif;font-size:10px;font-weight:bold'>{_smallcaps(h, 10)}</p>", space=4)
+        w.html("<p style='font-family:sans-serif'>" + _BODY * 4 + "</p>")
+    w.keep(160)
+    w.html("<p style='font-size:8px;text-align:center'>TABLE I<br>Accuracy of the compared methods</p>", space=3)
+    w.table(4)
+    w.html("<p style='font-family:sans-serif'>" + _BODY * 2 + "</p>")
+    w.new_page()
+    w.drawing(150, wide=True)
+    w.html("<p style='font-size:9px'>Fig. 3. Accuracy of every client over the rounds of training, with and without the "
+           "drift correction.</p>", space=12, wide=True)
+    w.col_top = w.y
+    for h in ("3. Results", "4. Conclusion"):
+        w.html(f"<p style='font-family:sans-serif;font-size:10px;font-weight:bold'>{_smallcaps(h, 10)}</p>", space=4)
+        w.html("<p style='font-family:sans-serif'>" + _BODY * 3 + "</p>")
+    w.html(f"<p style='font-family:sans-serif;font-size:10px;font-weight:bold'>{_smallcaps('References', 10)}</p>", space=4)
+    w.html("<p style='font-size:8px'>[1] A. Author, A paper, J. Mach. Learn. Res. 1 (2020) 1–10.</p>")
+    doc.save(path)
+
+
 @pytest.fixture(scope="module")
 def synthetic(tmp_path_factory):
     """Build one synthetic paper (once per module) and extract it with figure crops."""
@@ -318,7 +369,7 @@ def synthetic(tmp_path_factory):
     def get(name: str) -> Paper:
         if name not in made:
             pdf = root / f"{name}.pdf"
-            {"ieee": _ieee, "acm": _acm, "springer": _springer, "neurips": _neurips}[name](pdf)
+            {"ieee": _ieee, "acm": _acm, "springer": _springer, "neurips": _neurips, "elsevier": _elsevier}[name](pdf)
             made[name] = extract_paper(pdf, images_dir=root / name)
         return made[name]
     return get
@@ -384,3 +435,21 @@ def test_neurips_like(synthetic):
     assert "(a)" not in next(s for s in p.sections if s.heading == "2 Background").text
     assert not any("arXiv" in s.text for s in p.sections)  # the rotated side stamp
     assert all(s.text.count("Long documents") == 0 for s in p.sections)
+
+
+def test_elsevier_like(synthetic):
+    p = synthetic("elsevier")
+    assert p.title == "Robust Federated Learning under Heterogeneous Client Drift"
+    assert p.authors == ["Li Wei", "Sofia Rossi", "Tom Baker", "Ana Silva", "Omar Haddad", "Yuki Tanaka", "Eva Novak",
+                         "Raj Patel"]
+    assert p.affiliations == ["School of Computing, National University of Singapore, Singapore",
+                              "Department of Informatics, University of Milan, Italy",
+                              "Faculty of Engineering, University of Porto, Portugal"]
+    assert p.abstract.startswith("Federated learning trains one model on many clients.")
+    assert "Keywords" not in p.abstract
+    assert _top(p) == ["1. INTRODUCTION", "2. PROBLEM SETUP", "3. RESULTS", "4. CONCLUSION", "REFERENCES"]
+    assert [(f.label, f.page) for f in p.figures] == [("Figure 3", 2)]
+    x0, _, x1, _ = p.figures[0].bbox
+    assert x0 < 80 and x1 > 530  # across both columns
+    setup = next(s for s in p.sections if s.heading == "2. PROBLEM SETUP").text
+    assert "Method 2" not in setup and "TABLE I" not in setup

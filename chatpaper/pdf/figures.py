@@ -350,6 +350,7 @@ def extract_figures(doc: pymupdf.Document, pages: list[PageText], body: float, i
             if c.kind == "figure":
                 found.append((p.number, c))
     figures: list[Figure] = []
+    frame = _paper_frame(pages) if found else (0.0, 0.0)
     graphics_cache: dict[int, list[Rect]] = {}
     lists: dict[int, pymupdf.DisplayList] = {}  # one display list per page serves all of its crops
     for pno, cap in _dedupe(found):
@@ -359,7 +360,7 @@ def extract_figures(doc: pymupdf.Document, pages: list[PageText], body: float, i
         two_col = is_two_column(p)
         rect = figure_region(p, cap, graphics_cache[pno], per_page[pno], body, two_col)
         if rect:
-            rect = _clip_to_frame(p, rect)
+            rect = _clip_to_frame(p, rect, frame)
         guessed = rect is None
         if guessed:
             rect = _guess_region(p, cap, two_col)
@@ -399,10 +400,21 @@ def _guess_region(page: PageText, cap: Caption, two_col: bool) -> Rect | None:
     return None
 
 
-def _clip_to_frame(page: PageText, rect: Rect) -> Rect | None:
+def _paper_frame(pages: list[PageText]) -> tuple[float, float]:
+    """The text frame most pages share: a last page with only its left column filled still has the full frame."""
+    frames = sorted(text_frame(p) for p in pages if sum(len(ln.text) > 20 and not ln.furniture for ln in p.lines) >= 10)
+    if not frames:
+        return (0.0, 0.0)
+    mid = frames[len(frames) // 2]
+    return (mid[0], sorted(f[1] for f in frames)[len(frames) // 2])
+
+
+def _clip_to_frame(page: PageText, rect: Rect, paper_frame: tuple[float, float] = (0.0, 0.0)) -> Rect | None:
     """Keep a region inside the text frame and below the running head: included PDF figures often carry
     background boxes that reach into the margins."""
     fx0, fx1 = text_frame(page)
+    if paper_frame[1] > paper_frame[0]:
+        fx0, fx1 = min(fx0, paper_frame[0]), max(fx1, paper_frame[1])
     if sum(len(ln.text) > 20 and not ln.furniture for ln in page.lines) < 10:
         fx0, fx1 = 0.0, page.width  # too little text to know the frame
     head = max((ln.y1 for ln in page.lines if ln.furniture and ln.y1 < page.height * 0.12), default=0.0)
