@@ -360,6 +360,47 @@ def _elsevier(path: Path) -> None:
     doc.save(path)
 
 
+def _raster(width: int, height: int) -> bytes:
+    """A PNG photo-like gradient (an embedded raster figure rather than a vector one)."""
+    pix = pymupdf.Pixmap(pymupdf.csRGB, pymupdf.IRect(0, 0, width, height), False)
+    for y in range(0, height, 4):
+        for x in range(0, width, 4):
+            pix.set_rect(pymupdf.IRect(x, y, x + 4, y + 4), ((x * 255) // width, (y * 255) // height, 128))
+    return pix.tobytes("png")
+
+
+def _plain(path: Path) -> None:
+    """One author, a title in capitals, no "Abstract" label, a caption set above a raster figure, "Appendix A:"."""
+    doc = pymupdf.open()
+    w = Writer(doc, 1)
+    w.html("<p style='text-align:center;font-size:16px;font-weight:bold'>ON THE STABILITY OF<br>DIFFUSION SAMPLERS</p>",
+           space=12, wide=True)
+    w.html("<p style='text-align:center;font-size:12px'>Marie Lefèvre</p>", space=2, wide=True)
+    w.html("<p style='text-align:center;font-size:10px;font-style:italic'>Université Paris-Saclay, France</p>", space=2,
+           wide=True)
+    w.html("<p style='text-align:center;font-size:9px;font-family:monospace'>marie@example.fr</p>", space=14, wide=True)
+    w.left, w.right = 100.0, 512.0
+    w.html("<p style='font-size:9px'>Diffusion samplers can diverge when the step size is large. " + _BODY + "</p>",
+           space=14)
+    w.left, w.right = 54.0, 558.0
+    for h in ("1 Introduction", "2 Analysis"):
+        w.heading(h, size=12)
+        w.para(3)
+    w.html("<p style='font-size:9px'>Figure 1: Samples drawn with four step sizes, from small (left) to large.</p>",
+           space=4)
+    r = pymupdf.Rect(150, w.y, 462, w.y + 160)
+    w.page.insert_image(r, stream=_raster(156, 80))
+    w.y = r.y1 + 10
+    w.para(2)
+    w.heading("3 Conclusion", size=12)
+    w.para(1)
+    w.heading("References", size=12)
+    w.html("<p style='font-size:9px'>[1] A. Author. A paper. 2020.</p>")
+    w.heading("Appendix A: Proofs", size=12)
+    w.para(2)
+    doc.save(path)
+
+
 @pytest.fixture(scope="module")
 def synthetic(tmp_path_factory):
     """Build one synthetic paper (once per module) and extract it with figure crops."""
@@ -369,7 +410,7 @@ def synthetic(tmp_path_factory):
     def get(name: str) -> Paper:
         if name not in made:
             pdf = root / f"{name}.pdf"
-            {"ieee": _ieee, "acm": _acm, "springer": _springer, "neurips": _neurips, "elsevier": _elsevier}[name](pdf)
+            {"ieee": _ieee, "acm": _acm, "springer": _springer, "neurips": _neurips, "elsevier": _elsevier, "plain": _plain}[name](pdf)
             made[name] = extract_paper(pdf, images_dir=root / name)
         return made[name]
     return get
@@ -453,3 +494,16 @@ def test_elsevier_like(synthetic):
     assert x0 < 80 and x1 > 530  # across both columns
     setup = next(s for s in p.sections if s.heading == "2. PROBLEM SETUP").text
     assert "Method 2" not in setup and "TABLE I" not in setup
+
+
+def test_plain_single_author(synthetic):
+    p = synthetic("plain")
+    assert p.title == "ON THE STABILITY OF DIFFUSION SAMPLERS"
+    assert p.authors == ["Marie Lefèvre"]
+    assert p.affiliations == ["Université Paris-Saclay, France"]
+    assert p.abstract.startswith("Diffusion samplers can diverge when the step size is large.")
+    assert _top(p) == ["1 Introduction", "2 Analysis", "3 Conclusion", "References", "Appendix A: Proofs"]
+    (fig,) = p.figures
+    assert fig.label == "Figure 1" and fig.image
+    x0, y0, x1, y1 = fig.bbox
+    assert 140 <= x0 <= 152 and 460 <= x1 <= 472 and y1 - y0 >= 155  # the picture below its caption
