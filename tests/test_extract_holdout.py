@@ -401,6 +401,41 @@ def _plain(path: Path) -> None:
     doc.save(path)
 
 
+def _lncs(path: Path) -> None:
+    """Springer LNCS: ORCID ids in superscript brackets, "Keywords:", bold run-in paragraph heads that are not
+    sections, "1.1" subsections, a two-line wrapped section heading, and a figure whose caption wraps."""
+    doc = pymupdf.open()
+    w = Writer(doc, 1)
+    w.left, w.right = 130.0, 482.0
+    w.html("<p style='text-align:center;font-size:14px;font-weight:bold'>Contrastive Pretraining for Tabular Data</p>",
+           space=10, wide=True)
+    w.html("<p style='text-align:center;font-size:10px'>Peter Novák<sup>1[0000-0002-1825-0097]</sup>, Ines "
+           "Gonçalves<sup>2</sup>, and Hans-Peter Weiß<sup>1,2[0000-0001-5109-3700]</sup></p>", space=6, wide=True)
+    w.html("<p style='text-align:center;font-size:9px'><sup>1</sup> University of Vienna, Austria<br>"
+           "<sup>2</sup> University of Lisbon, Portugal</p>", space=14, wide=True)
+    w.html("<p style='font-size:9px'><b>Abstract.</b> Tabular data resists the pretraining recipes of vision. "
+           + _BODY + "</p>", space=4)
+    w.html("<p style='font-size:9px'><b>Keywords:</b> tabular data · contrastive learning</p>", space=14)
+    w.heading("1 Introduction", size=12)
+    w.para(2)
+    w.html("<p><b>Datasets.</b> " + _BODY + "</p>")
+    w.html("<p><b>Baselines.</b> " + _BODY + "</p>")
+    w.heading("1.1 Contributions", size=10)
+    w.para(2)
+    w.html("<p style='font-size:12px;font-weight:bold'>2 A Very Long Section Heading That Has to Wrap Onto a Second "
+           "Line Here</p>", space=4)
+    w.para(2)
+    w.drawing(100)
+    w.html("<p style='font-size:9px'><b>Fig. 1.</b> Embeddings of the rows of three tables after pretraining, coloured "
+           "by class; rows of one class form tight clusters while the classes stay apart from each other.</p>")
+    w.para(2)
+    w.heading("3 Conclusion", size=12)
+    w.para(1)
+    w.heading("References", size=12)
+    w.html("<p style='font-size:9px'>1. Author, A.: A paper. In: Proc. Conf., pp. 1–10 (2020)</p>")
+    doc.save(path)
+
+
 @pytest.fixture(scope="module")
 def synthetic(tmp_path_factory):
     """Build one synthetic paper (once per module) and extract it with figure crops."""
@@ -410,7 +445,7 @@ def synthetic(tmp_path_factory):
     def get(name: str) -> Paper:
         if name not in made:
             pdf = root / f"{name}.pdf"
-            {"ieee": _ieee, "acm": _acm, "springer": _springer, "neurips": _neurips, "elsevier": _elsevier, "plain": _plain}[name](pdf)
+            {"ieee": _ieee, "acm": _acm, "springer": _springer, "neurips": _neurips, "elsevier": _elsevier, "plain": _plain, "lncs": _lncs}[name](pdf)
             made[name] = extract_paper(pdf, images_dir=root / name)
         return made[name]
     return get
@@ -507,3 +542,18 @@ def test_plain_single_author(synthetic):
     assert fig.label == "Figure 1" and fig.image
     x0, y0, x1, y1 = fig.bbox
     assert 140 <= x0 <= 152 and 460 <= x1 <= 472 and y1 - y0 >= 155  # the picture below its caption
+
+
+def test_lncs_like(synthetic):
+    p = synthetic("lncs")
+    assert p.title == "Contrastive Pretraining for Tabular Data"
+    assert p.authors == ["Peter Novák", "Ines Gonçalves", "Hans-Peter Weiß"]
+    assert p.abstract.startswith("Tabular data resists the pretraining recipes of vision.")
+    assert "Keywords" not in p.abstract and "tabular data ·" not in p.abstract
+    assert _top(p) == ["1 Introduction", "2 A Very Long Section Heading That Has to Wrap Onto a Second Line Here",
+                       "3 Conclusion", "References"]
+    assert [s.heading for s in p.sections if s.level == 2] == ["1.1 Contributions"]
+    intro = next(s for s in p.sections if s.heading == "1 Introduction").text
+    assert "Datasets. We study" in intro and "Baselines." in intro
+    (fig,) = p.figures
+    assert fig.caption.endswith("while the classes stay apart from each other.")
