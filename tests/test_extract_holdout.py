@@ -557,3 +557,38 @@ def test_lncs_like(synthetic):
     assert "Datasets. We study" in intro and "Baselines." in intro
     (fig,) = p.figures
     assert fig.caption.endswith("while the classes stay apart from each other.")
+
+
+@pytest.mark.parametrize("authors, want, head_style, caps, captions", [
+    ("Alice Smith and Bob Jones", ["Alice Smith", "Bob Jones"], "", True, ("Figure 1 —", "Fig 2.")),
+    ("Alice Smith; Bob Jones; Carl Zeiss", ["Alice Smith", "Bob Jones", "Carl Zeiss"], "font-weight:bold", False,
+     ("Figure 1:", "Figure 2:")),
+    ("ALICE SMITH, BOB JONES", ["ALICE SMITH", "BOB JONES"], "font-weight:bold", True, ("FIG. 1.", "FIG. 2.")),
+    ("A. Smith, B.-J. Jones, C. de la Cruz", ["A. Smith", "B.-J. Jones", "C. de la Cruz"], "font-style:italic;font-size:11px",
+     False, ("Figure 1.", "Figure 2.")),
+])
+def test_author_separators_heading_styles_caption_labels(tmp_path, authors, want, head_style, caps, captions):
+    """Author lists joined by "and", ";" or commas; headings in plain capitals (same size and weight as the body),
+    bold or italic; caption labels with a dash, without a dot, in capitals; panel labels under a figure."""
+    doc = pymupdf.open()
+    w = Writer(doc, 2)
+    _front(w, ["A Study of Things"], authors, ["Department of Physics, Some University, Nowhere"])
+    w.html("<p><b>Abstract</b></p>", space=2)
+    w.para(1, "This is the abstract. ")
+    names = ["Introduction", "Methods", "Conclusions and Future Work"]
+    for i, h in enumerate(names):
+        w.html(f"<p style='{head_style}'>{i + 1}. {h.upper() if caps else h}</p>", space=4)
+        w.para(3)
+        if i < 2:
+            w.drawing(90)
+        if i == 1:
+            w.html("<p style='font-size:8px;text-align:center'>(a) Input &nbsp;&nbsp;&nbsp;&nbsp; (b) Output</p>", space=2)
+        if i < 2:
+            w.html(f"<p style='font-size:9px'>{captions[i]} The figure shows things.</p>")
+    doc.save(tmp_path / "p.pdf")
+    p = extract_paper(tmp_path / "p.pdf")
+    assert p.authors == want
+    assert p.abstract.startswith("This is the abstract. We study")
+    assert _top(p) == [f"{i + 1}. {h.upper() if caps else h}" for i, h in enumerate(names)]
+    assert [(f.label, f.caption.split(" The")[0]) for f in p.figures] == [("Figure 1", captions[0]), ("Figure 2", captions[1])]
+    assert not any("(a) Input" in s.text for s in p.sections)

@@ -175,7 +175,7 @@ def extend_multiline(headings: list[Heading], ordered: list[Line]) -> list[Headi
         while i + 1 < len(ordered):
             last, nxt = ordered[i], ordered[i + 1]
             near = nxt.block == last.block or (nxt.page == last.page and min(nxt.x1, last.x1) > max(nxt.x0, last.x0))
-            if not (near and style_key(nxt)[:2] == style_key(last)[:2] and nxt.italic == last.italic and -0.5 * last.size < nxt.y0 - last.y1 < 0.6 * last.size
+            if not (near and style_key(nxt)[:2] == style_key(last)[:2] and nxt.italic == last.italic and _same_case(nxt, last) and -0.5 * last.size < nxt.y0 - last.y1 < 0.6 * last.size
                     and len(h.text) + len(nxt.text) < 200 and nxt.role in ("", "heading") and _number(nxt.text) is None):
                 break
             h.text = join_lines([h.text, nxt.text])
@@ -183,6 +183,12 @@ def extend_multiline(headings: list[Heading], ordered: list[Line]) -> list[Headi
             absorbed.add(id(nxt))
             i += 1
     return [h for h in headings if id(h.line) not in absorbed]
+
+
+def _same_case(nxt: Line, last: Line) -> bool:
+    """A heading in capitals goes on in capitals: a plain line under "1. INTRODUCTION" is body text, even when both
+    are set in the same size and weight."""
+    return style_key(nxt)[2] == style_key(last)[2] or sum(map(str.isalpha, nxt.text)) < 3
 
 
 def build_sections(headings: list[Heading], ordered: list[Line]) -> list[Section]:
