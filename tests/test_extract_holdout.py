@@ -509,7 +509,7 @@ def test_neurips_like(synthetic):
     x0, y0, x1, y1 = p.figures[0].bbox
     assert x0 < 125 and x1 > 490 and y1 - y0 > 120  # both panels, not just the one above the short caption
     assert "(a)" not in next(s for s in p.sections if s.heading == "2 Background").text
-    assert not any("arXiv" in s.text for s in p.sections)  # the rotated side stamp
+    assert not any("arXiv" in s.text or "Preprint" in s.text for s in p.sections)  # side stamp, venue note
     assert all(s.text.count("Long documents") == 0 for s in p.sections)
 
 
@@ -592,3 +592,13 @@ def test_author_separators_heading_styles_caption_labels(tmp_path, authors, want
     assert _top(p) == [f"{i + 1}. {h.upper() if caps else h}" for i, h in enumerate(names)]
     assert [(f.label, f.caption.split(" The")[0]) for f in p.figures] == [("Figure 1", captions[0]), ("Figure 2", captions[1])]
     assert not any("(a) Input" in s.text for s in p.sections)
+
+
+@pytest.mark.parametrize("name, note", [("segnext_segmentation", "36th Conference on Neural Information Processing"),
+                                        ("safety_alignment_few_tokens_deep", "Preprint. Under review."),
+                                        ("phrase_generation_vectors_acl2014", "Here we make the simplifying assumption")])
+def test_footnotes_stay_out_of_section_text(corpus_dir, name, note):
+    """A footnote or venue note at the foot of a column is not spliced into the sentence running past it."""
+    p = extract_paper(corpus_dir / f"{name}.pdf")
+    assert not any(note in s.text for s in p.sections)
+    assert sum(len(s.text) for s in p.sections) > 20000  # the running text itself is all still there

@@ -19,7 +19,7 @@ from chatpaper.pdf.figures import extract_figures, render_crop
 from chatpaper.errors import PdfError
 from chatpaper.pdf.front import FrontMatter, read_abstract, read_header
 from chatpaper.pdf.headings import build_sections, extend_multiline, find_headings
-from chatpaper.pdf.layout import PageText, body_size, mark_furniture, read_page
+from chatpaper.pdf.layout import PageText, body_size, mark_footnotes, mark_furniture, read_page
 from chatpaper.pdf.links import find_links
 from chatpaper.settings import Settings
 
@@ -91,6 +91,7 @@ def _read_structure(doc: pymupdf.Document, pages: list[PageText], images: Path |
     first = next((p for p in pages[:3] if sum(len(ln.text) for ln in p.lines) >= 200), pages[0])
     front = _stage("front matter", lambda: read_header(first, body), FrontMatter(), warn)
     paper.figures = _stage("figures", lambda: extract_figures(doc, pages, body, images), [], warn)
+    _stage("footnotes", lambda: mark_footnotes(pages, body), None, warn)
     ordered = [ln for p in pages for b in reading_order(p) for ln in b.lines]
     headings = _stage("headings", lambda: extend_multiline(find_headings(ordered, body), ordered), [], warn)
     _stage("abstract", lambda: read_abstract(front, first, ordered), None, warn)

@@ -231,7 +231,7 @@ def find_abstract(ordered: list[Line]) -> tuple[str, Line | None]:
     rest = _ABSTRACT.sub("", first.text, count=1)
     texts = [rest] if rest else []
     for ln in ordered[start + 1:]:
-        if ln.furniture or ln.role in ("figure", "caption", "table"):
+        if ln.furniture or ln.role in ("figure", "caption", "table", "footnote"):
             continue
         if ln.role == "heading" or _ABSTRACT_END.match(ln.text) or sum(len(t) for t in texts) > 5000:
             break

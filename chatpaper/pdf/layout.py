@@ -177,6 +177,9 @@ def _is_mono(font: str) -> bool:
     return bool(_MONO_FONT.search(font))
 
 
+_LEAD = re.compile(r"^[\d\W]+")  # a section number before a small-caps initial ("2. P" + "ROBLEM")
+
+
 def _dominant(spans: list[Span]) -> tuple[float, bool, bool, bool, str]:
     """Size, bold, italic, mono and font of the characters that are the majority."""
     if len(spans) == 1:  # the common case, kept cheap: most lines are one span
@@ -200,7 +203,7 @@ def _dominant(spans: list[Span]) -> tuple[float, bool, bool, bool, str]:
     size = max(sizes.items(), key=lambda kv: (kv[1], kv[0]))[0]
     # A small-caps line is mostly the small size; its capitals carry the real size.
     biggest = max(sizes)
-    if biggest != size and biggest < size * 1.35 and any(s.text.lstrip()[:1].isupper() for s in spans if round(s.size, 1) == biggest):
+    if biggest != size and biggest < size * 1.35 and any(_LEAD.sub("", s.text)[:1].isupper() for s in spans if round(s.size, 1) == biggest):
         size = biggest
     return size, bold * 2 > total, italic * 2 > total, mono * 2 > total, max(fonts.items(), key=lambda kv: kv[1])[0]
 
@@ -365,3 +368,33 @@ def mark_furniture(pages: list[PageText], body: float) -> None:
             continue  # large type near the top is a title set high, even when the running head repeats it
         if seen[key] >= repeat or re.fullmatch(r"[#\W]*(page)?[#\W]*", key):
             ln.furniture = True
+
+
+def mark_footnotes(pages: list[PageText], body: float) -> None:
+    """Flag footnotes (and venue notes such as "Preprint. Under review.") at the foot of a column: a run of lines in
+    smaller type set off from the running text above by a gap, with nothing but small type below it.
+
+    They would otherwise land mid-sentence in the section text. Run after the figure stage, so captions and
+    figure or table text (which have roles already) are never taken for footnotes.
+    """
+    small_size = body - 0.7
+    for p in pages:
+        lines = [ln for ln in p.lines if not ln.furniture]
+        small = sorted((ln for ln in lines if not ln.role and ln.size < small_size and ln.y0 > 0.6 * p.height),
+                       key=lambda ln: ln.y0)
+        done: set[int] = set()
+        for s in small:
+            if id(s) in done:
+                continue
+            above = [ln for ln in lines if ln.y1 <= s.y0 + 1 and min(ln.x1, s.x1) - max(ln.x0, s.x0) > 0]
+            if not above:
+                continue
+            near = max(above, key=lambda ln: ln.y1)
+            if near.role or abs(near.size - body) > 0.6 or s.y0 - near.y1 < 0.6 * body:
+                continue
+            zone = [ln for ln in lines if ln.y0 >= s.y0 - 1 and min(ln.x1, near.x1) - max(ln.x0, near.x0) > 0]
+            if zone and all(ln.size < small_size and not (ln.role or ln.bold or ln.mono) for ln in zone) and \
+                    max(ln.y1 for ln in zone) - s.y0 < 0.3 * p.height:
+                for ln in zone:
+                    ln.role = "footnote"
+                    done.add(id(ln))
