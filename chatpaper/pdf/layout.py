@@ -393,7 +393,9 @@ def mark_footnotes(pages: list[PageText], body: float) -> None:
             if near.role or abs(near.size - body) > 0.6 or s.y0 - near.y1 < 0.6 * body:
                 continue
             zone = [ln for ln in lines if ln.y0 >= s.y0 - 1 and min(ln.x1, near.x1) - max(ln.x0, near.x0) > 0]
-            if zone and all(ln.size < small_size and not (ln.role or ln.bold or ln.mono) for ln in zone) and \
+            # A program listing in small type at a column's foot is content, not a footnote (a URL in one is fine).
+            listing = sum(ln.mono for ln in zone) * 2 > len(zone)
+            if zone and not listing and all(ln.size < small_size and not (ln.role or ln.bold) for ln in zone) and \
                     max(ln.y1 for ln in zone) - s.y0 < 0.3 * p.height:
                 for ln in zone:
                     ln.role = "footnote"
