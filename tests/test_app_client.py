@@ -92,6 +92,14 @@ def test_api_errors_reach_the_client_as_messages(monkeypatch, tmp_path):
         with pytest.raises(Exception) as excinfo:
             client.predict(source="", pdf=handle_file(str(html_pdf)), api_name="/digest")
         assert "pdf" in str(excinfo.value).lower() and "Traceback" not in str(excinfo.value)
+        # A file the caller did not upload (a path on the server) is refused by Gradio before the handler runs.
+        checked, check_upload = [], app._check_upload
+        monkeypatch.setattr(app, "_check_upload", lambda pdf, s: checked.append(pdf) or check_upload(pdf, s))
+        server_file = {"path": str(tmp_path / "fake.pdf"), "meta": {"_type": "gradio.FileData"}}
+        call = requests.post(url + "gradio_api/call/digest", timeout=30,
+                             json={"data": ["", server_file, ["en"], "auto", "", "", ""]})
+        events = requests.get(url + "gradio_api/call/digest/" + call.json()["event_id"], timeout=30).text
+        assert events.startswith("event: error") and checked == []  # the handler never saw it
         # and the app still serves the next request
         with pytest.raises(Exception, match="arXiv link or id, or upload a PDF"):
             client.predict(source="", api_name="/digest")
