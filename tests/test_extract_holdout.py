@@ -602,3 +602,36 @@ def test_footnotes_stay_out_of_section_text(corpus_dir, name, note):
     p = extract_paper(corpus_dir / f"{name}.pdf")
     assert not any(note in s.text for s in p.sections)
     assert sum(len(s.text) for s in p.sections) > 20000  # the running text itself is all still there
+
+
+def test_figures_side_by_side(tmp_path):
+    """Two figures in a row (minipages): a photo and a shorter boxed diagram standing off its caption, captions on
+    one baseline; each caption gets its own figure, and the diagram's labels stay out of the section text."""
+    doc = pymupdf.open()
+    w = Writer(doc, 1)
+    _front(w, ["Side by Side Figures"], "Ana Souza and Karl Berg", ["University of Oxford, UK"])
+    w.html("<p><b>Abstract</b></p>")
+    w.para(1)
+    w.heading("1 Introduction", size=12)
+    w.para(2)
+    top = w.y
+    w.page.insert_image(pymupdf.Rect(70, top, 290, top + 120), stream=_raster(110, 60))
+    for k in range(3):
+        r = pymupdf.Rect(330 + k * 70, top + 40, 390 + k * 70, top + 80)
+        w.page.draw_rect(r, color=(0, 0, 0))
+        w.page.insert_text((r.x0 + 5, r.y0 + 24), f"Stage {k}", fontsize=9)
+    for x0, text in ((70, "Figure 1: A photo of the setup used in all experiments."),
+                     (320, "Figure 2: The three stages of the pipeline.")):
+        w.page.insert_htmlbox(pymupdf.Rect(x0, top + 126, x0 + 220, top + 170), f"<p style='font-size:9px'>{text}</p>",
+                              css=_CSS)
+    w.y = top + 160
+    w.para(3)
+    doc.save(tmp_path / "p.pdf")
+    p = extract_paper(tmp_path / "p.pdf", images_dir=tmp_path / "img")
+    assert [(f.label, f.caption) for f in p.figures] == [
+        ("Figure 1", "Figure 1: A photo of the setup used in all experiments."),
+        ("Figure 2", "Figure 2: The three stages of the pipeline.")]
+    (a0, a1, a2, a3), (b0, b1, b2, b3) = p.figures[0].bbox, p.figures[1].bbox
+    assert a0 < 75 and a2 < 300 and a3 - a1 > 115
+    assert b0 > 320 and b2 > 525 and b3 - b1 < 60
+    assert not any("Stage" in s.text for s in p.sections)

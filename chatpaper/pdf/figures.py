@@ -185,7 +185,9 @@ def _grow(items: list[Rect], edge: float, up: bool, gap: float) -> list[Rect]:
     chosen: list[Rect] = []
     frontier = edge
     for r in sorted(items, key=(lambda r: -r[3]) if up else (lambda r: r[1])):
-        if (up and r[3] < frontier - gap) or (not up and r[1] > frontier + gap):
+        # The first step may be longer: in a row of figures aligned at the bottom, a short one stands off its caption.
+        reach = gap if chosen else 2 * gap
+        if (up and r[3] < frontier - reach) or (not up and r[1] > frontier + reach):
             break
         chosen.append(r)
         frontier = min(frontier, r[1]) if up else max(frontier, r[3])
@@ -224,11 +226,14 @@ def _barriers(page: PageText, cap: Caption, sx0: float, sx1: float, graphics: li
     return out
 
 
-def _side_region(graphics: list[Rect], cap: Caption) -> Rect | None:
-    """A wrapped figure with its caption set beside it: the nearest group of graphics left or right."""
+def _side_region(graphics: list[Rect], cap: Caption, captions: list[Caption]) -> Rect | None:
+    """A wrapped figure with its caption set beside it: the nearest group of graphics left or right (not those
+    standing right above another caption: that is the neighbouring figure of a row)."""
     cx0, cy0, cx1, cy1 = cap.bbox
+    others = [c.bbox for c in captions if c is not cap]
     side = [g for g in graphics if (g[0] >= cx1 - 4 or g[2] <= cx0 + 4) and g[3] > cy0 - 200 and g[1] < cy1 + 10
-            and (g[3] - g[1]) * (g[2] - g[0]) > 4]
+            and (g[3] - g[1]) * (g[2] - g[0]) > 4
+            and not any(_hoverlap(g, o[0], o[2]) and 0 <= o[1] - g[3] < 60 for o in others)]
     if not side:
         return None
     near = min(side, key=lambda g: abs((g[1] + g[3]) / 2 - (cy0 + cy1) / 2))
@@ -249,13 +254,16 @@ def figure_region(page: PageText, cap: Caption, graphics: list[Rect], captions: 
             and not any(_inside(ln.bbox, bb) for bb in barriers)]
     lines = [ln.bbox for ln in free]
     # Labels and sub-captions tie a figure's parts together; a heading standing above the figure does not.
-    ties = [ln.bbox for ln in free if not _heading_like(ln, body)]
+    # Rotated text inside the column (axis labels) belongs to a plot; the arXiv side stamp sits in the margin.
+    turned = [ln.bbox for ln in page.rotated if ln.x0 >= sx0 - 2 and ln.x1 <= sx1 + 2 and not any(_inside(ln.bbox, bb) for bb in barriers)]
+    lines += turned
+    ties = [ln.bbox for ln in free if not _heading_like(ln, body)] + turned
     widen = not two_col or sx1 - sx0 > 0.6 * page.width
     for top, bottom, up in ((above, cy0, True), (cy1, below, False)):
         r = _band_region(graphics, ties, lines, (sx0, top, sx1, bottom), up, 2.5 * body, widen)
         if r is not None:
             return (max(r[0], 0), r[1], min(r[2], page.width), r[3])
-    r = _side_region(graphics, cap)
+    r = _side_region(graphics, cap, captions)
     if r is not None:
         return r
     if above == 0.0:

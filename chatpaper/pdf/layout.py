@@ -256,6 +256,8 @@ def read_page(page: pymupdf.Page, number: int) -> PageText:
         if raw.get("type", 0) != 0:
             continue
         rows: list[list[Span]] = []
+        side: list[list[Span]] = []  # a second caption set beside the first (two figures side by side)
+        gutter: float | None = None
         for rl in raw["lines"]:
             spans = [Span(fold_accents(s["text"].translate(_LIGATURES)), tuple(s["bbox"]), s["size"], s["font"], s["flags"],
                           _is_bold(s)) for s in rl["spans"] if s["text"].strip()]
@@ -266,26 +268,51 @@ def read_page(page: pymupdf.Page, number: int) -> PageText:
             if abs(dy) > 0.2 or dx < 0:
                 out.rotated.append(_make_line(spans, number, -1))
                 continue
-            # Same baseline as the previous row (a number set apart, names in a row): one line.
-            if rows:
-                last = rows[-1]
-                ly0, ly1 = min(s.bbox[1] for s in last), max(s.bbox[3] for s in last)
-                sy0, sy1 = min(s.bbox[1] for s in spans), max(s.bbox[3] for s in spans)
-                overlap = min(ly1, sy1) - max(ly0, sy0)
-                if overlap > 0.5 * min(ly1 - ly0, sy1 - sy0) and spans[0].bbox[0] >= max(s.bbox[2] for s in last) - 1:
-                    last.extend(spans)
-                    continue
-            rows.append(spans)
-        if not rows:
-            continue
-        idx = len(out.blocks)
-        lines = [_make_line(r, number, idx) for r in rows]
-        for i, ln in enumerate(lines):
-            ln.index = i
-        bbox = (min(ln.x0 for ln in lines), min(ln.y0 for ln in lines), max(ln.x1 for ln in lines), max(ln.y1 for ln in lines))
-        out.blocks.append(Block(lines=lines, bbox=bbox, page=number, index=idx))
+            if gutter is not None:
+                left = [s for s in spans if s.bbox[2] <= gutter + 1]
+                right = [s for s in spans if s.bbox[2] > gutter + 1]
+                if left:
+                    _add_row(rows, left)
+                if right:
+                    _add_row(side, right)
+                continue
+            last = rows[-1] if rows else None
+            if last is not None and _same_row(last, spans) and spans[0].bbox[0] - max(s.bbox[2] for s in last) > 1.5 * spans[0].size \
+                    and _CAPTION_START.match(spans[0].text):
+                gutter = spans[0].bbox[0] - 1
+                side.append(spans)
+                continue
+            _add_row(rows, spans)
+        for group in (rows, side):
+            if not group:
+                continue
+            idx = len(out.blocks)
+            lines = [_make_line(r, number, idx) for r in group]
+            for i, ln in enumerate(lines):
+                ln.index = i
+            bbox = (min(ln.x0 for ln in lines), min(ln.y0 for ln in lines), max(ln.x1 for ln in lines), max(ln.y1 for ln in lines))
+            out.blocks.append(Block(lines=lines, bbox=bbox, page=number, index=idx))
     _join_set_apart_numbers(out)
     return out
+
+
+_CAPTION_START = re.compile(r"^\s*(fig\.?|figure|table)\s*\d", re.I)
+
+
+def _same_row(last: list[Span], spans: list[Span]) -> bool:
+    """True when the spans sit on the baseline of the row ``last``."""
+    ly0, ly1 = min(s.bbox[1] for s in last), max(s.bbox[3] for s in last)
+    sy0, sy1 = min(s.bbox[1] for s in spans), max(s.bbox[3] for s in spans)
+    return min(ly1, sy1) - max(ly0, sy0) > 0.5 * min(ly1 - ly0, sy1 - sy0)
+
+
+def _add_row(rows: list[list[Span]], spans: list[Span]) -> None:
+    """Append a line's spans; on the previous row's baseline and right of it (a number set apart, names in a row)
+    they join that row."""
+    if rows and _same_row(rows[-1], spans) and spans[0].bbox[0] >= max(s.bbox[2] for s in rows[-1]) - 1:
+        rows[-1].extend(spans)
+    else:
+        rows.append(spans)
 
 
 def _glue_accents(spans: list[Span]) -> list[Span]:
