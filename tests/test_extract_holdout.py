@@ -635,3 +635,22 @@ def test_figures_side_by_side(tmp_path):
     assert a0 < 75 and a2 < 300 and a3 - a1 > 115
     assert b0 > 320 and b2 > 525 and b3 - b1 < 60
     assert not any("Stage" in s.text for s in p.sections)
+
+
+def test_headings_closed_by_a_period_and_numbered_list_items(tmp_path):
+    """Bold headings that end in a period ("2. Experimental Setup and Main Results.") are headings; numbered list
+    items in body type ("1. We propose a new method.") are not; "Abstract" run in without a delimiter."""
+    doc = pymupdf.open()
+    w = Writer(doc, 2)
+    _front(w, ["Periods After Headings"], "Ana Souza and Karl Berg", ["University of Oxford, UK"])
+    w.html("<p><b>Abstract</b> We study periods. " + _BODY + "</p>")
+    heads = ["1. Introduction.", "2. Experimental Setup and Main Results.", "3. Conclusion."]
+    for h in heads:
+        w.html(f"<p style='font-weight:bold;font-size:11px'>{h}</p>", space=4)
+        w.para(2)
+        w.html("<p>1. We propose a new method.</p><p>2. We show that it works well in practice on data.</p>")
+    doc.save(tmp_path / "p.pdf")
+    p = extract_paper(tmp_path / "p.pdf")
+    assert p.abstract.startswith("We study periods. We study the problem")
+    assert [(s.heading, s.level) for s in p.sections] == [(h, 1) for h in heads]
+    assert p.sections[0].text.endswith("1. We propose a new method. 2. We show that it works well in practice on data.")

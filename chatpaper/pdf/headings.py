@@ -79,7 +79,10 @@ def _candidate(line: Line, prev: Line | None, body: float) -> bool:
     if prev is not None and prev.block == line.block and style_key(prev) == style_key(line) and not prev.role:
         return False  # continuation of a paragraph (or of a heading joined below)
     if t.endswith((",", ";")) or re.search(r"[=<>]|\.\s*$", t) and not re.match(r"^[\dIVX.]+\s*$", t.split(" ")[0]):
-        return t.endswith(".") and len(t.split()) <= 3 and _number(t) is not None
+        # "2. Related Work." with a closing period (some journals); a longer numbered line ending in a period is a
+        # list item, unless it is set in bold or larger type.
+        words = 8 if line.bold or line.size >= body * 1.1 else 3
+        return t.endswith(".") and len(t.split()) <= words and _number(t) is not None
     return True
 
 
