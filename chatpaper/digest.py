@@ -84,7 +84,7 @@ MAX_TOKENS = {"summary": 480, "methods": 320, "conclusion": 320, "translate": 60
 #: How Chinese is written: "translate" (the English digest, one short call per part) or "direct" (three calls with
 #: Chinese prompts, the way English is written). Chosen by measurement with the bundled 0.5B model on 1111.2011v2
 #: (python -m chatpaper.bench_digest): translating sent 3.4k prompt tokens in 12 short calls and reached a CJK share of
-#: 0.72 with 1 part lost; direct sent 16.1k in 6 long calls, 0.69 CJK, 6 parts lost, and took about 12x longer.
+#: 0.72 with 1 part lost (86 s CPU); direct sent 16.1k in 6 long calls, 0.69 CJK, 6 parts lost, 320 s CPU.
 ZH_MODE = "translate"
 #: Chinese prose must be at least this share of CJK characters (terms, names and code excepted).
 MIN_CJK_SHARE = 0.6
