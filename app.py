@@ -335,7 +335,7 @@ def topic_post(query: str, date: str, selected: list[str] | None, records: list[
     steps = iter(range(1, 1_000_000))
     try:
         with _model_turn(settings, cancel, progress):
-            path = daily.write_post(chosen, settings, out_dir=_new_output_dir("post"), topic=(query or "").strip(),
+            path = daily.write_post(chosen, settings, out_dir=_new_output_dir("post"), topic=daily.topic_from_query(query or ""),
                                     date=_parse_date(date), cancel=cancel,
                                     progress=lambda message: progress((next(steps), None), desc=message))
     except Cancelled:

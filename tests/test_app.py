@@ -292,7 +292,7 @@ def test_topic_post_digests_only_the_ticked_papers(monkeypatch, tmp_path):
         return post
 
     monkeypatch.setattr(app.daily, "write_post", write_post)
-    updates = list(app.topic_post(" NeRF ", "2024-01-30", ["2401.00002v1"], records, "openai", "", NOWHERE, ""))
+    updates = list(app.topic_post(' ti:NeRF OR abs:"neural radiance field" ', "2024-01-30", ["2401.00002v1"], records, "openai", "", NOWHERE, ""))
     assert seen["ids"] == ["2401.00002v1"] and seen["topic"] == "NeRF" and seen["date"] == "2024-01-30"
     assert updates[-1][0] == "# NeRF daily\n"
     assert updates[-1][1].endswith("2024-01-30/NeRF.md")
