@@ -654,3 +654,19 @@ def test_headings_closed_by_a_period_and_numbered_list_items(tmp_path):
     assert p.abstract.startswith("We study periods. We study the problem")
     assert [(s.heading, s.level) for s in p.sections] == [(h, 1) for h in heads]
     assert p.sections[0].text.endswith("1. We propose a new method. 2. We show that it works well in practice on data.")
+
+
+def test_stacked_author_blocks_with_affiliations_in_the_same_type(tmp_path):
+    """Name / affiliation / e-mail stacked per author in one type: the affiliation under a name is no name."""
+    doc = pymupdf.open()
+    w = Writer(doc, 1)
+    w.html("<p style='text-align:center;font-size:18px'>Deep Nets for Everything</p>", space=10, wide=True)
+    for name, aff, mail in (("Alice Smith", "University of Alberta", "alice@ualberta.ca"),
+                            ("Bob Jones", "ETH Zurich", "bob@ethz.ch")):
+        w.html(f"<p style='text-align:center;font-size:11px'>{name}<br><i>{aff}</i><br>{mail}</p>", space=6, wide=True)
+    w.html("<p><b>Abstract</b></p>")
+    w.para(1, "Things matter. ")
+    doc.save(tmp_path / "p.pdf")
+    p = extract_paper(tmp_path / "p.pdf")
+    assert p.title == "Deep Nets for Everything"
+    assert p.authors == ["Alice Smith", "Bob Jones"]

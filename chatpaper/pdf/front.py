@@ -23,6 +23,7 @@ _NOT_NAME = re.compile(r"\b(report|technical|preprint|draft|paper|conference|wor
                        r"abstract|introduction|supplementary|material|appendix|edition|volume|journal|transactions|"
                        r"review|submitted|accepted|under|manuscript|letters?|figure|table|chapter|section)\b", re.I)
 _IEEE = re.compile(r",?\s*(?:(?:graduate\s+)?student\s+|senior\s+|life\s+)?(?:fellow|member),?\s+ieee", re.I)
+_SEPARATOR = re.compile(r",|;|&|\band\b|·")
 _PARTICLES = {"van", "von", "der", "den", "de", "da", "di", "del", "della", "du", "dos", "le", "la", "bin", "al", "y", "ter"}
 _MARKS = "*†‡§¶#⋆∗♯♮♭⊤⊥✉♣♠♦♥∥"
 
@@ -142,6 +143,7 @@ def find_authors(region: list[Line]) -> tuple[list[str], list[str], list[Line]]:
     names: list[str] = []
     used: list[Line] = []
     used_at: set[tuple[int, int]] = set()
+    used_text: dict[tuple[int, int], str] = {}
     carry = ""
     for row in _rows(chosen):
         for ln in row:
@@ -149,11 +151,17 @@ def find_authors(region: list[Line]) -> tuple[list[str], list[str], list[Line]]:
             # "ETH Zurich" under a name is an affiliation even when it looks like one.
             if ln.index > 0 and (ln.block, ln.index - 1) not in used_at:
                 continue
+            # ... and a line under a name continues the list only when the list runs on: the line above breaks off
+            # at a separator or mid-name, or this line is a list itself ("Bob Jones" over "ETH Zurich" is not).
+            if ln.index > 0 and not carry and not _SEPARATOR.search(ln.text) and \
+                    not re.search(r"(,|;|&|\band)\W*$", used_text.get((ln.block, ln.index - 1), ",")):
+                continue
             chunks = _chunks(ln)
             if not (any(split_names(c) for c in chunks) or carry):
                 continue
             used.append(ln)
             used_at.add((ln.block, ln.index))
+            used_text[(ln.block, ln.index)] = re.sub(rf"[{re.escape(_MARKS)}\d\s]+$", "", ln.text)
             # A name broken at the end of a line ("..., and Carla" / "Díaz") joins the next line's start.
             if carry:
                 chunks[0] = carry + " " + chunks[0]
