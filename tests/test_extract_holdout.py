@@ -670,3 +670,20 @@ def test_stacked_author_blocks_with_affiliations_in_the_same_type(tmp_path):
     p = extract_paper(tmp_path / "p.pdf")
     assert p.title == "Deep Nets for Everything"
     assert p.authors == ["Alice Smith", "Bob Jones"]
+
+
+def test_title_with_subtitle_in_smaller_type_under_a_journal_line(tmp_path):
+    """A journal line in small type above, and a subtitle set smaller than the title: both title lines count."""
+    doc = pymupdf.open()
+    w = Writer(doc, 1)
+    w.html("<p style='font-size:8px;text-align:right'>Journal of Things 12 (2021) 1–20</p>", space=20, wide=True)
+    w.html("<p style='text-align:center;font-size:20px;font-weight:bold'>GraphX:</p><p style='text-align:center;"
+           "font-size:15px;font-weight:bold'>Scalable Graph Processing on Commodity Clusters</p>", space=10, wide=True)
+    w.html("<p style='text-align:center;font-size:12px;font-weight:bold'>Alice Smith<sup>1</sup> and Bob Jones<sup>2</sup>"
+           "</p>", space=10, wide=True)
+    w.html("<p><b>Abstract</b></p>")
+    w.para(1, "Things matter. ")
+    doc.save(tmp_path / "p.pdf")
+    p = extract_paper(tmp_path / "p.pdf")
+    assert p.title == "GraphX: Scalable Graph Processing on Commodity Clusters"
+    assert p.authors == ["Alice Smith", "Bob Jones"]

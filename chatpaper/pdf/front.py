@@ -66,9 +66,24 @@ def find_title(page: PageText, body: float, stop_y: float) -> tuple[str, list[Li
             run.append(ln)
         else:
             break
+    _add_subtitle(run, cands, biggest, body)
     # Footnote marks on the title (superscript or much smaller spans) are not part of it.
     texts = [spans_text([s for s in ln.spans if not (s.flags & 1) and s.size >= ln.size * 0.6]) or ln.text for ln in run]
     return join_lines(texts), run
+
+
+def _add_subtitle(run: list[Line], cands: list[Line], biggest: float, body: float) -> None:
+    """A subtitle in smaller display type right under the title ("GraphX:" / "Graph Processing on Clusters") joins
+    it: the title breaks off at a colon or dash, or the line below is still display type in the title's weight."""
+    below = sorted((ln for ln in cands if ln.y0 > run[-1].y0 + 0.5 * run[-1].size and ln not in run), key=lambda ln: ln.y0)
+    for nxt in below:
+        last = run[-1]
+        broken = last.text.rstrip().endswith((":", "—", "–"))
+        display = nxt.size >= max(body * 1.3, 0.75 * biggest) and nxt.bold == last.bold
+        authorish = "@" in nxt.text or any(s.flags & 1 for s in nxt.spans) or len(split_names(nxt.text)) >= 2
+        if nxt.y0 - last.y1 > 1.2 * biggest or authorish or not (display or broken and nxt.size >= body * 1.2):
+            break
+        run.append(nxt)
 
 
 def _chunks(line: Line) -> list[str]:
