@@ -687,3 +687,30 @@ def test_title_with_subtitle_in_smaller_type_under_a_journal_line(tmp_path):
     p = extract_paper(tmp_path / "p.pdf")
     assert p.title == "GraphX: Scalable Graph Processing on Commodity Clusters"
     assert p.authors == ["Alice Smith", "Bob Jones"]
+
+
+def test_appendix_table_of_contents_is_not_headings(tmp_path):
+    """An appendix that opens with a table of contents (entries in heading type, page numbers set right, or dot
+    leaders): the entries are not headings, the appendix headings after it are."""
+    doc = pymupdf.open()
+    w = Writer(doc, 1)
+    _front(w, ["Appendices With Contents"], "Ana Souza and Karl Berg", ["University of Oxford, UK"])
+    w.html("<p><b>Abstract</b></p>")
+    w.para(1, "Contents matter. ")
+    for h in ("1 Introduction", "2 Method", "3 Conclusion", "References"):
+        w.heading(h, size=12)
+        w.para(2)
+    w.new_page()
+    w.heading("Contents", size=12)
+    for h, pg in (("A Proofs", 3), ("B Additional Experiments", 4)):
+        r = w.html(f"<p style='font-weight:bold;font-size:12px'>{h}</p>", space=1)
+        w.page.insert_text((540, r.y0 + 12), str(pg), fontsize=12, fontname="tibo")
+        w.html(f"<p style='font-weight:bold;font-size:12px'>{h[0]}.1 Details {'. ' * 30} {pg}</p>", space=1)
+    w.y += 16
+    for h in ("A Proofs", "B Additional Experiments"):
+        w.heading(h, size=12)
+        w.para(2)
+    doc.save(tmp_path / "p.pdf")
+    p = extract_paper(tmp_path / "p.pdf")
+    assert _top(p) == ["1 Introduction", "2 Method", "3 Conclusion", "References", "A Proofs", "B Additional Experiments"]
+    assert [s.heading for s in p.sections if s.level > 1] == []

@@ -74,7 +74,7 @@ def _candidate(line: Line, prev: Line | None, body: float) -> bool:
     t = line.text
     if line.furniture or line.role or len(t) > 150 or len(t) < 3 or not t[0].isalnum():
         return False
-    if not _uniform(line):
+    if not _uniform(line) or _toc_entry(line):
         return False
     if prev is not None and prev.block == line.block and style_key(prev) == style_key(line) and not prev.role:
         return False  # continuation of a paragraph (or of a heading joined below)
@@ -84,6 +84,16 @@ def _candidate(line: Line, prev: Line | None, body: float) -> bool:
         words = 8 if line.bold or line.size >= body * 1.1 else 3
         return t.endswith(".") and len(t.split()) <= words and _number(t) is not None
     return True
+
+
+def _toc_entry(line: Line) -> bool:
+    """A table-of-contents entry (an appendix often opens with one): dot leaders, or a wide gap before a closing
+    page number."""
+    if re.search(r"(\.\s*){4,}\d{1,4}$", line.text):
+        return True
+    if len(line.spans) < 2 or not re.fullmatch(r"\d{1,4}", line.spans[-1].text.strip()):
+        return False
+    return line.spans[-1].bbox[0] - line.spans[-2].bbox[2] > 2 * line.size
 
 
 def _heading_like(line: Line, body: float) -> bool:
