@@ -714,3 +714,23 @@ def test_appendix_table_of_contents_is_not_headings(tmp_path):
     p = extract_paper(tmp_path / "p.pdf")
     assert _top(p) == ["1 Introduction", "2 Method", "3 Conclusion", "References", "A Proofs", "B Additional Experiments"]
     assert [s.heading for s in p.sections if s.level > 1] == []
+
+
+def test_numbered_rows_in_capitals_do_not_set_the_heading_style(tmp_path):
+    """A record layout whose rows start with a number in capitals ("4 CARD32 N_ENTRIES"), more rows than the
+    paper has sections: the section headings are still the ones whose numbers count up."""
+    doc = pymupdf.open()
+    w = Writer(doc, 1)
+    _front(w, ["A Binary Cache Format"], "Ana Souza and Karl Berg", ["University of Oxford, UK"])
+    w.html("<p><b>Abstract</b></p>")
+    w.para(1, "Caches matter. ")
+    for i, h in enumerate(("Introduction", "Layout", "Conclusion")):
+        w.heading(f"{i + 1}. {h}", size=14)
+        w.para(1)
+        if i == 1:
+            for size, field in (("2", "CARD16 MAJOR_VERSION"), ("4", "CARD32 N_ALIASES"), ("4", "CARD32 ALIAS_OFFSET"),
+                                ("4", "CARD32 N_ENTRIES"), ("4", "CARD32 N_GLOBS"), ("2", "CARD16 MINOR_VERSION")):
+                w.html(f"<p>{size} {field}</p>", space=4)
+    doc.save(tmp_path / "p.pdf")
+    p = extract_paper(tmp_path / "p.pdf")
+    assert _top(p) == ["1. Introduction", "2. Layout", "3. Conclusion"]

@@ -74,8 +74,8 @@ def _candidate(line: Line, prev: Line | None, body: float) -> bool:
     t = line.text
     if line.furniture or line.role or len(t) > 150 or len(t) < 3 or not t[0].isalnum():
         return False
-    if not _uniform(line) or _toc_entry(line):
-        return False
+    if not _uniform(line) or _toc_entry(line) or line.mono:
+        return False  # (a numbered line in typewriter type is a line of a listing or a record layout)
     if prev is not None and prev.block == line.block and style_key(prev) == style_key(line) and not prev.role:
         return False  # continuation of a paragraph (or of a heading joined below)
     if t.endswith((",", ";")) or re.search(r"[=<>]|\.\s*$", t) and not re.match(r"^[\dIVX.]+\s*$", t.split(" ")[0]):
@@ -116,10 +116,16 @@ def _candidates(ordered: list[Line], body: float) -> list[tuple[Line, tuple[str,
 def _top_style(cands: list[tuple[Line, tuple[str, int, str] | None]]) -> tuple | None:
     """The style most numbered top-level headings ("1 Introduction", "II. METHOD") share, if any."""
     styles: Counter = Counter()
+    numbers: dict[tuple, set[str]] = {}
     for ln, num in cands:
         if num and num[1] == 1 and num[0] in ("arabic", "roman") and re.match(r"[A-Z]", num[2]):
             styles[style_key(ln)] += 1
-    return styles.most_common(1)[0][0] if styles else None
+            numbers.setdefault(style_key(ln), set()).add(ln.text.split()[0].rstrip("."))
+    if not styles:
+        return None
+    # Section numbers count up (1, 2, 3 ...): the style with the most distinct numbers wins, not the most lines; the
+    # rows of a table that start with a number ("4 CARD32 N_ALIASES") repeat a few numbers many times.
+    return max(styles, key=lambda k: (len(numbers[k]), styles[k]))
 
 
 def find_headings(ordered: list[Line], body: float) -> list[Heading]:
