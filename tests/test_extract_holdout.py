@@ -445,7 +445,9 @@ def synthetic(tmp_path_factory):
     def get(name: str) -> Paper:
         if name not in made:
             pdf = root / f"{name}.pdf"
-            {"ieee": _ieee, "acm": _acm, "springer": _springer, "neurips": _neurips, "elsevier": _elsevier, "plain": _plain, "lncs": _lncs}[name](pdf)
+            builders = {"ieee": _ieee, "acm": _acm, "springer": _springer, "neurips": _neurips, "elsevier": _elsevier,
+                        "plain": _plain, "lncs": _lncs}
+            builders[name](pdf)
             made[name] = extract_paper(pdf, images_dir=root / name)
         return made[name]
     return get

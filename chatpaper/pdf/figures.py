@@ -255,7 +255,8 @@ def figure_region(page: PageText, cap: Caption, graphics: list[Rect], captions: 
     lines = [ln.bbox for ln in free]
     # Labels and sub-captions tie a figure's parts together; a heading standing above the figure does not.
     # Rotated text inside the column (axis labels) belongs to a plot; the arXiv side stamp sits in the margin.
-    turned = [ln.bbox for ln in page.rotated if ln.x0 >= sx0 - 2 and ln.x1 <= sx1 + 2 and not any(_inside(ln.bbox, bb) for bb in barriers)]
+    turned = [ln.bbox for ln in page.rotated
+              if ln.x0 >= sx0 - 2 and ln.x1 <= sx1 + 2 and not any(_inside(ln.bbox, bb) for bb in barriers)]
     lines += turned
     ties = [ln.bbox for ln in free if not _heading_like(ln, body)] + turned
     widen = not two_col or sx1 - sx0 > 0.6 * page.width

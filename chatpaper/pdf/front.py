@@ -75,7 +75,8 @@ def find_title(page: PageText, body: float, stop_y: float) -> tuple[str, list[Li
 def _add_subtitle(run: list[Line], cands: list[Line], biggest: float, body: float) -> None:
     """A subtitle in smaller display type right under the title ("GraphX:" / "Graph Processing on Clusters") joins
     it: the title breaks off at a colon or dash, or the line below is still display type in the title's weight."""
-    below = sorted((ln for ln in cands if ln.y0 > run[-1].y0 + 0.5 * run[-1].size and ln not in run), key=lambda ln: ln.y0)
+    below = sorted((ln for ln in cands if ln.y0 > run[-1].y0 + 0.5 * run[-1].size and ln not in run),
+                   key=lambda ln: ln.y0)
     for nxt in below:
         last = run[-1]
         broken = last.text.rstrip().endswith((":", "—", "–"))

@@ -194,7 +194,8 @@ def extend_multiline(headings: list[Heading], ordered: list[Line]) -> list[Headi
         while i + 1 < len(ordered):
             last, nxt = ordered[i], ordered[i + 1]
             near = nxt.block == last.block or (nxt.page == last.page and min(nxt.x1, last.x1) > max(nxt.x0, last.x0))
-            if not (near and style_key(nxt)[:2] == style_key(last)[:2] and nxt.italic == last.italic and _same_case(nxt, last) and -0.5 * last.size < nxt.y0 - last.y1 < 0.6 * last.size
+            alike = style_key(nxt)[:2] == style_key(last)[:2] and nxt.italic == last.italic and _same_case(nxt, last)
+            if not (near and alike and -0.5 * last.size < nxt.y0 - last.y1 < 0.6 * last.size
                     and len(h.text) + len(nxt.text) < 200 and nxt.role in ("", "heading") and _number(nxt.text) is None):
                 break
             h.text = join_lines([h.text, nxt.text])
