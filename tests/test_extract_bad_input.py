@@ -53,6 +53,24 @@ def test_truncated_download(tmp_path):
         extract_paper(path)
 
 
+@pytest.mark.parametrize("keep", [4000, 20000, 60000, 200000])
+def test_download_cut_off_midway_is_not_read_as_blank_pages(tmp_path, keep):
+    path = tmp_path / "cut.pdf"
+    path.write_bytes((CORPUS / "specter_acl2020.pdf").read_bytes()[:keep])
+    with pytest.raises(CorruptPdf, match="download it again"):
+        extract_paper(path)
+
+
+def test_blank_pdf_is_refused(tmp_path):
+    path = tmp_path / "blank.pdf"
+    doc = pymupdf.open()
+    for _ in range(3):
+        doc.new_page()
+    doc.save(path)
+    with pytest.raises(CorruptPdf, match="nothing on them"):
+        extract_paper(path)
+
+
 def test_pdf_with_zero_pages(tmp_path):
     path = tmp_path / "zero.pdf"
     path.write_bytes(b"%PDF-1.4\n1 0 obj<</Type/Catalog/Pages 2 0 R>>endobj\n2 0 obj<</Type/Pages/Kids[]/Count 0>>endobj\n"

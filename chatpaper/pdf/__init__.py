@@ -16,7 +16,7 @@ from chatpaper.paper import Paper
 from chatpaper.pdf.columns import reading_order
 from chatpaper.pdf.document import check_images, check_page, open_pdf
 from chatpaper.pdf.figures import extract_figures, render_crop
-from chatpaper.errors import PdfError
+from chatpaper.errors import CorruptPdf, PdfError
 from chatpaper.pdf.front import FrontMatter, read_abstract, read_header
 from chatpaper.pdf.headings import build_sections, extend_multiline, find_headings
 from chatpaper.pdf.layout import PageText, body_size, mark_footnotes, mark_furniture, read_page
@@ -48,7 +48,9 @@ def extract_paper(path: str | Path, images_dir: str | Path | None = None, settin
     paper = Paper(pages=doc.page_count, path=str(path))
     try:
         pages = _read_pages(doc, paper.warnings)
+        _check_not_truncated(doc, pages, path)
         if sum(len(ln.text) for p in pages for ln in p.lines) < _MIN_CHARS_PER_PAGE * len(pages):
+            _check_not_blank(doc, path)
             paper.warnings.append(SCANNED_WARNING)
             if images is not None:
                 paper.first_page_image = _page_images(doc, images, paper.warnings)
@@ -63,6 +65,28 @@ def extract_paper(path: str | Path, images_dir: str | Path | None = None, settin
     paper.seconds = round(time.perf_counter() - start, 4)
     log.debug("extracted %s: %d pages in %.3f s", path, paper.pages, paper.seconds)
     return paper
+
+
+def _check_not_truncated(doc: pymupdf.Document, pages: list[PageText], path: str | Path) -> None:
+    """A cut-off download opens (MuPDF repairs it) as pages with nothing on them: refuse it rather than digest a page."""
+    if not doc.is_repaired:
+        return
+    blank = sum(1 for p in pages if not p.lines and not _shows_something(doc[p.number]))
+    if blank * 2 > len(pages):
+        raise CorruptPdf(f"{Path(path).name} is truncated or damaged: {blank} of its {len(pages)} pages are blank; "
+                         "download it again")
+
+
+def _shows_something(page: pymupdf.Page) -> bool:
+    return bool(page.get_images(full=False) or page.get_drawings())
+
+
+def _check_not_blank(doc: pymupdf.Document, path: str | Path) -> None:
+    """Without text, a page must show something (a scan, a drawing); a truncated file opens as blank pages."""
+    if any(_shows_something(doc[pno]) for pno in range(doc.page_count)):
+        return
+    why = "it is truncated or damaged" if doc.is_repaired else "it is blank"
+    raise CorruptPdf(f"{Path(path).name} has {doc.page_count} pages but nothing on them: {why}; download it again")
 
 
 def _read_pages(doc: pymupdf.Document, warnings: list[str]) -> list[PageText]:
