@@ -263,6 +263,40 @@ class Backend:
         raise NotImplementedError
 
 
+class RemoteBackend(Backend):
+    """A backend behind HTTP: one client per request, retried before the first chunk, closed on cancel.
+
+    Subclasses implement ``_client()`` (built from the request's Settings: the key never outlives the request),
+    ``_attempt(client, messages, max_tokens, temperature, stop, stop_event)`` and ``_classify(exc) -> Retry``, and
+    set ``retries`` and ``backoff``.
+    """
+
+    retries: int = 3
+    backoff: float = 1.0
+
+    def _produce(self, messages, *, max_tokens, temperature, stop, stop_event: threading.Event):
+        client = self._client()
+        # Closing the client when the reader leaves (cancel, idle timeout) ends a blocked request at once, and
+        # the server sees the disconnect and stops generating.
+        if isinstance(stop_event, StopSignal):
+            stop_event.on_set(client.close)
+        try:
+            return (yield from retrying(
+                lambda: self._attempt(client, messages, max_tokens, temperature, stop, stop_event),
+                self._classify, retries=self.retries, backoff=self.backoff, stop=stop_event))
+        finally:
+            client.close()
+
+    def _client(self):
+        raise NotImplementedError
+
+    def _attempt(self, client, messages, max_tokens, temperature, stop, stop_event) -> Generator:
+        raise NotImplementedError
+
+    def _classify(self, exc: Exception) -> "Retry":
+        raise NotImplementedError
+
+
 def backend_class(name: str) -> type[Backend]:
     """The Backend class registered under ``name``; the error lists the valid names."""
     try:

@@ -2,9 +2,8 @@
 from __future__ import annotations
 
 import logging
-import threading
 
-from chatpaper.backends import Backend, Retry, StopSignal, Usage, retry_after, retrying
+from chatpaper.backends import RemoteBackend, Retry, Usage, retry_after
 from chatpaper.errors import BackendError, MissingKey
 from chatpaper.settings import Settings
 
@@ -22,7 +21,7 @@ def _import_hub():
     return huggingface_hub, httpx2
 
 
-class HFBackend(Backend):
+class HFBackend(RemoteBackend):
     """Chat through ``huggingface_hub.InferenceClient``: a Hub model id with a provider, or ``hf_base_url``."""
 
     id = "hf"
@@ -55,19 +54,6 @@ class HFBackend(Backend):
             return self._hub.InferenceClient(base_url=self.base_url, token=self._token, timeout=self.timeout)
         return self._hub.InferenceClient(model=self.model, provider=self.provider, token=self._token,
                                          timeout=self.timeout)
-
-    def _produce(self, messages, *, max_tokens, temperature, stop, stop_event: threading.Event):
-        client = self._client()
-        # Closing the client when the reader leaves (cancel, idle timeout) ends a blocked request at once, and
-        # the server sees the disconnect and stops generating.
-        if isinstance(stop_event, StopSignal):
-            stop_event.on_set(client.close)
-        try:
-            return (yield from retrying(
-                lambda: self._attempt(client, messages, max_tokens, temperature, stop, stop_event),
-                self._classify, retries=self.retries, backoff=self.backoff, stop=stop_event))
-        finally:
-            client.close()
 
     def _attempt(self, client, messages, max_tokens, temperature, stop, stop_event):
         """One request: yield the streamed text, return (Usage, finish_reason)."""

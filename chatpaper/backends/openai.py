@@ -2,10 +2,9 @@
 from __future__ import annotations
 
 import logging
-import threading
 from urllib.parse import urlparse
 
-from chatpaper.backends import Backend, Retry, StopSignal, Usage, retry_after, retrying
+from chatpaper.backends import RemoteBackend, Retry, Usage, retry_after
 from chatpaper.errors import BackendError, MissingKey
 from chatpaper.settings import Settings
 
@@ -25,7 +24,7 @@ def _import_openai():
     return openai
 
 
-class OpenAIBackend(Backend):
+class OpenAIBackend(RemoteBackend):
     """Chat through the OpenAI SDK against ``settings.openai_base_url`` (api.openai.com when empty)."""
 
     id = "openai"
@@ -55,19 +54,6 @@ class OpenAIBackend(Backend):
     def _client(self):
         # One client per request: the key belongs to the request's Settings, never to the process.
         return self._openai.OpenAI(api_key=self._key, base_url=self.base_url, timeout=self.timeout, max_retries=0)
-
-    def _produce(self, messages, *, max_tokens, temperature, stop, stop_event: threading.Event):
-        client = self._client()
-        # Closing the client when the reader leaves (cancel, idle timeout) ends a blocked request at once, and
-        # the server sees the disconnect and stops generating.
-        if isinstance(stop_event, StopSignal):
-            stop_event.on_set(client.close)
-        try:
-            return (yield from retrying(
-                lambda: self._attempt(client, messages, max_tokens, temperature, stop, stop_event),
-                self._classify, retries=self.retries, backoff=self.backoff, stop=stop_event))
-        finally:
-            client.close()
 
     def _attempt(self, client, messages, max_tokens, temperature, stop, stop_event):
         """One request: open the stream, yield its text, return (Usage, finish_reason)."""
