@@ -252,8 +252,13 @@ def _meta(settings: Settings) -> dict:
     """How the digest was made, for the front matter."""
     from chatpaper.backends import default_backend_name
 
-    return {"backend": default_backend_name(settings), "model": settings.model or settings.model_path or "default",
-            "prompt_version": prompt_version()}
+    backend = default_backend_name(settings)
+    model = settings.model or settings.model_path
+    if not model and backend == "local":
+        from chatpaper.backends.local import BUNDLED_NAME
+
+        model = BUNDLED_NAME
+    return {"backend": backend, "model": model or "the server's default", "prompt_version": prompt_version()}
 
 
 def _render_files(record: Record, paper: Paper, digests: dict[str, Digest], settings: Settings, out_dir: Path,
