@@ -88,6 +88,24 @@ def _unexpected(what: str) -> gr.Error:
     return gr.Error(GENERIC_ERROR, print_exception=False)
 
 
+@contextlib.contextmanager
+def _user_facing(what: str, cancel: threading.Event):
+    """Run a handler's work: failures become messages for the page, Stop a note; the work always stops after."""
+    try:
+        yield
+    except Cancelled as exc:
+        log.info("%s stopped: %s", what, exc)
+        gr.Info("Stopped.")
+    except ChatPaperError as exc:
+        raise _user_error(exc) from None
+    except gr.Error:
+        raise
+    except Exception:
+        raise _unexpected(what) from None
+    finally:
+        cancel.set()  # Stop, a closed tab or an error: the pipeline and the backend stop at their next check
+
+
 def _max_parallel(settings: Settings) -> int:
     name = default_backend_name(settings).strip().lower()
     try:
@@ -223,20 +241,8 @@ def digest(source: str = "", pdf: str | None = None, languages: list[str] | None
     # A fresh run clears the previous paper's outputs so that nothing stale sits beside the new one.
     yield _update(markdown="", en="", zh="", figures=[], record="", outline=[], first_page=None, md_file=None,
                   zip_file=None, cancel=cancel)
-    try:
-        with _model_turn(settings, cancel, progress):
-            yield from _run_digest(source or None, pdf, settings, cancel, progress)
-    except Cancelled as exc:
-        log.info("digest stopped: %s", exc)
-        gr.Info("Stopped.")
-    except ChatPaperError as exc:
-        raise _user_error(exc) from None
-    except gr.Error:
-        raise
-    except Exception:
-        raise _unexpected("digest") from None
-    finally:
-        cancel.set()  # Stop, a closed tab or an error: the pipeline and the backend stop at their next check
+    with _user_facing("digest", cancel), _model_turn(settings, cancel, progress):
+        yield from _run_digest(source or None, pdf, settings, cancel, progress)
 
 
 @contextlib.contextmanager
@@ -333,22 +339,13 @@ def topic_post(query: str, date: str, selected: list[str] | None, records: list[
     cancel = threading.Event()
     yield "", None, cancel
     steps = iter(range(1, 1_000_000))
-    try:
-        with _model_turn(settings, cancel, progress):
-            path = daily.write_post(chosen, settings, out_dir=_new_output_dir("post"), topic=daily.topic_from_query(query or ""),
-                                    date=_parse_date(date), cancel=cancel,
-                                    progress=lambda message: progress((next(steps), None), desc=message))
-    except Cancelled:
-        gr.Info("Stopped.")
+    path = None
+    with _user_facing("topic post", cancel), _model_turn(settings, cancel, progress):
+        path = daily.write_post(chosen, settings, out_dir=_new_output_dir("post"),
+                                topic=daily.topic_from_query(query or ""), date=_parse_date(date), cancel=cancel,
+                                progress=lambda message: progress((next(steps), None), desc=message))
+    if path is None:  # stopped
         return
-    except ChatPaperError as exc:
-        raise _user_error(exc) from None
-    except gr.Error:
-        raise
-    except Exception:
-        raise _unexpected("topic post") from None
-    finally:
-        cancel.set()
     yield Path(path).read_text(encoding="utf-8"), str(path), cancel
 
 
