@@ -80,15 +80,11 @@ def record_from_paper(paper: Paper, path: str | Path) -> Record:
 
 def load_record(source: str, settings: Settings, progress: Progress | None = None) -> Record:
     """The record of a paper: arXiv metadata (PDF downloaded into the cache), or a local PDF's own facts."""
-    path = _local_pdf(source)
-    if path is not None:
-        from chatpaper.pdf import extract_paper
-
-        (progress or (lambda m: None))(f"reading {path}")
-        return record_from_paper(extract_paper(path, settings=settings), path)
-    from chatpaper.arxiv_source import fetch_record_and_pdf
-
-    return fetch_record_and_pdf(source, settings, progress)
+    record, path = _fetch(source, None, settings, progress)
+    if record.id:
+        return record
+    (progress or (lambda m: None))(f"reading {path}")
+    return _extract(record, path, settings, None)[0]
 
 
 def prepare(source: str | None, pdf_path: str | None, settings: Settings, progress: Progress | None = None,
