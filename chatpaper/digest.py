@@ -83,7 +83,7 @@ TASKS: dict[str, tuple[str, ...]] = {
 MAX_TOKENS = {"summary": 480, "methods": 320, "conclusion": 320, "translate": 600, "repair": 320}
 #: How Chinese is written: "translate" (the English digest, one short call per part) or "direct" (three calls with
 #: Chinese prompts, the way English is written). Chosen by measurement with the bundled 0.5B model on 1111.2011v2
-#: (python -m chatpaper.bench_digest): translating sent 3.4k prompt tokens in 12 short calls and reached a CJK share of
+#: (python -m benchmarks digest): translating sent 3.4k prompt tokens in 12 short calls and reached a CJK share of
 #: 0.72 with 1 part lost (86 s CPU); direct sent 16.1k in 6 long calls, 0.69 CJK, 6 parts lost, 320 s CPU.
 ZH_MODE = "translate"
 #: Chinese prose must be at least this share of CJK characters (terms, names and code excepted).

@@ -359,7 +359,7 @@ def test_two_papers_with_the_bundled_local_model(arxiv_server, qwen_gguf, tmp_pa
     from chatpaper import digest
 
     # Kept short for CI's 2 cores: English only, a small context and short answers (the digest's quality at full
-    # length is the digest tests' and bench_digest's business; this one checks the job around it).
+    # length is the digest tests' and the digest benchmark's business; this one checks the job around it).
     for task, tokens in {"summary": 240, "methods": 120, "conclusion": 160, "repair": 100}.items():
         monkeypatch.setitem(digest.MAX_TOKENS, task, tokens)
     truth = json.loads((CORPUS / "nerf2nerf_registration.json").read_text(encoding="utf-8"))

@@ -167,7 +167,7 @@ def test_render_size_is_capped_for_a_huge_region(tmp_path):
 
 def test_300_page_pdf_stays_under_500_mb(corpus_dir):
     """A 300-page PDF joined from the corpus, extracted with crops in a child process, peaks below ~500 MB RSS."""
-    from chatpaper.bench import bench_memory
+    from benchmarks.memory import bench_memory
 
     result = bench_memory(corpus_dir, pages=300)
     assert result["pages"] == 300 and result["figures"] > 50

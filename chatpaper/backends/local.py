@@ -202,6 +202,12 @@ def load_model(path: str, n_ctx: int, threads: int = 0) -> _Loaded:
         return _MODELS[key]
 
 
+def unload_models() -> None:
+    """Forget every model loaded in this process (the next ``load_model`` loads afresh; for the benchmark)."""
+    with _MODELS_LOCK:
+        _MODELS.clear()
+
+
 def _load(path: str, n_ctx: int, threads: int) -> _Loaded:
     try:
         from llama_cpp import Llama

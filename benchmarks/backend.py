@@ -1,4 +1,4 @@
-"""Benchmark of the local model, in-process and behind llama.cpp's server: ``python -m chatpaper.bench_backend``.
+"""The local model, in-process and behind llama.cpp's server: ``python -m benchmarks backend``.
 
 For one digest-sized prompt (about 3,000 tokens of a corpus paper) it prints the medians over a few runs of: load
 time, time to first token, generation speed (tokens/s after the first token), and the tokens sent and received.
@@ -16,10 +16,11 @@ import time
 import urllib.request
 from pathlib import Path
 
+from benchmarks import corpus_dir
 from chatpaper.backends import get_backend, local
 from chatpaper.settings import Settings
 
-DEFAULT_PAPER = Path(__file__).resolve().parent.parent.parent / "shared" / "corpus" / "mapreduce_osdi2004.pdf"
+DEFAULT_PAPER = corpus_dir() / "mapreduce_osdi2004.pdf"
 SYSTEM = ("Run {run}. You write short, faithful digests of research papers for busy readers. Use only facts "
           "from the text.")
 ASK = "Summarise the paper below in five bullet points: problem, method, results, limits, why it matters.\n\n{text}"
@@ -88,12 +89,12 @@ def bench_local(model: str, n_ctx: int, threads: int, runs: int, text: str, max_
     """Load the model ``runs`` times (median load), then run ``runs`` completions in-process."""
     loads = []
     for _ in range(runs):
-        local._MODELS.clear()  # a fresh load each time; the OS page cache still holds the file after the first
+        local.unload_models()  # a fresh load each time; the OS page cache still holds the file after the first
         loads.append(local.load_model(model, n_ctx, threads).seconds)
     print(f"  local loads: {loads}", file=sys.stderr, flush=True)
     backend = get_backend(Settings(backend="local", model_path=model, context_tokens=n_ctx, local_threads=threads))
     results = [one_run(backend, text, run, max_tokens, tokens) for run in range(runs)]
-    local._MODELS.clear()  # free the in-process copy before a server loads its own
+    local.unload_models()  # free the in-process copy before a server loads its own
     return {"load": loads, "runs": results}
 
 
@@ -146,7 +147,7 @@ def report(name: str, result: dict) -> str:
 
 def main(argv=None) -> int:
     """Run the benchmark and print a Markdown table."""
-    parser = argparse.ArgumentParser(prog="python -m chatpaper.bench_backend", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m benchmarks backend", description=__doc__.splitlines()[0])
     parser.add_argument("--model", help="GGUF file (default: the bundled Qwen2.5-Coder-0.5B-Instruct)")
     parser.add_argument("--pdf", type=Path, default=DEFAULT_PAPER, help="paper whose text is the prompt")
     parser.add_argument("--tokens", type=int, default=3000, help="prompt size in tokens (default 3000)")

@@ -1,4 +1,4 @@
-"""Measure digests with a real backend: ``python -m chatpaper.bench_digest [PDF ...] [--zh-mode both]``.
+"""Digests with a real backend: ``python -m benchmarks digest [PDF ...] [--zh-mode both]``.
 
 For each paper: wall time, tokens sent and received, the CJK share of the Chinese prose (before and after the
 repair step), missing parts and flagged numbers, for English and for Chinese written both ways (translated from
@@ -14,28 +14,30 @@ import sys
 import time
 from pathlib import Path
 
+from benchmarks import corpus_dir, shared_dir
 from chatpaper import checks
 from chatpaper.backends import get_backend
-from chatpaper.digest import Digest
+from chatpaper.digest import TASKS, Digest
 from chatpaper.pdf import extract_paper
 from chatpaper.pipeline import record_from_paper
 from chatpaper.settings import Settings
-from chatpaper.writer import DigestWriter, _PART_ORDER
+from chatpaper.writer import DigestWriter
 
 log = logging.getLogger(__name__)
-ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_PAPERS = [
-    ROOT.parent / "shared/fixtures/arxiv-api/1111.2011v2.pdf",
-    ROOT.parent / "shared/corpus/pynerf_neurips2023.pdf",
-    ROOT.parent / "shared/corpus/specter_acl2020.pdf",
-    ROOT.parent / "shared/corpus/mapreduce_osdi2004.pdf",
+    shared_dir() / "fixtures/arxiv-api/1111.2011v2.pdf",
+    corpus_dir() / "pynerf_neurips2023.pdf",
+    corpus_dir() / "specter_acl2020.pdf",
+    corpus_dir() / "mapreduce_osdi2004.pdf",
 ]
+#: The prose parts of a digest: the title's translation, then each call's parts in the order they are asked for.
+PARTS = ("title_translation",) + tuple(p for parts in TASKS.values() for p in parts)
 CHATPAPER_TOKENS_PER_LANGUAGE = 3 * 4000  # ChatPaper: summary, method and conclusion calls of ~4k tokens each
 
 
 def prose(digest: Digest) -> str:
     """All prose of a digest as one string."""
-    values = [getattr(digest, p) for p in _PART_ORDER]
+    values = [getattr(digest, p) for p in PARTS]
     return " ".join(" ".join(v) if isinstance(v, list) else v for v in values if v)
 
 
@@ -79,7 +81,7 @@ def bench_paper(pdf: Path, backend, modes: list[str]) -> tuple[list[dict], dict[
 
 def main(argv: list[str] | None = None) -> int:
     """Run the benchmark and print a table (and JSON with --json)."""
-    parser = argparse.ArgumentParser(prog="python -m chatpaper.bench_digest", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m benchmarks digest", description=__doc__.split("\n")[0])
     parser.add_argument("pdfs", nargs="*", type=Path, help="papers (default: 1111.2011v2 and three corpus papers)")
     parser.add_argument("--zh-mode", choices=["translate", "direct", "both"], default="both")
     parser.add_argument("--json", type=Path, help="write all rows and digests here")
