@@ -18,7 +18,10 @@ import jinja2.meta
 
 from chatpaper.errors import ChatPaperError
 
-PROMPT_DIR = Path(__file__).resolve().parent.parent / "prompts"
+# In a checkout the prompts are the files in prompts/ beside the package; an installed package carries a copy of
+# them as chatpaper/_prompts (pyproject.toml maps the folder).
+_PACKAGED = Path(__file__).resolve().parent / "_prompts"
+PROMPT_DIR = _PACKAGED if _PACKAGED.is_dir() else Path(__file__).resolve().parent.parent / "prompts"
 _DECLARATION = re.compile(r"\A\{#-?\s*vars:\s*(.*?)\s*-?#\}")
 _ENV = jinja2.Environment(undefined=jinja2.StrictUndefined, keep_trailing_newline=True, autoescape=False)
 
