@@ -62,8 +62,15 @@ def _cmd_extract(args: argparse.Namespace) -> int:
 
 
 def _cmd_info(args: argparse.Namespace) -> int:
-    from chatpaper.pipeline import load_record
+    from chatpaper.pipeline import load_record, prepare
 
+    if args.bibtex:
+        from chatpaper.bibtex import bibtex_entry
+
+        # The PDF is read too: an upload's entry takes what the PDF says (title, authors, its DOI and date).
+        record, paper = prepare(args.source, None, _settings(args), progress=_progress)
+        sys.stdout.write(bibtex_entry(record, paper))
+        return 0
     record = load_record(args.source, settings=_settings(args), progress=_progress)
     if args.json:
         _print_json(record.to_dict())
@@ -133,7 +140,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("info", help="the record of a paper: arXiv metadata (and cached PDF), or a local PDF's own facts")
     p.add_argument("source", help="arXiv id or link, or a PDF path")
-    p.add_argument("--json", action="store_true", help="print one JSON object")
+    output = p.add_mutually_exclusive_group()
+    output.add_argument("--json", action="store_true", help="print one JSON object")
+    output.add_argument("--bibtex", action="store_true", help="print the paper's BibTeX entry")
     p.set_defaults(func=_cmd_info)
 
     p = sub.add_parser("digest", help="write the bilingual digest of one paper as Markdown")

@@ -45,6 +45,9 @@ class Paper:
     warnings: list[str] = field(default_factory=list)  #: what could not be read
     seconds: float = 0.0  #: extraction time, crops included
     path: str | None = None  #: the PDF that was read
+    created: str = ""  #: the PDF's creation date as its metadata gives it ("D:20200412..."), if any
+    doi: str = ""  #: the paper's DOI as the PDF's metadata states it (XMP prism:doi, or "doi:" in the subject)
+    arxiv_stamp: str = ""  #: arXiv's margin stamp on page 1 ("arXiv:2210.00379v2 [cs.CV] 8 Nov 2022"), if any
 
     def to_dict(self) -> dict:
         """A JSON-ready dict (the ``extract --json`` contract)."""

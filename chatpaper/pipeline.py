@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Callable, Iterator
 
 from chatpaper import digest as digest_mod
+from chatpaper.bibtex import bibtex_entry
 from chatpaper.cache import Cache
 from chatpaper.digest import Digest, DigestProgress
 from chatpaper.errors import Cancelled, InvalidSource
@@ -45,6 +46,7 @@ class DigestResult:
     markdown: dict[str, str]  #: "en", "zh", "bilingual" (relative image links)
     markdown_path: Path  #: bilingual .md written in out_dir, figures in out_dir/<images>/
     zip_path: Path  #: the .md and its figures
+    bib_path: Path | None = None  #: the paper's BibTeX entry (.bib) beside the .md
     warnings: list[str] = field(default_factory=list)  #: non-fatal problems, for the user
     cached: bool = False  #: True when the digests came from the cache (no model call)
 
@@ -270,16 +272,19 @@ def _render_files(record: Record, paper: Paper, digests: dict[str, Digest], sett
     md_path.write_text(markdown["bilingual"], encoding="utf-8")
     for lang in digests:
         (out_dir / f"{stem}.{lang}.md").write_text(markdown[lang], encoding="utf-8")
+    bib_path = out_dir / f"{stem}.bib"
+    bib_path.write_text(bibtex_entry(record, paper), encoding="utf-8")
     zip_path = out_dir / f"{stem}.zip"
     with zipfile.ZipFile(zip_path, "w", zipfile.ZIP_DEFLATED) as z:
         z.write(md_path, md_path.name)
+        z.write(bib_path, bib_path.name)
         for lang in digests:
             z.write(out_dir / f"{stem}.{lang}.md", f"{stem}.{lang}.md")
         if images.is_dir():
             for image in sorted(images.iterdir()):
                 z.write(image, f"{rel}/{image.name}")
     return DigestResult(record=record, paper=paper, digests=digests, markdown=markdown, markdown_path=md_path,
-                        zip_path=zip_path, warnings=warnings, cached=cached)
+                        zip_path=zip_path, bib_path=bib_path, warnings=warnings, cached=cached)
 
 
 def digest_to_markdown(source: str, settings: Settings, out: str | None = None, embed_images: bool = False,

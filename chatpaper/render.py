@@ -11,6 +11,7 @@ import json
 import re
 from pathlib import Path
 
+from chatpaper.bibtex import bibtex_entry
 from chatpaper.digest import Digest
 from chatpaper.paper import Figure, Paper, Record
 
@@ -257,4 +258,12 @@ def render_markdown(record: Record, paper: Paper, digests: dict[str, Digest], *,
     figures = render_figures(paper, first, images_rel_dir, embed_images=embed_images)
     if figures:
         out.append(figures)
+    out.append(render_bibtex(record, paper))
     return "\n".join(out).rstrip("\n") + "\n"
+
+
+def render_bibtex(record: Record, paper: Paper) -> str:
+    """The paper's BibTeX entry as a fenced code block (rendered as text, never as Markdown or HTML)."""
+    entry = bibtex_entry(record, paper)
+    fence = "`" * max(3, 1 + max((len(run) for run in re.findall(r"`+", entry)), default=0))
+    return f"## BibTeX\n\n{fence}bibtex\n{entry}{fence}\n"

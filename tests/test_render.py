@@ -103,6 +103,11 @@ def test_html_and_markdown_from_a_paper_render_as_text(tmp_path):
                     takeaways=["<svg onload=alert(6)>"], keywords=["`code`", "*star*"])
     text = render_markdown(record, paper, {"en": digest})
     header, body = text.split("---\n", 2)[1:]
+    # The BibTeX entry ends the document inside a code fence (shown verbatim, never rendered): the paper's text
+    # stands there as BibTeX text, with < and > named for LaTeX.
+    body, bibtex = body.split("## BibTeX\n\n```bibtex\n")
+    assert bibtex.endswith("}\n```\n") and bibtex.count("```") == 1
+    assert r"\textless{}img src=x onerror=alert(1)\textgreater{}" in bibtex and "<" not in bibtex
     for raw in ("<img", "<script", "<iframe", "<svg", "<b>"):
         assert raw not in body, raw
     # A Markdown link or image needs an unescaped "](": every one left must be ours (arXiv, code), none the paper's.

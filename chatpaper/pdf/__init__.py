@@ -7,6 +7,7 @@ authors, abstract) and ``links``.
 from __future__ import annotations
 
 import logging
+import re
 import time
 from pathlib import Path
 
@@ -45,7 +46,7 @@ def extract_paper(path: str | Path, images_dir: str | Path | None = None, settin
     images = Path(images_dir) if images_dir else None
     if images is not None:
         images.mkdir(parents=True, exist_ok=True)
-    paper = Paper(pages=doc.page_count, path=str(path))
+    paper = Paper(pages=doc.page_count, path=str(path), **own_identifiers(doc))
     try:
         pages = _read_pages(doc, paper.warnings)
         _check_not_truncated(doc, pages, path)
@@ -65,6 +66,32 @@ def extract_paper(path: str | Path, images_dir: str | Path | None = None, settin
     paper.seconds = round(time.perf_counter() - start, 4)
     log.debug("extracted %s: %d pages in %.3f s", path, paper.pages, paper.seconds)
     return paper
+
+
+_STAMP = re.compile(r"arXiv:\s?(?:\d{4}\.\d{4,5}|[a-z-]+(?:\.[A-Z]{2})?/\d{7})v\d+\s+\[[\w.-]+\]\s+\d{1,2}\s\w{3}\s\d{4}")
+_DOI = re.compile(r"\b10\.\d{4,9}/[^\s<>\"{}]+")
+
+
+def own_identifiers(doc: pymupdf.Document) -> dict[str, str]:
+    """What a PDF says about its own identity: creation date and DOI from its metadata, and the stamp arXiv
+    prints in the left margin of page 1 of every PDF it serves (id, version, primary class, date)."""
+    meta = doc.metadata or {}
+    try:
+        xmp = doc.get_xml_metadata() or ""
+    except Exception:  # a malformed XMP stream: the rest of the PDF is still readable
+        xmp = ""
+    doi = re.search(r"<prism:doi>\s*(10\.[^<\s]+)|doi:\s*(10\.\S+)", xmp + " " + (meta.get("subject") or ""), re.I)
+    stamp = ""
+    if doc.page_count:
+        found = _STAMP.search(re.sub(r"\s+", " ", doc[0].get_text("text", clip=_left_margin(doc[0]))))
+        stamp = found.group(0) if found else ""
+    return {"created": meta.get("creationDate") or "", "doi": next((g for g in doi.groups() if g), "") if doi else "",
+            "arxiv_stamp": stamp}
+
+
+def _left_margin(page: pymupdf.Page) -> pymupdf.Rect:
+    r = page.rect
+    return pymupdf.Rect(r.x0, r.y0, r.x0 + r.width * 0.12, r.y1)
 
 
 def _check_not_truncated(doc: pymupdf.Document, pages: list[PageText], path: str | Path) -> None:
