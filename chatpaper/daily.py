@@ -4,7 +4,8 @@
 never sinks the others) and writes ``DIR/<date>/<Topic>.md`` with figures beside it, and ``run_daily`` is the CLI's
 ``daily`` command. Facts in the post (title, authors, abstract, links, comment, dates) are copied from the arXiv
 record; only Summary, Key Takeaways and the numbered block come from the model. Papers already posted in ``DIR``
-are remembered in ``DIR/.chatpaper-posted.json`` and skipped the next time.
+are remembered in ``DIR/.chatpaper-posted.json`` and skipped the next time; ``DIR/<Topic>.atom.xml`` is the topic's
+Atom feed of its newest posts (``chatpaper.feed``), rebuilt on every run.
 """
 from __future__ import annotations
 
@@ -102,8 +103,9 @@ def write_post(records: list[Record], settings: Settings, *, out_dir: str | os.P
     _write_atomic(post_path, markdown.encode("utf-8"))
     done = [e.record for e in entries if not e.error]
     mark_posted(root, done, post_rel)
+    feed = write_feed(root, topic, author=settings.blog_author or "chatpaper")
     failed = len(entries) - len(done)
-    progress(f"wrote {post_path}: {len(done)} paper(s) digested" + (f", {failed} failed" if failed else ""))
+    progress(f"wrote {post_path} and {feed.name}: {len(done)} paper(s) digested" + (f", {failed} failed" if failed else ""))
     return post_path
 
 
@@ -375,6 +377,18 @@ def mark_posted(out_dir: str | os.PathLike, records: list[Record], post: str) ->
             papers[_paper_key(r)] = {"version": r.version, "post": post, "title": r.title, "posted_at": stamp}
         blob = json.dumps({"papers": papers}, ensure_ascii=False, indent=1, sort_keys=True) + "\n"
         _write_atomic(root / STATE_FILE, blob.encode("utf-8"))
+
+
+def write_feed(out_dir: str | os.PathLike, topic: str, author: str = "chatpaper") -> Path:
+    """Rebuild the topic's Atom feed ``DIR/<Topic>.atom.xml`` from what ``DIR`` has posted; returns its path."""
+    from chatpaper.feed import build_feed, feed_path
+
+    root, stem = Path(out_dir), topic_file_name(topic)
+    with FileLock(str(root / f"{STATE_FILE}.lock"), timeout=60):
+        data = build_feed(load_posted(root), topic=topic, file_stem=stem, now=_now(), author=author)
+        path = feed_path(root, stem)
+        _write_atomic(path, data)
+    return path
 
 
 def _paper_key(record: Record) -> str:
