@@ -26,6 +26,7 @@ from requests.adapters import HTTPAdapter
 
 from chatpaper.cache import Cache
 from chatpaper.errors import InvalidSource, NetworkError, PaperNotFound, PaperWithdrawn, PdfError
+from chatpaper.latex import latex_to_text
 from chatpaper.paper import Record
 from chatpaper.settings import Settings
 
@@ -385,14 +386,15 @@ def fetch_record_and_pdf(source_text: str, settings: Settings, progress: Callabl
 
 
 def _to_record(result: arxiv.Result) -> Record:
-    """Our Record from an arxiv.Result: whitespace folded, dates in ISO 8601, arXiv links on https."""
+    """Our Record from an arxiv.Result: whitespace folded, LaTeX text mode of title and abstract as text (math
+    kept as $...$), dates in ISO 8601, arXiv links on https."""
     found = _match_id(result.get_short_id())
     arxiv_id, version = found if found else (result.get_short_id(), None)
     abs_url = next((link.href for link in result.links if link.rel == "alternate"), result.entry_id)
     return Record(
-        title=_fold(result.title),
+        title=latex_to_text(_fold(result.title)),
         authors=[_fold(a.name) for a in result.authors],
-        abstract=_fold(result.summary),
+        abstract=latex_to_text(_fold(result.summary)),
         id=arxiv_id,
         version=version,
         comment=_fold(result.comment or ""),
