@@ -27,6 +27,45 @@ def _progress(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
+class _StageBars:
+    """On a terminal, one progress bar per model call on stderr: tokens written against the call's cap, tokens/s.
+
+    The other stages (fetching, extracting, rendering) stay one line each; lines go through ``tqdm.write`` so they
+    never break a bar. Used only when stderr is a terminal: a log file or a pipe gets the plain lines.
+    """
+
+    def __init__(self, stream=None):
+        from tqdm import tqdm
+
+        self._tqdm, self._stream, self._bar, self._desc, self._ended = tqdm, stream or sys.stderr, None, "", ""
+
+    def line(self, message: str) -> None:
+        """A progress line, unless a bar says it already (its description, or its call's end)."""
+        if message not in (self._desc, self._ended):
+            self._tqdm.write(message, file=self._stream)
+
+    def event(self, event) -> None:
+        """Follow one pipeline event: a model call starts a bar, its tokens move it, its end closes it."""
+        if event.max_tokens and (self._bar is None or event.message != self._desc):
+            self.close()
+            self._desc = event.message
+            self._bar = self._tqdm(total=event.max_tokens, desc=event.message.rstrip("…"), unit="tok",
+                                   file=self._stream, leave=True, dynamic_ncols=True, mininterval=0.2,
+                                   bar_format="{desc}: {bar} {n_fmt}/{total_fmt} tokens [{elapsed}, {rate_fmt}]")
+        if self._bar is not None and event.tokens > self._bar.n:
+            self._bar.update(event.tokens - self._bar.n)
+        if self._bar is not None and not event.max_tokens and event.stage in ("summarising", "translating"):
+            self.close()
+            self._ended = event.message
+
+    def close(self) -> None:
+        """End the running bar, showing what the call wrote (it usually stops below its cap)."""
+        if self._bar is not None:
+            self._bar.total = self._bar.n
+            self._bar.close()
+        self._bar, self._desc = None, ""
+
+
 def _settings(args: argparse.Namespace) -> Settings:
     """Environment settings with the command line's overrides on top."""
     overrides = {
@@ -82,7 +121,14 @@ def _cmd_info(args: argparse.Namespace) -> int:
 def _cmd_digest(args: argparse.Namespace) -> int:
     from chatpaper.pipeline import digest_to_markdown
 
-    markdown = digest_to_markdown(args.source, settings=_settings(args), out=args.out, embed_images=args.embed_images, progress=_progress)
+    bars = _StageBars() if sys.stderr.isatty() else None
+    try:
+        markdown = digest_to_markdown(args.source, settings=_settings(args), out=args.out,
+                                      embed_images=args.embed_images, progress=bars.line if bars else _progress,
+                                      on_event=bars.event if bars else None)
+    finally:
+        if bars:
+            bars.close()
     if not args.out:
         sys.stdout.write(markdown)
     else:

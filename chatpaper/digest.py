@@ -71,6 +71,8 @@ class DigestProgress:
     fraction: float  #: 0..1 of the digest work done
     text: str | None = None  #: everything the model wrote so far for ``language`` (full, not a delta)
     warning: str | None = None  #: a non-fatal problem
+    tokens: int = 0  #: tokens (streamed chunks) the model has written in the current call
+    max_tokens: int = 0  #: the current call's answer cap in tokens (0 between calls)
 
 
 #: The model calls of a digest, with the fields each one writes.

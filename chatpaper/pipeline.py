@@ -62,6 +62,8 @@ class PipelineEvent:
     text: str | None = None  #: the digest text so far for ``language`` (full, not a delta) while streaming
     warning: str | None = None  #: a non-fatal problem (e.g. Chinese failed, English kept)
     result: DigestResult | None = None  #: only on the final "done" event
+    tokens: int = 0  #: tokens the model has written in its current call (while summarising or translating)
+    max_tokens: int = 0  #: that call's answer cap in tokens (0 when no call is running)
 
 
 def _local_pdf(source: str) -> Path | None:
@@ -229,7 +231,8 @@ def _write(record: Record, paper: Paper, settings: Settings, languages: list[str
 def _relay(progress: DigestProgress) -> PipelineEvent:
     fraction = _FRACTION["summarising"] + _WRITING_SPAN * progress.fraction
     return PipelineEvent(progress.stage, progress.message, round(fraction, 3), language=progress.language,
-                         text=progress.text, warning=progress.warning)
+                         text=progress.text, warning=progress.warning, tokens=progress.tokens,
+                         max_tokens=progress.max_tokens)
 
 
 def _digest_warnings(digests: dict[str, Digest]) -> list[str]:
@@ -288,17 +291,20 @@ def _render_files(record: Record, paper: Paper, digests: dict[str, Digest], sett
 
 
 def digest_to_markdown(source: str, settings: Settings, out: str | None = None, embed_images: bool = False,
-                       progress: Progress | None = None) -> str:
+                       progress: Progress | None = None,
+                       on_event: Callable[[PipelineEvent], None] | None = None) -> str:
     """Digest one paper and return its Markdown (bilingual, or the one language asked for).
 
     With ``out`` the file is written there, its figures in a folder beside it (or embedded with ``embed_images``);
-    progress lines go to ``progress``.
+    progress lines go to ``progress``, and every event (tokens written included) to ``on_event``.
     """
     progress = progress or (lambda m: None)
     out_path = Path(out).expanduser() if out else None
     work_dir = out_path.parent if out_path else Path(tempfile.mkdtemp(prefix="chatpaper-"))
     result, last = None, ""
     for event in digest_events(source, None, settings, out_dir=work_dir):
+        if on_event is not None:
+            on_event(event)
         if event.warning:
             progress(f"warning: {event.warning}")
         elif event.message != last:

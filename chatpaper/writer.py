@@ -214,16 +214,19 @@ class DigestWriter:
         stage = "translating" if step == "translate" else "summarising"
         name = {"en": "English", "zh": "Chinese"}.get(lang, lang)
         doing = {"translate": "Translating the digest into Chinese", "repair": f"Asking again for the missing {name} parts"}
-        self._emit(stage, lang, doing.get(step, f"Writing the {name} {step}") + "…")
+        message = doing.get(step, f"Writing the {name} {step}") + "…"
+        self._emit(stage, lang, message, max_tokens=max_tokens)
         messages = [{"role": "system", "content": load_prompt(f"system.{lang}").render()},
                     {"role": "user", "content": user}]
         stream = self.backend.chat(messages, max_tokens=max_tokens, temperature=0.2, cancel=self.cancel)
         before = self._streamed.get(lang, "")
         prefix = before + ("\n\n" if before else "")
+        written = 0
         for _ in stream:
+            written += 1  # a streamed chunk is one token for llama.cpp and the OpenAI-compatible servers
             self._streamed[lang] = prefix + stream.text
             if time.monotonic() - self._last_emit >= _EMIT_EVERY_S:
-                self._emit(stage, lang, doing.get(step, f"Writing the {name} {step}") + "…", text=self._streamed[lang])
+                self._emit(stage, lang, message, text=self._streamed[lang], tokens=written, max_tokens=max_tokens)
         self._streamed[lang] = prefix + stream.text
         usage = stream.usage
         digest.prompt_tokens += usage.prompt_tokens if usage.prompt_tokens is not None else \
@@ -232,13 +235,15 @@ class DigestWriter:
             self._count(stream.text)
         digest.calls += 1
         self._calls_done += 1
-        self._emit(stage, lang, f"{name} {step} done", text=self._streamed[lang])
+        self._emit(stage, lang, f"{name} {step} done", text=self._streamed[lang], tokens=written)
         return stream.text
 
-    def _emit(self, stage: str, lang: str, message: str, text: str | None = None) -> None:
+    def _emit(self, stage: str, lang: str, message: str, text: str | None = None, tokens: int = 0,
+              max_tokens: int = 0) -> None:
         self._last_emit = time.monotonic()
         fraction = min(self._calls_done / max(self._calls_planned, 1), 1.0)
-        self.on_event(DigestProgress(stage=stage, language=lang, message=message, fraction=fraction, text=text))
+        self.on_event(DigestProgress(stage=stage, language=lang, message=message, fraction=fraction, text=text,
+                                     tokens=tokens, max_tokens=max_tokens))
 
     def _warn(self, lang: str, warning: str) -> None:
         log.warning("%s", warning)
