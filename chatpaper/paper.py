@@ -40,6 +40,7 @@ class Paper:
     sections: list[Section] = field(default_factory=list)  #: headings in reading order with their text
     figures: list[Figure] = field(default_factory=list)  #: numbered figures
     links: list[str] = field(default_factory=list)  #: URLs printed or linked in the paper (code, project pages)
+    code: str | None = None  #: the paper's own code repository or project page (None when it releases none)
     pages: int = 0  #: page count
     first_page_image: str | None = None  #: PNG of page 1, the "paper screenshot"
     warnings: list[str] = field(default_factory=list)  #: what could not be read

@@ -15,14 +15,12 @@ from chatpaper.bibtex import bibtex_entry
 from chatpaper.digest import Digest
 from chatpaper.paper import Figure, Paper, Record
 
-_CODE_HOSTS = ("github.com", "gitlab.com", "huggingface.co")
-
 #: Fixed words of the block, per language.
 WORDS = {
     "en": {
         "authors": "Authors", "summary": "Summary", "takeaways": "Key Takeaways", "title": "Title",
         "affiliations": "Affiliations", "keywords": "Keywords", "links": "Links", "methods": "Methods",
-        "conclusion": "Conclusion", "code": "Code", "no_code": "no code repository linked in the paper",
+        "conclusion": "Conclusion", "code": "Code", "no_code": "the paper links no code or project page of its own",
         "no_affiliations": "not found in the PDF", "published": "Published", "updated": "updated",
         "comment": "Comment", "figures": "Figures", "first_page": "First page", "section": "English",
         "background": "Background", "past_methods": "Past methods and their problems",
@@ -35,7 +33,7 @@ WORDS = {
     "zh": {
         "authors": "作者", "summary": "总结", "takeaways": "要点", "title": "标题", "affiliations": "单位",
         "keywords": "关键词", "links": "链接", "methods": "方法", "conclusion": "结论", "code": "代码",
-        "no_code": "无（论文未给出代码仓库）", "no_affiliations": "PDF 中未找到", "published": "发布",
+        "no_code": "无（论文未给出自己的代码或项目主页）", "no_affiliations": "PDF 中未找到", "published": "发布",
         "updated": "更新", "comment": "备注", "figures": "论文图片", "first_page": "论文首页",
         "section": "中文", "background": "研究背景", "past_methods": "过去的方法及其问题",
         "approach": "本文提出的方法", "performance": "任务与性能", "significance": "意义",
@@ -78,16 +76,6 @@ def link(text: str, url: str) -> str:
     """A Markdown link, or the escaped text alone when the URL is not a plain http(s) one."""
     target = safe_url(url)
     return f"[{escape(text)}]({target})" if target else escape(text)
-
-
-def code_links(paper: Paper) -> list[str]:
-    """Code repositories the paper links (GitHub, GitLab, Hugging Face), at most three."""
-    found: list[str] = []
-    for url in paper.links:
-        clean = url.strip().rstrip(".,;)")
-        if any(host in clean.lower() for host in _CODE_HOSTS) and clean not in found:
-            found.append(clean)
-    return found[:3]
 
 
 def _prose(digest: Digest, part: str) -> str:
@@ -188,8 +176,8 @@ def _links(record: Record, paper: Paper, w: dict) -> str:
         parts.append(link("PDF", record.pdf_url))
     if not parts and record.pdf_path:
         parts.append(escape(Path(record.pdf_path).name))
-    code = code_links(paper)
-    code_text = " · ".join(link(re.sub(r"^https?://(www\.)?", "", u), u) for u in code) if code else w["no_code"]
+    # The paper's own release as the extractor chose it (its wording and place), never another repository it cites.
+    code_text = link(re.sub(r"^https?://(www\.)?", "", paper.code), paper.code) if paper.code else w["no_code"]
     parts.append(f"{w['code']}{w['sep']}{code_text}")
     return " · ".join(parts)
 

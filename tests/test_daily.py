@@ -167,6 +167,7 @@ def test_post_matches_golden(arxiv, backend, tmp_path, monkeypatch):
         # by its own tests, so affiliations and links are fixed here and do not churn this file.
         paper = real_extract(*args, **kwargs)
         paper.affiliations, paper.links = ["Example University"], ["https://github.com/example/code"]
+        paper.code = "https://github.com/example/code"
         return paper
 
     monkeypatch.setattr(chatpaper.pdf, "extract_paper", extract)

@@ -63,7 +63,7 @@ def make_paper(extra: str = "") -> tuple[Record, Paper]:
             Section("5 Conclusion", 1, 8, "In this paper we presented DaC."),
             Section("References", 1, 9, "[1] B. Mildenhall. NeRF. 2020."),
         ],
-        links=["https://github.com/example/dac"])
+        links=["https://github.com/example/dac"], code="https://github.com/example/dac")
     record = Record(title=paper.title, authors=paper.authors, abstract=paper.abstract, id="2401.16144", version=1,
                     abs_url="https://arxiv.org/abs/2401.16144v1", pdf_url="https://arxiv.org/pdf/2401.16144v1")
     return record, paper

@@ -43,7 +43,7 @@ def test_arxiv_digest_end_to_end(arxiv_server, backend, tmp_path):
     assert md == result.markdown["bilingual"]
     assert f"# {TITLE}" in md and "[arXiv 1111.2011v2](https://arxiv.org/abs/1111.2011v2)" in md
     assert "James M. Murray" in md and "Johns Hopkins University" in md  # record authors, extracted affiliations
-    assert "Code: no code repository linked in the paper" in md
+    assert "Code: the paper links no code or project page of its own" in md
     with zipfile.ZipFile(result.zip_path) as z:
         names = set(z.namelist())
     assert {"1111.2011v2.md", "1111.2011v2.en.md", "1111.2011v2.zh.md", "1111.2011v2_images/page-001.png"} <= names

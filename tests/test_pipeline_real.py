@@ -39,7 +39,7 @@ def test_bundled_model_digests_the_fixture_paper_in_both_languages(qwen_gguf, ar
         assert any("Chinese" in w for w in result.warnings)
     md = result.markdown["bilingual"]
     assert "# Quantum Criticality for Extended Nodes on a Bethe Lattice" in md
-    assert "Code: no code repository linked in the paper" in md
+    assert "Code: the paper links no code or project page of its own" in md
     paper_text = "\n".join(s.text for s in result.paper.sections) + result.paper.abstract
     known = checks.numbers_in(paper_text + result.record.title)
     for digest in result.digests.values():

@@ -87,16 +87,16 @@ def test_facts_come_from_the_record_and_the_extraction_not_the_model():
     assert block.startswith("## Divide and Conquer\n\n**Authors:** Rongkai Ma, Leo Lebrat\n")
     assert "[arXiv 2401.16144v1](https://arxiv.org/abs/2401.16144v1) · [PDF](https://arxiv.org/pdf/2401.16144v1)" in block
     assert "Code: [github.com/example/dac](https://github.com/example/dac)" in block
-    paper.links = ["https://example.org/project"]
-    assert "Code: no code repository linked in the paper" in render_paper_block(record, paper, liar)
-    assert "代码：无（论文未给出代码仓库）" in render_paper_block(record, paper, Digest(language="zh"))
+    paper.code = None  # the repositories it cites (paper.links) are not its code
+    assert "Code: the paper links no code or project page of its own" in render_paper_block(record, paper, liar)
+    assert "代码：无（论文未给出自己的代码或项目主页）" in render_paper_block(record, paper, Digest(language="zh"))
 
 
 def test_html_and_markdown_from_a_paper_render_as_text(tmp_path):
     evil = "<img src=x onerror=alert(1)>"
     record = Record(title=f"Title {evil}", authors=["<script>alert(2)</script>", "[click](javascript:alert(3))"],
                     abs_url="javascript:alert(4)", comment="**bold** <iframe>")
-    paper = Paper(affiliations=["<b>Uni</b>"], links=["https://github.com/a/b)<script>"],
+    paper = Paper(affiliations=["<b>Uni</b>"], links=["https://github.com/a/b)<script>"], code="https://github.com/a/b)<script>",
                   figures=[Figure("Figure 1", f"Figure 1: {evil} ![x](http://track.example/p.png)", 1)],
                   sections=[Section("1 Intro", 1, 1, "x")])
     digest = Digest(language="en", summary=f"The model echoes {evil} and [a link](javascript:alert(5)).",

@@ -2,7 +2,7 @@
 
 Stages, one module each: ``document`` (open and validate), ``layout`` (text lines and blocks, page furniture),
 ``columns`` (reading order), ``figures`` (captions, regions, crops), ``headings`` (sections), ``front`` (title,
-authors, abstract) and ``links``.
+authors, abstract), ``links`` and ``release`` (the paper's own code or project page).
 """
 from __future__ import annotations
 
@@ -22,6 +22,7 @@ from chatpaper.pdf.front import FrontMatter, read_abstract, read_header
 from chatpaper.pdf.headings import build_sections, extend_multiline, find_headings
 from chatpaper.pdf.layout import PageText, body_size, mark_footnotes, mark_furniture, read_page
 from chatpaper.pdf.links import find_links
+from chatpaper.pdf.release import find_mentions, own_code
 from chatpaper.settings import Settings
 
 __all__ = ["extract_paper"]
@@ -155,6 +156,8 @@ def _read_structure(doc: pymupdf.Document, pages: list[PageText], images: Path |
     paper.title, paper.authors, paper.affiliations, paper.abstract = front.title, front.authors, front.affiliations, front.abstract
     paper.sections = _stage("sections", lambda: build_sections(headings, ordered), [], warn)
     paper.links = _stage("links", lambda: find_links(doc, pages), [], warn)
+    tops = [(h.line, h.text) for h in headings if h.level == 1]
+    paper.code = _stage("code link", lambda: own_code(find_mentions(doc, pages, ordered, tops, body), paper.title), None, warn)
     if not paper.title:
         warn.append("no title found on page 1")
 
