@@ -25,6 +25,7 @@ from chatpaper.backends import backend_class, default_backend_name
 from chatpaper.errors import Cancelled, ChatPaperError
 from chatpaper.paper import Paper, Record
 from chatpaper.settings import Settings
+from chatpaper.visitor import visitor_settings
 
 log = logging.getLogger(__name__)
 
@@ -53,28 +54,25 @@ def request_settings(languages: list[str] | None, backend: str = "auto", model: 
                      api_key: str = "") -> Settings:
     """The server's settings with this request's choices on top; the key stays inside the returned object.
 
-    Raises gr.Error when no language is chosen or the environment holds an invalid value.
+    The server's keys go only to the server's own endpoints, and a typed base URL must pass the server's rule
+    (``chatpaper.visitor``). Raises gr.Error when no language is chosen, the base URL is refused or the environment
+    holds an invalid value.
     """
     if not languages:
         raise gr.Error("Choose at least one language (English or 中文).", print_exception=False)
     try:
-        base = Settings.from_env()
+        settings = visitor_settings(Settings.from_env(), backend=backend, model=model, base_url=base_url,
+                                    api_key=api_key)
     except ChatPaperError as exc:
         raise _user_error(exc) from None
-    backend = (backend or "").strip().lower()
-    backend = "" if backend == "auto" else backend
-    key, base_url = (api_key or "").strip(), (base_url or "").strip()
-    if not backend and (key or base_url):
-        backend = "openai"  # a key or a server typed here means: use it, not whatever the server's env picks
-    changes = {"backend": backend or None, "model": (model or "").strip() or None,
-               "openai_base_url": base_url or None, "languages": ",".join(languages)}
-    if key:
-        changes["hf_token" if backend == "hf" else "openai_api_key"] = key
-    return base.replace(**changes)
+    return settings.replace(languages=",".join(languages))
 
 
 def _user_error(exc: ChatPaperError) -> gr.Error:
-    # gr.Error renders its message as HTML: escape, since messages quote user input (a URL, a file name).
+    # gr.Error renders its message as HTML: escape, since messages quote user input (a URL, a file name). The
+    # detail (a server's address or raw answer) is for the log only: the visitor may be a stranger.
+    if exc.detail:
+        log.warning("%s (%s)", exc, exc.detail)
     return gr.Error(html.escape(str(exc)), print_exception=False)
 
 

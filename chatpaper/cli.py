@@ -224,7 +224,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return args.func(args)
     except ChatPaperError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        # The CLI's user is the operator: the detail (a server's address and answer) is theirs to see.
+        print(f"error: {exc}" + (f" ({exc.detail})" if exc.detail else ""), file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("error: interrupted", file=sys.stderr)

@@ -7,7 +7,15 @@ from __future__ import annotations
 
 
 class ChatPaperError(Exception):
-    """Base class: a failure with a message meant for the user."""
+    """Base class: a failure with a message meant for the user.
+
+    ``detail`` holds what only the operator may see (a server's address, its raw answer): the CLI prints it, the
+    app writes it to the log and never to the page, where the visitor may be a stranger.
+    """
+
+    def __init__(self, message: str = "", *, detail: str = ""):
+        super().__init__(message)
+        self.detail = detail
 
 
 class InvalidSource(ChatPaperError, ValueError):

@@ -21,6 +21,15 @@ def _setting(env: str, default, help: str, secret: bool = False):
     return field(default=default, repr=not secret, metadata={"env": env, "help": help, "secret": secret})
 
 
+def _runtime(default, help: str):
+    """A field set by code for one request (never read from the environment, not in the README table)."""
+    return field(default=default, metadata={"env": None, "help": help, "secret": False})
+
+
+VISITOR_BASE_URL_RULES = ("off", "public", "any")
+_LOOPBACK_NAMES = ("127.0.0.1", "localhost", "::1")
+
+
 @dataclass(frozen=True)
 class Settings:
     """Configuration of the pipeline, the CLI and the app."""
@@ -45,6 +54,10 @@ class Settings:
     context_tokens: int = _setting("CHATPAPER_CONTEXT_TOKENS", 0, "context window of the model in tokens; 0 uses the backend's default (4096 local, 32768 remote)")
     max_concurrency: int = _setting("CHATPAPER_CONCURRENCY", 2, "papers digested at once by the daily job and the Topic tab (remote backends)")
     blog_author: str = _setting("CHATPAPER_BLOG_AUTHOR", "chatpaper", "author named in the front matter of daily blog posts")
+    visitor_base_url: str = _setting("CHATPAPER_VISITOR_BASE_URL", "", "base URLs a web visitor may type in Model settings: off (none), public (https to a host with only public addresses, connection pinned to the checked address) or any; empty: public on a Space (SPACE_ID) or when the app listens beyond loopback (GRADIO_SERVER_NAME), else any")
+    space_id: str = _setting("SPACE_ID", "", "set by Hugging Face on a Space; the app then treats visitors as strangers (see CHATPAPER_VISITOR_BASE_URL)")
+    server_name: str = _setting("GRADIO_SERVER_NAME", "127.0.0.1", "address the app listens on (Gradio's own variable); beyond loopback, visitors are strangers")
+    guard_base_url: bool = _runtime(False, "the openai base URL came from a visitor under the public rule: connect only to a checked public address")
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides) -> "Settings":
@@ -52,6 +65,8 @@ class Settings:
         environ = os.environ if environ is None else environ
         values = {}
         for f in dataclasses.fields(cls):
+            if f.metadata["env"] is None:
+                continue
             raw = environ.get(f.metadata["env"])
             if raw is None or raw == "":
                 continue
@@ -75,6 +90,23 @@ class Settings:
         return [lang.strip() for lang in self.languages.split(",") if lang.strip()]
 
     @property
+    def visitor_rule(self) -> str:
+        """What a web visitor's base URL may be: "off", "public" or "any" (``visitor_base_url``, or its default).
+
+        Raises ChatPaperError for a value that is none of these.
+        """
+        rule = self.visitor_base_url.strip().lower()
+        if not rule:
+            local = self.server_name.strip().lower() in _LOOPBACK_NAMES and not self.space_id
+            return "any" if local else "public"
+        if rule not in VISITOR_BASE_URL_RULES:
+            from chatpaper.errors import ChatPaperError
+
+            raise ChatPaperError(f"CHATPAPER_VISITOR_BASE_URL={self.visitor_base_url!r} is not one of "
+                                 f"{', '.join(VISITOR_BASE_URL_RULES)}")
+        return rule
+
+    @property
     def cache_path(self) -> Path:
         """The cache folder as a Path (not created here)."""
         return Path(self.cache_dir).expanduser()
@@ -89,6 +121,8 @@ def settings_table() -> str:
     """The README's Markdown table of every setting."""
     rows = ["| variable | default | meaning |", "|---|---|---|"]
     for f in dataclasses.fields(Settings):
+        if f.metadata["env"] is None:
+            continue
         default = "(user cache)/chatpaper" if f.name == "cache_dir" else f.default
         default = f"`{default}`" if default not in ("", None) else "(empty)"
         rows.append(f"| `{f.metadata['env']}` | {default} | {f.metadata['help']} |")

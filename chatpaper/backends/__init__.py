@@ -160,7 +160,8 @@ class ChatStream:
             if stop.is_set():  # the reader left and its connection was closed under us: nothing went wrong
                 return
             log.exception("backend producer failed")
-            items.put(("error", BackendError(f"{self._source} failed unexpectedly: {type(exc).__name__}: {exc}")))
+            items.put(("error", BackendError(f"{self._source} failed unexpectedly ({type(exc).__name__}).",
+                                             detail=str(exc)[:500])))
         finally:
             gen.close()
 
@@ -189,15 +190,20 @@ def retrying(attempt: Callable[[], Generator], classify: Callable[[Exception], "
             if stop.is_set():  # the reader is gone and closed the connection: not a failure to retry or report
                 return Usage(), None
             verdict = classify(exc)
+            detail = verdict.detail
+            if n == retries or not verdict.retryable or sent:
+                # The message may reach a web visitor without the detail: the log keeps the server's own words.
+                log.warning("%s (%s)", verdict.message, detail or type(exc).__name__)
             if sent and verdict.retryable:
                 raise BackendError(f"{verdict.message} The connection broke after {sent} chunk"
-                                   f"{'s' if sent != 1 else ''} of the answer; try again.") from exc
+                                   f"{'s' if sent != 1 else ''} of the answer; try again.", detail=detail) from exc
             if not verdict.retryable:
-                raise BackendError(verdict.message) from exc
+                raise BackendError(verdict.message, detail=detail) from exc
             if n == retries:
-                raise BackendError(f"{verdict.message} Gave up after {n + 1} attempts; try again later.") from exc
+                raise BackendError(f"{verdict.message} Gave up after {n + 1} attempts; try again later.",
+                                   detail=detail) from exc
             delay = min(30.0, verdict.after if verdict.after is not None else backoff * 2 ** n)
-            log.warning("%s; retry %d of %d in %.1f s", verdict.message, n + 1, retries, delay)
+            log.warning("%s (%s); retry %d of %d in %.1f s", verdict.message, detail, n + 1, retries, delay)
             yield Wait(delay)
             if stop.wait(delay):
                 return Usage(), None
@@ -210,9 +216,10 @@ def retrying(attempt: Callable[[], Generator], classify: Callable[[Exception], "
 class Retry:
     """What ``classify`` decided about one failure: the user-facing message, and whether to try again."""
 
-    message: str
+    message: str  # for the user: names no server address and quotes no server answer (the user may be a visitor)
     retryable: bool = False
     after: float | None = None  # seconds the server asked us to wait (Retry-After)
+    detail: str = ""  # for the operator (log, CLI): the server's address and its own words
 
 
 def retry_after(headers) -> float | None:

@@ -44,8 +44,9 @@ class HFBackend(RemoteBackend):
         self._hub, self._httpx = _import_hub()
 
     def describe(self) -> str:
-        """A short name for messages: the endpoint, or the model and provider."""
-        where = self.base_url or f"provider {self.provider}"
+        """A short name for messages: the model and provider, never an endpoint's address (messages may reach a
+        web visitor; the address goes to the log)."""
+        where = "its endpoint" if self.base_url else f"provider {self.provider}"
         return f"the hf backend ({self.model} at {where})"
 
     def _client(self):
@@ -71,32 +72,35 @@ class HFBackend(RemoteBackend):
                 if choice.delta and choice.delta.content:
                     yield choice.delta.content
         if finish is None:
-            raise BackendError(f"{self.describe()} ended the answer before it was complete; try again.")
+            raise BackendError(f"{self.describe()} ended the answer before it was complete; try again.",
+                               detail=self.base_url or f"provider {self.provider}")
         return usage, finish
 
     def _classify(self, exc: Exception) -> Retry:
-        """Map a hub or HTTP failure to a message, and say whether another attempt may succeed."""
+        """Map a hub or HTTP failure to a message, and say whether another attempt may succeed (the server's own
+        words and address go to ``detail``, for the log and the CLI)."""
         errors, httpx = self._hub.errors, self._httpx
         where = self.describe()
+        endpoint = self.base_url or f"provider {self.provider}"
         if isinstance(exc, (errors.InferenceTimeoutError, httpx.TimeoutException)):
             return Retry(f"{where} did not answer within {self.timeout:.0f} s (CHATPAPER_LLM_TIMEOUT); "
-                         "the provider may be overloaded, try again later.")
+                         "the provider may be overloaded, try again later.", detail=endpoint)
         if isinstance(exc, errors.HfHubHTTPError) and exc.response is not None:
             status = exc.response.status_code
-            detail = str(exc).splitlines()[0][:200]
+            detail = f"{endpoint} answered {status}: {str(exc).splitlines()[0][:200]}"
             if status in (401, 403):
                 return Retry(f"{where} refused the token ({status}); check HF_TOKEN and its "
-                             "'Inference Providers' permission.")
+                             "'Inference Providers' permission.", detail=detail)
             if status == 404:
-                return Retry(f"{where}: model {self.model!r} is not available ({detail}); set CHATPAPER_MODEL "
-                             "or CHATPAPER_HF_PROVIDER.")
+                return Retry(f"{where}: model {self.model!r} is not available (404); set CHATPAPER_MODEL "
+                             "or CHATPAPER_HF_PROVIDER.", detail=detail)
             if status == 429 or status >= 500:
-                return Retry(f"{where} answered {status} ({detail}).",
-                             retryable=True, after=retry_after(exc.response.headers))
-            return Retry(f"{where} rejected the request ({status}: {detail}).")
+                return Retry(f"{where} answered {status}.", retryable=True, after=retry_after(exc.response.headers),
+                             detail=detail)
+            return Retry(f"{where} rejected the request ({status}).", detail=detail)
         if isinstance(exc, (httpx.TransportError, ConnectionError)):
-            return Retry(f"Cannot reach {where}: {exc}. Check the network (or CHATPAPER_HF_BASE_URL).",
-                         retryable=True)
+            return Retry(f"Cannot reach {where}. Check the network (or CHATPAPER_HF_BASE_URL).", retryable=True,
+                         detail=f"{endpoint}: {exc}")
         if isinstance(exc, errors.TextGenerationError):
-            return Retry(f"{where} reported an error: {exc}")
-        return Retry(f"{where} failed: {type(exc).__name__}: {exc}")
+            return Retry(f"{where} reported an error.", detail=f"{endpoint}: {exc}"[:500])
+        return Retry(f"{where} failed ({type(exc).__name__}).", detail=f"{endpoint}: {exc}"[:500])

@@ -38,6 +38,7 @@ class OpenAIBackend(RemoteBackend):
             raise MissingKey("The openai backend needs an API key for api.openai.com: set OPENAI_API_KEY, or set "
                              "OPENAI_BASE_URL to a local server (Ollama, llama.cpp), or use CHATPAPER_BACKEND=local.")
         self._key = settings.openai_api_key or _PLACEHOLDER_KEY
+        self._guard = settings.guard_base_url  # a visitor's URL under the public rule: pinned, no redirects
         self.model = settings.model or (DEFAULT_MODEL if self.official else "")
         self.context_tokens = settings.context_tokens or 32768
         self.timeout = settings.llm_timeout
@@ -48,12 +49,20 @@ class OpenAIBackend(RemoteBackend):
         self._openai = _import_openai()
 
     def describe(self) -> str:
-        """A short name for messages, with the server it talks to."""
-        return f"the openai backend at {self.base_url}" + (f" ({self.model})" if self.model else "")
+        """A short name for messages; never the server's address (messages may reach a web visitor)."""
+        where = "api.openai.com" if self.official else "the model server"
+        return f"the openai backend at {where}" + (f" ({self.model})" if self.model else "")
 
     def _client(self):
-        # One client per request: the key belongs to the request's Settings, never to the process.
-        return self._openai.OpenAI(api_key=self._key, base_url=self.base_url, timeout=self.timeout, max_retries=0)
+        # One client per request: the key belongs to the request's Settings, never to the process. A visitor's
+        # base URL is checked again now and the connection pinned to the checked address (chatpaper.visitor).
+        http_client = None
+        if self._guard:
+            from chatpaper.visitor import pinned_client
+
+            http_client = pinned_client(self.base_url, timeout=self.timeout)
+        return self._openai.OpenAI(api_key=self._key, base_url=self.base_url, timeout=self.timeout, max_retries=0,
+                                   http_client=http_client)
 
     def _attempt(self, client, messages, max_tokens, temperature, stop, stop_event):
         """One request: open the stream, yield its text, return (Usage, finish_reason)."""
@@ -75,7 +84,8 @@ class OpenAIBackend(RemoteBackend):
             stream.close()
         if finish is None:
             # The stream ended without [DONE]'s finish_reason: the server died or a proxy cut the answer short.
-            raise BackendError(f"{self.describe()} ended the answer before it was complete; try again.")
+            raise BackendError(f"{self.describe()} ended the answer before it was complete; try again.",
+                               detail=self.base_url or "")
         return usage, finish
 
     def _open(self, client, messages, max_tokens, temperature, stop):
@@ -97,31 +107,38 @@ class OpenAIBackend(RemoteBackend):
         """The first model a non-OpenAI server lists (llama.cpp and Ollama serve what they loaded)."""
         models = list(client.models.list())
         if not models:
-            raise BackendError(f"{self.base_url} lists no models: set CHATPAPER_MODEL (or --model).")
+            raise BackendError(f"{self.describe()} lists no models: set CHATPAPER_MODEL (or --model).",
+                               detail=self.base_url)
         return models[0].id
 
     def _classify(self, exc: Exception) -> Retry:
-        """Map an SDK failure to a message, and say whether another attempt may succeed."""
+        """Map an SDK failure to a message, and say whether another attempt may succeed.
+
+        The message names no address and quotes nothing the server said (a web visitor may read it); both go to
+        ``detail``, for the log and the CLI.
+        """
         openai = self._openai
         where = self.describe()
         if isinstance(exc, openai.APITimeoutError):
             return Retry(f"{where} did not answer within {self.timeout:.0f} s (CHATPAPER_LLM_TIMEOUT); "
-                         "the server may be overloaded, try again later.")
+                         "the server may be overloaded, try again later.", detail=self.base_url)
         if isinstance(exc, openai.APIConnectionError):
-            return Retry(f"Cannot reach {where}: {exc.__cause__ or exc}. Check that the server is running and "
-                         "OPENAI_BASE_URL is right.", retryable=True)
+            return Retry(f"Cannot reach {where}. Check that the server is running and the base URL is right.",
+                         retryable=True, detail=f"{self.base_url}: {exc.__cause__ or exc}")
         if isinstance(exc, openai.APIStatusError):
             status = exc.status_code
-            detail = _short(exc)
+            detail = f"{self.base_url} answered {status}: {_short(exc)}"
             if status in (401, 403):
-                return Retry(f"{where} refused the API key ({status}: {detail}); check OPENAI_API_KEY.")
+                return Retry(f"{where} refused the API key ({status}); check OPENAI_API_KEY or the key you gave.",
+                             detail=detail)
             if status == 404:
-                return Retry(f"{where} does not know model {self.model!r} ({detail}); set CHATPAPER_MODEL.")
+                return Retry(f"{where} does not know model {self.model!r} (404); set CHATPAPER_MODEL.",
+                             detail=detail)
             if status == 429 or status >= 500:
-                return Retry(f"{where} answered {status} ({detail}).",
-                             retryable=True, after=retry_after(exc.response.headers))
-            return Retry(f"{where} rejected the request ({status}: {detail}).")
-        return Retry(f"{where} failed: {type(exc).__name__}: {exc}")
+                return Retry(f"{where} answered {status}.", retryable=True, after=retry_after(exc.response.headers),
+                             detail=detail)
+            return Retry(f"{where} rejected the request ({status}).", detail=detail)
+        return Retry(f"{where} failed ({type(exc).__name__}).", detail=f"{self.base_url}: {exc}"[:500])
 
 
 def _short(exc, limit: int = 200) -> str:
