@@ -59,8 +59,10 @@ def test_digest_endpoint_with_uploaded_pdf(llama_server, monkeypatch, corpus_dir
     with caplog.at_level(logging.DEBUG), launched_app() as url:
         client = Client(url, verbose=False, download_files=str(tmp_path / "downloads"))
         # English only (the browser test asks for both): every other parameter keeps its default.
+        # A visitor's key goes with the visitor's own server (a key alone would go to api.openai.com): here the
+        # same loopback server, which a local app (rule "any") may reach.
         result = client.predict(source="", pdf=handle_file(str(pdf)), languages=["en"], api_key=SECRET,
-                                api_name="/digest")
+                                base_url=llama_server.base_url, api_name="/digest")
         config = client.config
     markdown, en, zh = result[0], result[1], result[2]
     assert truth["title"] in markdown  # the title comes from the PDF, not from the model

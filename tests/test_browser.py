@@ -51,6 +51,9 @@ def start_digest(page: Page, url: str, pdf: Path, *, english_only: bool = False)
     page.wait_for_selector("#digest-button")
     page.get_by_text("Model settings").click()
     page.fill("#api-key input", SECRET)
+    # A visitor's key goes with the visitor's own server (a key alone would go to api.openai.com): here the server's
+    # loopback model, which a local app (rule "any") may reach.
+    page.fill("#base-url textarea", os.environ["OPENAI_BASE_URL"])
     if english_only:
         page.locator("#languages label", has_text="中文").click()
     page.set_input_files("#pdf input[type=file]", str(pdf))
