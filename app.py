@@ -178,7 +178,8 @@ def record_markdown(record: Record, paper: Paper) -> str:
     if authors:
         lines.append(f"**Authors:** {e(', '.join(authors))}  ")
     if paper.affiliations:
-        lines.append(f"**Affiliations:** {e('; '.join(paper.affiliations))}  ")
+        marked = [a + (" (first author)" if a in paper.first_author_affiliations else "") for a in paper.affiliations]
+        lines.append(f"**Affiliations:** {e('; '.join(marked))}  ")
     facts = [("arXiv", record.versioned_id), ("Published", record.published[:10]), ("Updated", record.updated[:10]),
              ("Categories", ", ".join(record.categories)), ("Comment", record.comment),
              ("Journal", record.journal_ref), ("DOI", record.doi), ("Pages", str(paper.pages or ""))]

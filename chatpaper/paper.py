@@ -35,7 +35,8 @@ class Paper:
 
     title: str = ""  #: title, multi-line titles joined
     authors: list[str] = field(default_factory=list)  #: author names in printed order
-    affiliations: list[str] = field(default_factory=list)  #: institutions as printed
+    affiliations: list[str] = field(default_factory=list)  #: institutions of the authors, in order of appearance
+    first_author_affiliations: list[str] = field(default_factory=list)  #: the first author's (among affiliations)
     abstract: str = ""  #: abstract text
     sections: list[Section] = field(default_factory=list)  #: headings in reading order with their text
     figures: list[Figure] = field(default_factory=list)  #: numbered figures

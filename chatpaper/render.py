@@ -28,7 +28,7 @@ WORDS = {
         "innovation": "Innovation", "performance_eval": "Performance", "workload": "Workload",
         "flagged": "⚠ Numbers not found in the paper's text (check before citing)",
         "missing": "(missing: the model gave no {part})", "sep": ": ", "list_sep": ", ", "item": "({n}) ",
-        "bold": "**{}:** ", "abstract": "Summary", "aff_sep": "; ", "paren": " ({})",
+        "bold": "**{}:** ", "abstract": "Summary", "aff_sep": "; ", "paren": " ({})", "first_author": "first author",
     },
     "zh": {
         "authors": "作者", "summary": "总结", "takeaways": "要点", "title": "标题", "affiliations": "单位",
@@ -40,6 +40,7 @@ WORDS = {
         "innovation": "创新点", "performance_eval": "性能", "workload": "工作量",
         "flagged": "⚠ 以下数字未在论文原文中找到（引用前请核对）", "missing": "（缺失：模型未给出{part}）",
         "sep": "：", "list_sep": "、", "item": "（{n}）", "bold": "**{}**：", "abstract": "摘要", "aff_sep": "；", "paren": "（{}）",
+        "first_author": "第一作者单位",
     },
 }
 #: How a missing part is named in "(missing: the model gave no X)".
@@ -130,7 +131,9 @@ def render_paper_block(record: Record, paper: Paper, digest: Digest, images_rel_
     if lang != "en":
         translation = _prose(digest, "title_translation") if digest.title_translation else _missing(lang, "title_translation")
         title_line = f"{title}（{translation}）"
-    affiliations = escape(w["aff_sep"].join(a.strip().rstrip(",;") for a in paper.affiliations)) or w["no_affiliations"]
+    first_mark = w["paren"].format(w["first_author"])
+    affiliations = w["aff_sep"].join(escape(a.strip().rstrip(",;")) + (first_mark if a in paper.first_author_affiliations else "")
+                                     for a in paper.affiliations) or w["no_affiliations"]
     keywords = w["list_sep"].join(_items(digest, "keywords")) if digest.keywords else _missing(lang, "keywords")
     lines += [
         f"1. {b(w['title'])}{title_line}",

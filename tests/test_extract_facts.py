@@ -99,3 +99,86 @@ def test_no_release_means_none(tmp_path, sentence):
         w.para(1, sentence)
         _references(w, "A. Author. Tool. https://github.com/a/tool, 2021.")
     assert _paper(tmp_path, build).code is None
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Affiliations
+
+
+def test_affiliations_in_a_first_page_footnote_by_mark(tmp_path):
+    """ICML-style: marks after the names, the affiliations in a first-page footnote (several per line, split by
+    their marks, a department before its university, addresses after), an equal-contribution note and a
+    correspondence note beside them."""
+    def build(w):
+        _front(w, ["Pruning Channels by Their Fisher Information"],
+               "Mei Chen<sup>*1</sup>, Omar Said<sup>*2</sup> and Lena Vogt<sup>2,3</sup>", [])
+        w.html("<p><b>Abstract</b></p>", space=2)
+        w.para(2)
+        w.heading("1 Introduction", size=12)
+        w.para(3)
+        _footnote(w, "*", "Equal contribution <sup>1</sup>Department of Automation, Zhejiang University, Hangzhou, "
+                          "China <sup>2</sup>Acme Vision Research, Seattle, WA, USA <sup>3</sup>Max Planck Institute "
+                          "for Informatics, Saarbrücken, Germany. Correspondence to: Mei Chen &lt;mei@zju.edu.cn&gt;.")
+    p = _paper(tmp_path, build, columns=2)
+    assert p.authors == ["Mei Chen", "Omar Said", "Lena Vogt"]
+    assert p.affiliations == ["Zhejiang University", "Acme Vision Research", "Max Planck Institute for Informatics"]
+    assert p.first_author_affiliations == ["Zhejiang University"]
+
+
+def test_affiliations_in_an_is_with_footnote(tmp_path):
+    """IEEE journal style: no affiliation under the names; "A and B are with ..." footnotes, e-mail notes inside;
+    the first author is found by name, not by a shared surname."""
+    def build(w):
+        _front(w, ["Mapping Forests from Space"], "Kyle Gao, Linlin Xu and Yina Gao", [])
+        w.html("<p><b><i>Abstract</i>—We map forests. " + _BODY + "</b></p>")
+        w.heading("I. Introduction", caps=True, centred=True)
+        w.para(3)
+        w.page.insert_htmlbox(pymupdf.Rect(w.left, 680, 300, 750),
+                              "<p style='font-size:8px'>• Yina Gao is with the Faculty of Forestry, University of "
+                              "Toronto (e-mail: yina@utoronto.ca).</p><p style='font-size:8px'>• Kyle Gao and Linlin "
+                              "Xu are with the Department of Geography, University of Waterloo, Waterloo, ON N2L 3G1, "
+                              "Canada (e-mail: kg@uwaterloo.ca).</p>", css="body {font-family: serif; font-size: 8px;}")
+    p = _paper(tmp_path, build, columns=2)
+    assert p.affiliations == ["University of Toronto", "University of Waterloo"]
+    assert p.first_author_affiliations == ["University of Waterloo"]
+
+
+def test_stacked_affiliation_blocks_under_each_name(tmp_path):
+    """An author grid: under each name a lab over its university (one affiliation: the university), or an
+    institute over a university (two institutions), then a street address and an e-mail (neither)."""
+    def build(w):
+        w.html("<p style='text-align:center;font-size:18px;font-weight:bold'>Seeing Through Fog</p>", space=10, wide=True)
+        top = w.y
+        for i, lines in enumerate((["Ana Souza", "Robot Vision Lab", "University of Leeds", "ana@leeds.ac.uk"],
+                                   ["Karl Berg", "Howard Physics Institute", "Lund University",
+                                    "12 Harbour Road, Lund, Sweden", "karl@lu.se"])):
+            x0 = 90 + i * 230
+            w.page.insert_htmlbox(pymupdf.Rect(x0, top, x0 + 200, top + 120),
+                                  "".join(f"<p style='text-align:center;font-size:{12 if k == 0 else 10}px'>{t}</p>"
+                                          for k, t in enumerate(lines)),
+                                  css="body {font-family: serif;}")
+        w.y = top + 125
+        w.html("<p><b>Abstract</b></p>", space=2)
+        w.para(2)
+    p = _paper(tmp_path, build)
+    assert p.authors == ["Ana Souza", "Karl Berg"]
+    assert p.affiliations == ["University of Leeds", "Howard Physics Institute", "Lund University"]
+    assert p.first_author_affiliations == ["University of Leeds"]
+
+
+@pytest.mark.parametrize("printed, want", [
+    ("Paul G. Allen School of Computer Science &amp; Engineering, University of Washington", ["University of Washington"]),
+    ("Agency for Science, Technology and Research (A*STAR), Singapore", ["Agency for Science, Technology and Research (A*STAR)"]),
+    ("Fitten Tech, Beijing, China", ["Fitten Tech"]),
+    ("Google, Inc.", ["Google, Inc."]),
+    ("University of Toronto, Vector Institute", ["University of Toronto", "Vector Institute"]),
+])
+def test_an_affiliation_reduces_to_its_institution(tmp_path, printed, want):
+    """The top-level organisation as printed: the unit before it and the address after it dropped, a name that
+    runs on past a comma kept whole, a legal suffix kept, a second organisation after the first kept."""
+    def build(w):
+        _front(w, ["Seeing Through Fog"], "Ana Souza and Karl Berg", [printed])
+        w.html("<p><b>Abstract</b></p>", space=2)
+        w.para(2)
+    p = _paper(tmp_path, build)
+    assert p.affiliations == want

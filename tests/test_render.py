@@ -79,6 +79,17 @@ def test_missing_and_flagged_parts_are_visible(digests):
     assert "Divide and Conquer（分而治之）" in zh_block
 
 
+def test_first_authors_affiliation_is_marked_as_such():
+    """The affiliations line marks the first author's institution (ChatPaper readers look for 第一作者单位)."""
+    record, paper = make_paper()
+    paper.affiliations = ["ETH Zurich", "University of Oxford"]
+    paper.first_author_affiliations = ["University of Oxford"]
+    en = render_paper_block(record, paper, Digest(language="en"))
+    zh = render_paper_block(record, paper, Digest(language="zh"))
+    assert "3. **Affiliations:** ETH Zurich; University of Oxford (first author)\n" in en
+    assert "3. **单位**：ETH Zurich；University of Oxford（第一作者单位）\n" in zh
+
+
 def test_facts_come_from_the_record_and_the_extraction_not_the_model():
     record, paper = make_paper()
     # A model that invents a title, authors and a link gets none of them into the facts.

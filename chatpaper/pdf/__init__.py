@@ -153,7 +153,8 @@ def _read_structure(doc: pymupdf.Document, pages: list[PageText], images: Path |
         keep = {id(ln) for ln in ordered[abstract_at:]}
         headings = [h for h in headings if id(h.line) in keep]
     headings = [h for h in headings if _squash(h.text) != _squash(front.title)]
-    paper.title, paper.authors, paper.affiliations, paper.abstract = front.title, front.authors, front.affiliations, front.abstract
+    paper.title, paper.authors, paper.abstract = front.title, front.authors, front.abstract
+    paper.affiliations, paper.first_author_affiliations = front.affiliations, front.first_author_affiliations
     paper.sections = _stage("sections", lambda: build_sections(headings, ordered), [], warn)
     paper.links = _stage("links", lambda: find_links(doc, pages), [], warn)
     tops = [(h.line, h.text) for h in headings if h.level == 1]

@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from chatpaper.pdf.affiliations import Affiliation, first_authors, footnotes, marks_after, title_block
 from chatpaper.pdf.layout import Line, PageText, join_lines, spans_text
 
 _ABSTRACT = re.compile(r"^\s*a\s?b\s?s\s?t\s?r\s?a\s?c\s?t\b\s*[—–\-:.]*\s*", re.I)
@@ -34,7 +35,8 @@ class FrontMatter:
 
     title: str = ""  #: the title, lines joined
     authors: list[str] = field(default_factory=list)  #: names in printed order
-    affiliations: list[str] = field(default_factory=list)  #: institutions as printed
+    affiliations: list[str] = field(default_factory=list)  #: institutions, in order of first appearance
+    first_author_affiliations: list[str] = field(default_factory=list)  #: the first author's, among them
     abstract: str = ""  #: abstract text
 
 
@@ -144,8 +146,8 @@ def _rows(lines: list[Line]) -> list[list[Line]]:
     return [sorted(r, key=lambda ln: ln.x0) for r in rows]
 
 
-def find_authors(region: list[Line]) -> tuple[list[str], list[str], list[Line]]:
-    """Authors and affiliations from the lines between the title and the abstract."""
+def find_authors(region: list[Line]) -> tuple[list[str], list[Affiliation], list[Line], Line | None]:
+    """Authors and affiliations from the lines between the title and the abstract, and the first author's line."""
     region = [ln for ln in region if not ln.furniture and ln.role not in ("figure", "caption")]
     style = None
     for ln in sorted(region, key=lambda ln: (ln.y0, ln.x0)):
@@ -153,11 +155,12 @@ def find_authors(region: list[Line]) -> tuple[list[str], list[str], list[Line]]:
             style = (round(ln.size, 0), ln.bold)
             break
     if style is None:
-        affiliations, used = _affiliations(region)
-        return [], affiliations, used
+        affiliations, used = title_block(region)
+        return [], affiliations, used, None
     chosen = [ln for ln in region if (round(ln.size, 0), ln.bold) == style]
     names: list[str] = []
     used: list[Line] = []
+    first_line: Line | None = None
     used_at: set[tuple[int, int]] = set()
     used_text: dict[tuple[int, int], str] = {}
     carry = ""
@@ -188,58 +191,16 @@ def find_authors(region: list[Line]) -> tuple[list[str], list[str], list[Line]]:
                 carry = tail
                 chunks[-1] = last.rstrip()[: -len(tail)]
             for c in chunks:
-                names.extend(split_names(c))
+                found = split_names(c)
+                if found and not names:
+                    first_line = ln
+                names.extend(found)
     if carry:
         names.extend(split_names(carry))
     seen: set[str] = set()
     unique = [n for n in names if not (n.lower() in seen or seen.add(n.lower()))]
-    affiliations, aff_lines = _affiliations([ln for ln in region if ln not in used])
-    return unique, affiliations, used + aff_lines
-
-
-def _leading_mark(line: Line) -> bool:
-    """True when the line opens with an affiliation mark: a superscript or smaller short span, or a mark sign."""
-    first = line.spans[0]
-    if first.text.strip() and (first.flags & 1 or len(first.text.strip()) <= 3 and first.size < 0.9 * line.size):
-        return True
-    return bool(re.match(rf"^[{re.escape(_MARKS)}]", line.text))
-
-
-def _continues(line: Line, prev: Line, marked: bool) -> bool:
-    """True when an unmarked line carries on the affiliation above it: set in the same type right below it, and
-    the affiliations are numbered by marks (each mark opens one) or the line above breaks off at a comma."""
-    if _leading_mark(line) or not (marked or re.search(r"(,|\band|&)$", prev.text)):
-        return False
-    same_type = abs(line.size - prev.size) < 0.6 and line.italic == prev.italic and line.bold == prev.bold
-    below = -0.3 * line.size < line.y0 - prev.y1 < 0.8 * line.size
-    return same_type and below and min(line.x1, prev.x1) > max(line.x0, prev.x0)
-
-
-def _affiliations(lines: list[Line]) -> tuple[list[str], list[Line]]:
-    """Affiliations as printed, one per affiliation: a line that carries on the one above joins it."""
-    out: list[str] = []
-    used: list[Line] = []
-    ordered = sorted(lines, key=lambda ln: (ln.y0, ln.x0))
-    marked = sum(_leading_mark(ln) for ln in ordered) >= 1
-    last: Line | None = None  # the line that ended the affiliation out[-1]
-    for ln in ordered:
-        # Affiliation marks: superscripts, or short spans set smaller than the line ("a", "1", "†").
-        plain = spans_text([s for s in ln.spans if not s.flags & 1 and not (len(s.text.strip()) <= 3 and s.size < 0.9 * ln.size)])
-        plain = plain or ln.text
-        t = re.sub(rf"^[{re.escape(_MARKS)}\d\s,]+", "", plain).strip()
-        if t and "@" not in t and last is not None and len(out[-1]) + len(t) < 300 and _continues(ln, last, marked):
-            used.append(ln)
-            out[-1] = join_lines([out[-1], t])
-            last = ln
-        elif t and "@" not in t and _INSTITUTION.search(t) and len(t) < 200 and ln.size > 0:
-            used.append(ln)
-            if t not in out:
-                out.append(t)
-                last = ln
-        elif "@" in t and len(t) < 200:
-            used.append(ln)
-            last = None
-    return out, used
+    affiliations, aff_lines = title_block([ln for ln in region if ln not in used])
+    return unique, affiliations, used + aff_lines, first_line
 
 
 def find_abstract(ordered: list[Line]) -> tuple[str, Line | None]:
@@ -302,10 +263,18 @@ def read_header(page: PageText, body: float) -> FrontMatter:
     title, title_lines = find_title(page, body, stop)
     top = max((ln.y1 for ln in title_lines), default=0.0)
     region = [ln for ln in page.lines if ln.y0 >= top - 1 and ln.y1 <= stop + 1 and ln not in title_lines]
-    authors, affiliations, used = find_authors(region)
+    authors, affiliations, used, first_line = find_authors(region)
     for ln in title_lines + used:
         ln.role = "front"
-    return FrontMatter(title=title, authors=authors, affiliations=affiliations)
+    if not affiliations:
+        affiliations = footnotes(page, body)  # ICML, IEEE journals: "1 Univ. of X" or "A is with Y" at the foot
+    names: list[str] = []
+    for a in affiliations:
+        names += [n for n in a.names if n not in names]
+    first = authors[0] if authors else ""
+    marks = marks_after(first_line, first) if first_line is not None and first else set()
+    return FrontMatter(title=title, authors=authors, affiliations=names,
+                       first_author_affiliations=first_authors(affiliations, first_line, first, marks) if first else [])
 
 
 def read_abstract(front: FrontMatter, page: PageText, ordered: list[Line]) -> None:
