@@ -136,6 +136,28 @@ def _cmd_digest(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_ask(args: argparse.Namespace) -> int:
+    from chatpaper.ask import ask
+
+    streamed = []
+
+    def show(text: str) -> None:
+        if not args.json:
+            streamed.append(text)
+            sys.stdout.write(text)
+            sys.stdout.flush()
+
+    answer = ask(args.source, None, args.question, _settings(args), progress=_progress, on_text=show)
+    if args.json:
+        _print_json(answer.to_dict())
+    elif streamed:  # the answer is on the screen already: add its sources
+        sources = answer.markdown[len(answer.text):].strip()
+        sys.stdout.write(f"\n\n{sources}\n" if sources else "\n")
+    else:  # answered without the model (nothing in the paper matches the question)
+        sys.stdout.write(answer.markdown + "\n")
+    return 0
+
+
 def _cmd_daily(args: argparse.Namespace) -> int:
     from chatpaper.daily import run_daily
 
@@ -197,6 +219,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", metavar="FILE.md", help="write here (figures beside it) instead of stdout")
     p.add_argument("--embed-images", action="store_true", help="one self-contained file: images embedded as data URIs")
     p.set_defaults(func=_cmd_digest)
+
+    p = sub.add_parser("ask", help="answer a question from the paper's own text, citing its pages")
+    p.add_argument("source", help="arXiv id or link, or a PDF path")
+    p.add_argument("question", help="the question, in English or Chinese")
+    p.add_argument("--json", action="store_true", help="print one JSON object: answer, cited pages, passages, timings")
+    p.add_argument("--backend", choices=["openai", "hf", "local", "transformers"], help="LLM backend (default: chosen from the environment)")
+    p.add_argument("--model", help="model name or path for the backend")
+    p.add_argument("--base-url", help="base URL of an OpenAI-compatible server (openai backend)")
+    p.set_defaults(func=_cmd_ask)
 
     p = sub.add_parser("daily", help="digest new arXiv papers on a topic into a blog post")
     p.add_argument("--query", required=True, help="arXiv query, e.g. 'ti:NeRF OR abs:\"neural radiance field\"'")

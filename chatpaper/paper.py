@@ -16,6 +16,7 @@ class Section:
     level: int  #: 1 = top-level section, 2 = subsection, ...
     page: int  #: 1-based page where the heading stands
     text: str = ""  #: body text in reading order, figure and table text excluded
+    page_breaks: list[tuple[int, int]] = field(default_factory=list)  #: (offset in ``text``, 1-based page) where text from a later page begins
 
 
 @dataclass

@@ -99,6 +99,17 @@ def prepare(source: str | None, pdf_path: str | None, settings: Settings, progre
     return _extract(record, path, settings, images_dir)
 
 
+def fetch(source: str | None, pdf_path: str | None, settings: Settings,
+          progress: Progress | None = None) -> tuple[Record, Path]:
+    """The first stage alone: the record and the local PDF (arXiv downloads into the cache), not yet read."""
+    return _fetch(source, pdf_path, settings, progress)
+
+
+def extract(record: Record, path: Path, settings: Settings, images_dir: Path | None = None) -> tuple[Record, Paper]:
+    """The second stage alone: read the PDF; an upload's placeholder record becomes the PDF's own facts."""
+    return _extract(record, path, settings, images_dir)
+
+
 def digest_key(record: Record, settings: Settings, languages: list[str]) -> str:
     """The digest cache key: paper (arXiv id+version, else the PDF's SHA-256), backend, model, context, languages,
     prompt version and how Chinese is written. Never an API key."""
@@ -325,5 +336,5 @@ def digest_to_markdown(source: str, settings: Settings, out: str | None = None, 
     return markdown
 
 
-__all__ = ["DigestResult", "PipelineEvent", "digest_events", "digest_key", "digest_to_markdown", "load_record",
-           "prepare", "record_from_paper"]
+__all__ = ["DigestResult", "PipelineEvent", "digest_events", "digest_key", "digest_to_markdown", "extract", "fetch",
+           "load_record", "prepare", "record_from_paper"]

@@ -88,7 +88,8 @@ def test_every_prompt_loads_and_renders_with_its_declared_variables():
     for task in ("summary", "methods", "conclusion", "repair", "system"):
         assert {f"{task}.en", f"{task}.zh"} <= set(names)
     assert "translate.zh" in names
-    samples = {"title": "T", "text": "X", "parts": [("SUMMARY", "one sentence")], "is_list": True}
+    samples = {"title": "T", "text": "X", "parts": [("SUMMARY", "one sentence")], "is_list": True, "header": "H",
+               "passages": "P", "question": "Q"}
     for name in names:
         prompt = prompts.load_prompt(name)
         text = prompt.render(**{v: samples[v] for v in prompt.variables})

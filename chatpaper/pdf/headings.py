@@ -215,14 +215,27 @@ def build_sections(headings: list[Heading], ordered: list[Line]) -> list[Section
     """Sections with the body text under each heading (figure, table and furniture lines left out)."""
     starts = {id(h.line): h for h in headings}
     sections: list[Section] = []
-    texts: list[list[str]] = []
+    texts: list[list[Line]] = []
     for ln in ordered:
         h = starts.get(id(ln))
         if h is not None:
             sections.append(Section(heading=h.text, level=h.level, page=ln.page + 1))
             texts.append([])
         elif sections and not ln.furniture and not ln.role:
-            texts[-1].append(ln.text)
-    for s, t in zip(sections, texts):
-        s.text = join_lines(t)
+            texts[-1].append(ln)
+    for s, lines in zip(sections, texts):
+        s.text = join_lines([ln.text for ln in lines])
+        s.page_breaks = _page_breaks(s, lines)
     return sections
+
+
+def _page_breaks(section: Section, lines: list[Line]) -> list[tuple[int, int]]:
+    """Where the section's text moves to another page: (offset in its text, 1-based page), so that a passage of it
+    can name the page it is printed on. The offset is the length of the text joined up to that line."""
+    breaks, page = [], section.page
+    for i, ln in enumerate(lines):
+        if ln.page + 1 != page:
+            page = ln.page + 1
+            offset = len(join_lines([x.text for x in lines[:i]]))
+            breaks.append((offset + (1 if offset else 0), page))
+    return breaks
