@@ -1,40 +1,125 @@
-"""Parse a model's answer ("LABEL: text" parts) into digest fields, tolerating the ways small models vary it.
+"""Parse a model's answer into digest parts: a JSON object first, labelled text ("LABEL: text") as the fallback.
 
-Models write "**Summary:**", "## Key Takeaways", "1. BACKGROUND：", Chinese labels ("研究背景：") or put a list on
-one line as "(1) ... (2) ...". Every known label (English or Chinese) ends the part before it; labels the task did
-not ask for are dropped with their text. A part that is absent, empty or a copy of the prompt's own description
-is reported missing, for the repair call.
+A backend that constrains its output to the question's JSON schema gives a JSON object; one that does not (or a
+server that ignores ``response_format``) may still write JSON, perhaps inside a code fence, cut off at the token
+limit, or with its own spelling of the keys; a small model without a schema may write "**Summary:**",
+"## Key Takeaways", "1. BACKGROUND：" or Chinese labels instead. Every form is read; a cut-off answer keeps the
+parts it completed and reports the one it was writing as cut. Each part is then held to its bound from
+``digest.PARTS`` (sentences and characters), whole sentences kept, and what was shortened is reported.
 """
 from __future__ import annotations
 
+import json
 import re
+from dataclasses import dataclass, field
 
-from chatpaper.digest import LIST_PARTS
+from chatpaper.digest import LIST_PARTS, PART, PARTS
+from chatpaper.sections import split_sentences
 
-#: Labels the prompts use, by digest field. The first one is what the prompts ask for.
-LABELS: dict[str, tuple[str, ...]] = {
-    "title_translation": ("TITLE", "title translation", "translated title", "chinese title", "标题", "题目", "中文标题",
-                          "标题翻译", "文本标题的中文翻译", "标题的中文翻译"),
-    "summary": ("SUMMARY", "one-sentence summary", "one sentence summary", "tldr", "tl;dr", "总结", "概要", "概述",
-                "一句话总结", "一句话概括"),
-    "takeaways": ("TAKEAWAYS", "key takeaways", "key points", "要点", "关键要点", "主要要点", "关键点"),
-    "keywords": ("KEYWORDS", "key words", "关键词", "关键字"),
-    "background": ("BACKGROUND", "research background", "研究背景", "背景"),
-    "past_methods": ("PAST METHODS", "previous methods", "prior methods", "past methods and their problems",
-                     "过去的方法", "以往的方法", "过去方法", "以往方法", "过去的方法及其问题"),
-    "approach": ("APPROACH", "proposed method", "proposed approach", "本文方法", "本文提出的方法", "提出的方法",
-                 "研究方法", "本文提出的研究方法"),
-    "performance": ("PERFORMANCE", "tasks and performance", "results", "任务和性能", "性能表现", "方法在任务和性能上的表现"),
-    "methods": ("METHODS", "method", "method steps", "steps", "方法", "方法步骤", "步骤"),
-    "significance": ("SIGNIFICANCE", "意义", "研究意义"),
-    "innovation": ("INNOVATION", "novelty", "创新点", "创新"),
-    "performance_eval": ("PERFORMANCE REVIEW", "performance", "evaluation", "性能", "性能评价"),
-    "workload": ("WORKLOAD", "工作量"),
-}
 
+@dataclass
+class Answer:
+    """The parts read from one answer."""
+
+    values: dict[str, str | list[str]] = field(default_factory=dict)  #: part -> cleaned text or list
+    cut: list[str] = field(default_factory=list)  #: parts shortened to their bound, or cut off mid-answer
+    structured: bool = False  #: True when the answer was a JSON object
+
+
+def parse_answer(text: str, parts: list[str]) -> Answer:
+    """The ``parts`` found in ``text`` (JSON, else labelled text), cleaned and bounded; absent or empty ones left out."""
+    raw, cut = _json_values(text, parts)
+    structured = raw is not None
+    if raw is None:
+        raw, cut = split_answer(text, parts), []
+    answer = Answer(structured=structured)
+    for part in parts:
+        if part not in raw:
+            continue
+        value = clean_value(raw[part], part)
+        if part in cut:
+            value = _complete(value)
+        value, shortened = bound(part, value)
+        if value:
+            answer.values[part] = value
+            if shortened or part in cut:
+                answer.cut.append(part)
+    return answer
+
+
+# ------------------------------------------------------------------------------------------------------ JSON
+def _norm_key(key: str) -> str:
+    return re.sub(r"[\s\-]+", "_", str(key).strip().lower())
+
+
+def _key_map(parts: list[str]) -> dict[str, str]:
+    """Normalised key -> part: the part's own name, its labels and aliases (a model may write "Past methods")."""
+    mapping: dict[str, str] = {}
+    for part in parts:
+        p = PART.get(part)
+        names = [part] + ([*p.label, *p.missing, *p.aliases] if p else [])
+        for name in names:
+            mapping.setdefault(_norm_key(name), part)
+    return mapping
+
+
+def _json_values(text: str, parts: list[str]) -> tuple[dict | None, list[str]]:
+    """The JSON object in ``text`` as {part: raw value}, and the part cut off when the answer ended early.
+
+    None when the text holds no JSON object (the labelled fallback reads it then).
+    """
+    start = text.find("{")
+    if start < 0:
+        return None, []
+    body = text[start:]
+    obj, cut_key = _loads_prefix(body)
+    if not isinstance(obj, dict):
+        return None, []
+    keys = _key_map(parts)
+    values: dict = {}
+    for key, value in obj.items():
+        part = keys.get(_norm_key(key))
+        if part is not None and part not in values:
+            values[part] = value
+    cut = [keys[_norm_key(cut_key)]] if cut_key is not None and _norm_key(cut_key) in keys else []
+    return values, cut
+
+
+def _loads_prefix(body: str):
+    """A JSON object from ``body``, even when it was cut off: (object, key of the value that was being written)."""
+    decoder = json.JSONDecoder()
+    try:
+        return decoder.raw_decode(body)[0], None
+    except ValueError:
+        pass
+    # Cut off (the token limit): close the open string, list and object, trying the likely endings.
+    keys = re.findall(r'"([^"\\]{1,40})"\s*:', body)
+    last = keys[-1] if keys else None
+    trimmed = body.rstrip().rstrip(",")
+    for ending in ('"}', '"]}', "]}", "}", '""}', "null}"):
+        try:
+            obj = decoder.raw_decode(trimmed + ending)[0]
+        except ValueError:
+            continue
+        return obj, last
+    return None, None
+
+
+def _complete(value):
+    """A value the answer was cut off in: its last list item, or its unfinished last sentence, left out ("…"
+    where nothing complete is left)."""
+    if isinstance(value, list):
+        return value[:-1]
+    sentences = split_sentences(value)
+    if sentences and not re.search(r"[.!?。！？]$", sentences[-1]):
+        return " ".join(sentences[:-1]) if len(sentences) > 1 else sentences[0].rstrip(",;:，；： ") + "…"
+    return value
+
+
+# -------------------------------------------------------------------------------------------- labelled text
 _LABEL_LINE = re.compile(
     r"^\s*(?:[#>*\-•+]+\s*)?(?:\(?\d{1,2}[.)、]\s*|（\d{1,2}）\s*|\(\d{1,2}\)\s*)?(?:\*\*|__|\*)?\s*"
-    r"(?P<label>[A-Za-z][A-Za-z ;\-]{1,38}?|[\u4e00-\u9fff]{1,12})\s*(?:\*\*|__|\*)?\s*(?:[:：]|$)\s*(?:\*\*|__|\*)?\s*"
+    r"(?P<label>[A-Za-z][A-Za-z ;_\-]{1,38}?|[\u4e00-\u9fff]{1,12})\s*(?:\*\*|__|\*)?\s*(?:[:：]|$)\s*(?:\*\*|__|\*)?\s*"
     r"(?P<rest>.*)$")
 _BULLET = re.compile(r"^\s*(?:[-*•+]|\d{1,2}[.)、]|\(\d{1,2}\)|（\d{1,2}）)\s+|^\s*(?:\(\d{1,2}\)|（\d{1,2}）)\s*")
 _INLINE_ENUM = re.compile(r"\s*(?:\(\d{1,2}\)|（\d{1,2}）|(?<![\w.])\d{1,2}[.)、](?=\s))\s*")
@@ -44,20 +129,25 @@ def _norm(label: str) -> str:
     return re.sub(r"\s+", " ", label.strip().lower().replace("_", " "))
 
 
+def _labels(part: str) -> list[str]:
+    p = PART.get(part)
+    return [part.replace("_", " "), *p.label, *p.missing, *p.aliases] if p else [part]
+
+
+_ALL_LABELS = {_norm(label) for p in PARTS for label in _labels(p.name)}
+
+
 def label_map(parts: list[str]) -> dict[str, str]:
-    """Normalised label -> field, for the fields a task asked for (earlier fields win a shared label)."""
+    """Normalised label -> part, for the parts asked for (earlier parts win a shared label)."""
     mapping: dict[str, str] = {}
     for part in parts:
-        for label in LABELS[part]:
+        for label in _labels(part):
             mapping.setdefault(_norm(label), part)
     return mapping
 
 
-_ALL_LABELS = {_norm(label) for labels in LABELS.values() for label in labels}
-
-
 def split_answer(text: str, parts: list[str]) -> dict[str, str]:
-    """The raw text under each label the task asked for (labels it did not ask for end a part and are dropped)."""
+    """The raw text under each label asked for (labels not asked for end a part and are dropped)."""
     wanted = label_map(parts)
     found: dict[str, list[str]] = {}
     current: str | None = None
@@ -67,7 +157,7 @@ def split_answer(text: str, parts: list[str]) -> dict[str, str]:
         is_label = m is not None and label in _ALL_LABELS and (":" in line or "：" in line or _looks_like_heading(line))
         if is_label:
             current = wanted.get(label)
-            if current is not None and current in found and found[current] and any(found[current]):
+            if current is not None and any(found.get(current, [])):
                 current = None if current not in LIST_PARTS else current  # a repeated label: keep the first answer
             if current is not None:
                 found.setdefault(current, []).append(m.group("rest"))
@@ -83,67 +173,75 @@ def _looks_like_heading(line: str) -> bool:
     return stripped.startswith("#") or (stripped.startswith("**") and stripped.endswith("**"))
 
 
+# ------------------------------------------------------------------------------------------- cleaning, bounds
 def clean_text(raw: str) -> str:
     """One paragraph of prose: Markdown emphasis, bullets and surrounding quotes removed, whitespace collapsed."""
-    lines = [_BULLET.sub("", line) for line in raw.split("\n")]
+    lines = [_BULLET.sub("", line) for line in str(raw).split("\n")]
     text = " ".join(line.strip() for line in lines if line.strip())
     text = re.sub(r"\*\*|__|(?<!\w)\*(?!\s)|(?<!\s)\*(?!\w)", "", text)
     text = re.sub(r"\s+", " ", text).strip()
     return text.strip("\"'“”「」 ")
 
 
-def clean_list(raw: str, part: str) -> list[str]:
-    """A list field: one item per bullet line, or split from a single line ("(1) ... (2) ...", commas for keywords)."""
-    lines = [line for line in raw.split("\n") if line.strip()]
-    if part == "keywords":
-        items = re.split(r"[,，、;；]|\n", " ".join(lines) if len(lines) == 1 else "\n".join(lines))
-    elif len(lines) == 1 and len(_INLINE_ENUM.findall(lines[0])) >= 2:
-        items = _INLINE_ENUM.split(lines[0])
-    elif len(lines) == 1:
-        # A paragraph where bullets were asked for: one item per sentence.
-        from chatpaper.sections import split_sentences
-
-        items = split_sentences(lines[0])
+def clean_list(raw, part: str) -> list[str]:
+    """A list part: a JSON list, bullet lines, or one line split ("(1) ... (2) ...", commas for keywords)."""
+    if isinstance(raw, list):
+        items = [str(item) for item in raw if isinstance(item, (str, int, float))]
     else:
-        items = lines
+        lines = [line for line in str(raw).split("\n") if line.strip()]
+        if part == "keywords":
+            items = re.split(r"[,，、;；]|\n", " ".join(lines) if len(lines) == 1 else "\n".join(lines))
+        elif len(lines) == 1 and len(_INLINE_ENUM.findall(lines[0])) >= 2:
+            items = _INLINE_ENUM.split(lines[0])
+        elif len(lines) == 1:  # a paragraph where bullets were asked for: one item per sentence
+            items = split_sentences(lines[0])
+        else:
+            items = lines
+    if part == "keywords" and len(items) == 1:
+        items = re.split(r"[,，、;；]", items[0])
     cleaned = [clean_text(item).strip("。.;；,， ") if part == "keywords" else clean_text(item) for item in items]
-    limit = {"keywords": 6, "takeaways": 7, "methods": 8}.get(part, 8)
-    if part == "keywords":  # a run-on "keyword" is a sentence, not a keyword
-        cleaned = [k for k in cleaned if len(k) <= 60]
     out: list[str] = []
     for item in cleaned:
-        if item and item not in out:
+        if item and item.lower() not in (o.lower() for o in out):
             out.append(item)
-    return out[:limit]
+    return out
 
 
-def parse_answer(text: str, parts: list[str], descriptions: dict[str, str] | None = None) -> dict[str, str | list[str]]:
-    """Fields parsed from ``text``; a field missing, empty or just the prompt's description is left out."""
-    descriptions = descriptions or {}
-    parsed: dict[str, str | list[str]] = {}
-    for part, raw in split_answer(text, parts).items():
-        value = clean_list(raw, part) if part in LIST_PARTS else clean_text(raw)
-        if not value or _is_echo(value, descriptions.get(part, "")):
-            continue
-        parsed[part] = value
-    return parsed
+def clean_value(raw, part: str):
+    """A raw JSON value or labelled text, cleaned into the part's shape (a string, or a list of strings)."""
+    if part in LIST_PARTS:
+        return clean_list(raw, part)
+    if isinstance(raw, list):
+        raw = " ".join(str(item) for item in raw)
+    elif raw is None or isinstance(raw, (dict, bool)):
+        return ""
+    return clean_text(str(raw))
 
 
-def _is_echo(value, description: str) -> bool:
-    """The model copied the instruction instead of answering it."""
-    if not description:
-        return False
-    text = " ".join(value) if isinstance(value, list) else value
-    return _norm(text).rstrip(".。") == _norm(description).rstrip(".。")
+def bound(part: str, value):
+    """``value`` held to the part's bound (items, sentences, characters): (bounded value, whether it was cut).
+
+    Whole sentences are kept; a single sentence over the limit is cut at a word and ends in "…".
+    """
+    p = PART.get(part)
+    if p is None or not value:
+        return value, False
+    if isinstance(value, list):
+        kept = [bound_prose(item, p.sentences, p.chars) for item in value[:p.items]]
+        return [v for v, _ in kept if v], len(value) > p.items or any(c for _, c in kept)
+    return bound_prose(value, p.sentences, p.chars)
 
 
-_ANY_LABEL = re.compile(r"^\s*(?:[#*]+\s*)?(?:[A-Z][A-Z ]{2,30}|译文|翻译|中文|Translation|Chinese)\s*(?:\*\*)?\s*[:：]\s*")
-
-
-def parse_translation(text: str, part: str) -> str | list[str] | None:
-    """A translated part: the whole answer, without a label, quotes or code fences the model may add."""
-    text = re.sub(r"^```\w*\s*|\s*```$", "", text.strip())
-    lines = [_ANY_LABEL.sub("", line) for line in text.split("\n")]
-    raw = "\n".join(line for line in lines if line.strip())
-    value = clean_list(raw, part) if part in LIST_PARTS else clean_text(raw)
-    return value or None
+def bound_prose(text: str, sentences: int, chars: int) -> tuple[str, bool]:
+    """At most ``sentences`` sentences and ``chars`` characters of ``text``, and whether anything was cut."""
+    parts = split_sentences(text) or [text]
+    kept: list[str] = []
+    for sentence in parts[:sentences]:
+        if len(" ".join(kept + [sentence])) > chars:
+            break
+        kept.append(sentence)
+    if not kept:  # one sentence longer than the bound: cut at a word
+        cut = parts[0][:chars].rsplit(" ", 1)[0] if " " in parts[0][:chars] else parts[0][:chars]
+        return cut.rstrip(",;:，；： ") + "…", True
+    out = " ".join(kept)
+    return out, len(kept) < len(parts)

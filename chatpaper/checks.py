@@ -86,3 +86,83 @@ def cjk_share(text: str, exclude: tuple[str, ...] = ()) -> float:
 def has_cjk(text: str) -> bool:
     """True when ``text`` contains any CJK character (English prose must not)."""
     return bool(_CJK.search(text))
+
+
+# ------------------------------------------------------------------------------------- prose quality checks
+_WORD = re.compile(r"[A-Za-z][A-Za-z'-]*")
+_FIRST_PERSON = re.compile(r"\b(we|our|ours|us|ourselves)\b", re.I)
+#: A sentence sharing a run of this many words with the paper was pasted, not written.
+COPY_RUN = 12
+
+
+def words(text: str) -> list[str]:
+    """The lower-case words of ``text``, line-break hyphens joined ("multi-\\nscale" -> "multiscale")."""
+    text = re.sub(r"-\s*\n\s*", "", text)
+    return [w.lower() for w in _WORD.findall(text)]
+
+
+def word_runs(text: str, n: int = COPY_RUN) -> set[int]:
+    """Hashes of every run of ``n`` consecutive words in ``text`` (the paper), for ``copied``."""
+    w = words(text)
+    return {hash(tuple(w[i:i + n])) for i in range(len(w) - n + 1)}
+
+
+def copied(sentence: str, runs: set[int], n: int = COPY_RUN) -> bool:
+    """True when ``sentence`` holds a run of ``n`` words that the paper has (``runs`` from ``word_runs``)."""
+    w = words(sentence)
+    return any(hash(tuple(w[i:i + n])) in runs for i in range(len(w) - n + 1))
+
+
+def first_person(text: str) -> bool:
+    """True when English prose speaks as the authors ("we", "our", "us"): a sentence pasted from the paper."""
+    return bool(_FIRST_PERSON.search(text))
+
+
+_PRONOUNS = {"we": "the authors", "us": "them", "our": "their", "ours": "theirs", "ourselves": "themselves"}
+
+
+def third_person(text: str) -> str:
+    """``text`` with the authors' "we/our/us" turned into "the authors/their/them" (capitalised at a start)."""
+    def swap(m: re.Match) -> str:
+        word = _PRONOUNS[m.group(0).lower()]
+        return word[0].upper() + word[1:] if m.group(0)[0].isupper() else word
+    return _FIRST_PERSON.sub(swap, text)
+
+
+def trigram_overlap(a: str, b: str) -> float:
+    """Jaccard overlap of the word trigrams of two texts (0 when either is shorter than four trigrams)."""
+    ga, gb = ({tuple(w[i:i + 3]) for i in range(len(w) - 2)} for w in (words(a), words(b)))
+    if len(ga) < 4 or len(gb) < 4:
+        return 0.0
+    return len(ga & gb) / len(ga | gb)
+
+
+_LOWER_WORD = re.compile(r"(?<![A-Za-z])[a-z]{4,}(?![A-Za-z])")
+
+
+def english_words(text: str) -> list[str]:
+    """Plain lower-case English words (4+ letters) in Chinese prose: words left untranslated. Terms such as
+    "NeRF" or "GPU" are not plain words; URLs and `code` are skipped."""
+    text = _URL.sub(" ", re.sub(r"`[^`]*`", " ", text))
+    found: list[str] = []
+    for word in _LOWER_WORD.findall(text):
+        if word not in found:
+            found.append(word)
+    return found
+
+
+_TERM = re.compile(r"(?<![\w-])[A-Za-z][A-Za-z0-9]*(?:-[A-Za-z0-9]+)*(?![\w-])")
+
+
+def technical_terms(text: str, n: int = 8, exclude: tuple[str, ...] = ()) -> list[str]:
+    """The ``n`` most frequent technical terms of a paper's text: names written with a capital after the first
+    letter or in capitals ("NeRF", "PSNR", "Dex-Net"), not roman numerals, single letters or ``exclude``."""
+    counts: dict[str, int] = {}
+    for term in _TERM.findall(text):
+        caps = sum(c.isupper() for c in term)
+        if (len(term) < 2 or term in exclude or re.fullmatch(r"[IVXLC]+", term)
+                or not (term.isupper() or any(c.isupper() for c in term[1:]))
+                or (term[0].islower() and caps < 2) or (any(c.isdigit() for c in term) and caps < 2)):
+            continue
+        counts[term] = counts.get(term, 0) + 1
+    return [t for t in sorted(counts, key=lambda t: -counts[t]) if counts[t] >= 2][:n]

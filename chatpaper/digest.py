@@ -1,26 +1,85 @@
-"""The digest of one paper in one language: the model's prose, parsed into a typed object.
+"""The digest of one paper in one language, as data: ``Digest``, ``DigestProgress`` and the table of its parts.
 
 Facts (title, authors, links, dates, affiliations, code links) are not here: they come from the ``Record`` and the
-``Paper`` at render time. A ``Digest`` holds only what the model wrote, after parsing, repair and the faithfulness
-checks (numbers not found in the paper are flagged, URLs not in the paper or record are dropped).
+``Paper`` at render time. A ``Digest`` holds only what the model wrote, after parsing, rewriting and the
+faithfulness checks. ``PARTS`` is the one table of the digest's parts: the writer asks for them by it, the parser
+reads their labels from it, and the renderer takes their names and bounds from it. Writing lives in
+``chatpaper.writer``.
 """
 from __future__ import annotations
 
-import logging
-import threading
 from dataclasses import asdict, dataclass, field, fields
-from typing import Callable
 
-from chatpaper.paper import Paper, Record
 
-log = logging.getLogger(__name__)
+@dataclass(frozen=True)
+class Part:
+    """One prose part of a digest."""
 
-#: The prose parts of a digest, in the order they are asked for and rendered. Lists are bullet/step lists.
-TEXT_PARTS = (
-    "summary", "title_translation", "background", "past_methods", "approach", "performance",
-    "significance", "innovation", "performance_eval", "workload",
+    name: str  #: the ``Digest`` field
+    question: str  #: which question writes it: "overview", "summary", "methods", "conclusion" (or "title")
+    ask: str  #: what the English question asks for (the JSON key's description)
+    label: tuple[str, str]  #: the label shown before it, English and Chinese ("Background", "研究背景")
+    missing: tuple[str, str]  #: its name in "(missing: the model gave no …)", English and Chinese
+    aliases: tuple[str, ...] = ()  #: other labels a model may write for it in labelled text (any language)
+    items: int = 0  #: for a list: most items kept (0: the part is one piece of prose)
+    sentences: int = 2  #: most sentences kept in one piece of prose (per item for a list)
+    chars: int = 260  #: longest piece of prose (per item for a list), in characters: the answer's bound
+
+    @property
+    def is_list(self) -> bool:
+        """True for the bullet lists (takeaways, keywords, methods)."""
+        return self.items > 0
+
+    def label_in(self, lang: str) -> str:
+        """The label in ``lang`` ("en" or "zh")."""
+        return self.label[1 if lang == "zh" else 0]
+
+    def missing_in(self, lang: str) -> str:
+        """The name used in the missing marker, in ``lang``."""
+        return self.missing[1 if lang == "zh" else 0]
+
+
+#: Every prose part, in the order they are rendered.
+PARTS: tuple[Part, ...] = (
+    Part("title_translation", "title", "the paper's title in Chinese", ("Title", "标题"), ("title translation", "标题翻译"),
+         ("title translation", "translated title", "chinese title", "标题", "题目", "中文标题", "标题翻译"),
+         sentences=1, chars=160),
+    Part("summary", "overview", "one sentence: what the paper does and what it finds", ("Summary", "总结"),
+         ("summary", "总结"), ("one-sentence summary", "tldr", "tl;dr", "总结", "概要", "概述", "一句话总结"),
+         sentences=1, chars=260),
+    Part("takeaways", "overview", "3 to 5 key findings, each one short sentence", ("Key Takeaways", "要点"),
+         ("key takeaways", "要点"), ("key takeaways", "key points", "要点", "关键要点", "主要要点"),
+         items=5, sentences=1, chars=200),
+    Part("keywords", "overview", "3 to 5 keywords of the paper", ("Keywords", "关键词"), ("keywords", "关键词"),
+         ("key words", "关键词", "关键字"), items=5, sentences=1, chars=40),
+    Part("background", "summary", "the problem and why it matters, 1-2 sentences", ("Background", "研究背景"),
+         ("background", "研究背景"), ("research background", "研究背景", "背景")),
+    Part("past_methods", "summary", "what earlier work did and what it lacks, 1-2 sentences",
+         ("Past methods and their problems", "过去的方法及其问题"), ("past methods", "过去的方法"),
+         ("past methods", "previous methods", "prior methods", "prior work", "过去的方法", "以往的方法")),
+    Part("approach", "summary", "how the authors' method works, 1-2 sentences", ("Proposed method", "本文提出的方法"),
+         ("proposed method", "本文方法"), ("proposed method", "proposed approach", "本文方法", "提出的方法")),
+    Part("performance", "summary", "what it was tested on and how well it did, 1-2 sentences",
+         ("Tasks and performance", "任务与性能"), ("tasks and performance", "任务与性能"),
+         ("tasks and performance", "results", "任务和性能", "性能表现")),
+    Part("methods", "methods", "the method as 3 to 5 steps in order, each one short sentence", ("Methods", "方法"),
+         ("methods", "方法步骤"), ("method", "method steps", "steps", "方法", "方法步骤", "步骤"),
+         items=5, sentences=1, chars=200),
+    Part("significance", "conclusion", "why this work matters, 1-2 sentences", ("Significance", "意义"),
+         ("significance", "意义"), ("意义", "研究意义")),
+    Part("innovation", "conclusion", "what is new in it, 1-2 sentences", ("Innovation", "创新点"),
+         ("innovation", "创新点"), ("novelty", "创新点", "创新")),
+    Part("performance_eval", "conclusion", "strengths and weaknesses of the results, 1-2 sentences",
+         ("Performance", "性能"), ("performance review", "性能评价"),
+         ("performance review", "strengths and weaknesses", "evaluation", "性能", "性能评价")),
+    Part("workload", "conclusion", "how much work it took: experiments, datasets, implementation, 1-2 sentences",
+         ("Workload", "工作量"), ("workload", "工作量"), ("工作量",)),
 )
-LIST_PARTS = ("takeaways", "keywords", "methods")
+PART = {p.name: p for p in PARTS}
+#: The questions of an English digest, in the order they are asked, with the parts each one writes.
+QUESTIONS: dict[str, tuple[str, ...]] = {
+    q: tuple(p.name for p in PARTS if p.question == q) for q in ("overview", "summary", "methods", "conclusion")}
+LIST_PARTS = tuple(p.name for p in PARTS if p.is_list)
 
 
 @dataclass
@@ -29,9 +88,9 @@ class Digest:
 
     language: str  #: "en" or "zh"
     summary: str = ""  #: one sentence
-    takeaways: list[str] = field(default_factory=list)  #: 3-7 key takeaways
+    takeaways: list[str] = field(default_factory=list)  #: 3-5 key takeaways
     title_translation: str = ""  #: the title in this language (empty for English)
-    keywords: list[str] = field(default_factory=list)  #: 3-6 keywords
+    keywords: list[str] = field(default_factory=list)  #: 3-5 keywords
     background: str = ""  #: Summary (1): research background
     past_methods: str = ""  #: Summary (2): past methods and their problems
     approach: str = ""  #: Summary (3): the proposed method
@@ -39,16 +98,19 @@ class Digest:
     methods: list[str] = field(default_factory=list)  #: Methods: the steps
     significance: str = ""  #: Conclusion (1): significance of the work
     innovation: str = ""  #: Conclusion (2): innovation
-    performance_eval: str = ""  #: Conclusion (2): performance (strengths and weaknesses)
-    workload: str = ""  #: Conclusion (2): workload
-    missing: list[str] = field(default_factory=list)  #: parts the model did not give, even after one repair call
+    performance_eval: str = ""  #: Conclusion (3): performance (strengths and weaknesses)
+    workload: str = ""  #: Conclusion (4): workload
+    missing: list[str] = field(default_factory=list)  #: parts the model did not give, even after one more call
+    truncated: list[str] = field(default_factory=list)  #: parts cut at their length bound (or the answer's)
     flagged_numbers: list[str] = field(default_factory=list)  #: numbers in the prose not found in the paper text
     removed_urls: list[str] = field(default_factory=list)  #: URLs the model wrote that neither paper nor record has
-    prompt_tokens: int = 0  #: tokens sent to the model for this language (all calls)
+    prompt_tokens: int = 0  #: prompt tokens of this language's calls, reused ones included
+    cached_tokens: int = 0  #: of those, tokens the backend reused from the previous call (prefix cache)
     completion_tokens: int = 0  #: tokens the model wrote for this language (all calls)
-    calls: int = 0  #: model calls made for this language, repairs included
+    tokens_exact: bool = True  #: False when some call's tokens were estimated (the server sent no usage)
+    calls: int = 0  #: model calls made for this language, rewrites included
     seconds: float = 0.0  #: wall time spent writing this language
-    method: str = ""  #: how this language was written: "direct" or "translated" (from English)
+    method: str = ""  #: how this language was written: "direct" (English) or "translated" (from English)
 
     def to_dict(self) -> dict:
         """A JSON-ready dict (the digest cache stores this)."""
@@ -63,9 +125,9 @@ class Digest:
 
 @dataclass
 class DigestProgress:
-    """One step of ``write_digests``, reported to ``on_event`` while the model writes."""
+    """One step of writing digests, reported to ``on_event`` while the model writes."""
 
-    stage: str  #: "summarising" (writing a language directly) or "translating"
+    stage: str  #: "summarising" (writing English) or "translating"
     language: str  #: language being written
     message: str  #: one human-readable progress line
     fraction: float  #: 0..1 of the digest work done
@@ -73,36 +135,3 @@ class DigestProgress:
     warning: str | None = None  #: a non-fatal problem
     tokens: int = 0  #: tokens (streamed chunks) the model has written in the current call
     max_tokens: int = 0  #: the current call's answer cap in tokens (0 between calls)
-
-
-#: The model calls of a digest, with the fields each one writes.
-TASKS: dict[str, tuple[str, ...]] = {
-    "summary": ("summary", "takeaways", "keywords", "background", "past_methods", "approach", "performance"),
-    "methods": ("methods",),
-    "conclusion": ("significance", "innovation", "performance_eval", "workload"),
-}
-#: Longest answer per call, in tokens (Chinese takes about 1.5x the tokens of the same English).
-MAX_TOKENS = {"summary": 480, "methods": 320, "conclusion": 320, "translate": 600, "repair": 320}
-#: How Chinese is written: "translate" (the English digest, one short call per part) or "direct" (three calls with
-#: Chinese prompts, the way English is written). Chosen by measurement with the bundled 0.5B model on 1111.2011v2
-#: (python -m benchmarks digest): translating sent 3.4k prompt tokens in 12 short calls and reached a CJK share of
-#: 0.72 with 1 part lost (86 s CPU); direct sent 16.1k in 6 long calls, 0.69 CJK, 6 parts lost, 320 s CPU.
-ZH_MODE = "translate"
-#: Chinese prose must be at least this share of CJK characters (terms, names and code excepted).
-MIN_CJK_SHARE = 0.6
-#: Input cap per call even for long-context models: the digest needs the gist, and tokens cost money.
-MAX_INPUT_TOKENS = 12000
-
-
-def write_digests(record: Record, paper: Paper, backend, languages: list[str], *,
-                  on_event: Callable[[DigestProgress], None] | None = None,
-                  cancel: threading.Event | None = None, zh_mode: str | None = None) -> dict[str, Digest]:
-    """Write one ``Digest`` per language (only those that succeeded).
-
-    A language that fails (backend error, or nothing usable) is left out with a warning event, the others kept.
-    Raises BackendError when no language could be written, Cancelled when ``cancel`` is set.
-    """
-    from chatpaper.writer import DigestWriter
-
-    writer = DigestWriter(record, paper, backend, on_event=on_event, cancel=cancel)
-    return writer.write(languages, zh_mode=zh_mode or ZH_MODE)

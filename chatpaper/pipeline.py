@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterator
 
-from chatpaper import digest as digest_mod
+from chatpaper import writer
 from chatpaper.bibtex import bibtex_entry
 from chatpaper.cache import Cache
 from chatpaper.digest import Digest, DigestProgress
@@ -119,7 +119,7 @@ def digest_key(record: Record, settings: Settings, languages: list[str]) -> str:
     model = settings.model or settings.model_path or "default"
     base_url = settings.openai_base_url if default_backend_name(settings) == "openai" else ""
     return Cache.key(paper_id, default_backend_name(settings), model, base_url, settings.context_tokens,
-                     sorted(languages), prompt_version(), digest_mod.ZH_MODE)
+                     sorted(languages), prompt_version(), writer.WRITER_VERSION)
 
 
 def _sha256(path: str | None) -> str:
@@ -215,7 +215,7 @@ def _write(record: Record, paper: Paper, settings: Settings, languages: list[str
 
     def work() -> None:
         try:
-            events.put(("done", digest_mod.write_digests(record, paper, backend, languages,
+            events.put(("done", writer.write_digests(record, paper, backend, languages,
                                                          on_event=lambda e: events.put(("event", e)), cancel=cancel)))
         except BaseException as exc:  # handed to the consumer thread, which raises it
             events.put(("error", exc))

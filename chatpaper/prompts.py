@@ -49,10 +49,6 @@ class Prompt:
         except jinja2.UndefinedError as exc:  # e.g. an attribute of a variable that is not there
             raise PromptError(f"prompt {self.name!r}: {exc}") from None
 
-    def labelled_lines(self) -> dict[str, str]:
-        """The "LABEL: description" lines of a task prompt, by label (the repair prompt reuses the descriptions)."""
-        return dict(re.findall(r"^([A-Z][A-Z ]+[A-Z]): (.+)$", self.source, flags=re.M))
-
 
 @lru_cache(maxsize=64)
 def load_prompt(name: str) -> Prompt:

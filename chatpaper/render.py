@@ -12,49 +12,29 @@ import re
 from pathlib import Path
 
 from chatpaper.bibtex import bibtex_entry
-from chatpaper.digest import Digest
+from chatpaper.digest import PART, Digest
 from chatpaper.paper import Figure, Paper, Record
 
-#: Fixed words of the block, per language.
+#: Fixed words of the block, per language (the parts' own labels and names are in ``digest.PARTS``).
 WORDS = {
     "en": {
-        "authors": "Authors", "summary": "Summary", "takeaways": "Key Takeaways", "title": "Title",
-        "affiliations": "Affiliations", "keywords": "Keywords", "links": "Links", "methods": "Methods",
-        "conclusion": "Conclusion", "code": "Code", "no_code": "the paper links no code or project page of its own",
+        "authors": "Authors", "affiliations": "Affiliations", "links": "Links", "conclusion": "Conclusion", "code": "Code", "no_code": "the paper links no code or project page of its own",
         "no_affiliations": "not found in the PDF", "published": "Published", "updated": "updated",
         "comment": "Comment", "figures": "Figures", "first_page": "First page", "section": "English",
-        "background": "Background", "past_methods": "Past methods and their problems",
-        "approach": "Proposed method", "performance": "Tasks and performance", "significance": "Significance",
-        "innovation": "Innovation", "performance_eval": "Performance", "workload": "Workload",
         "flagged": "⚠ Numbers not found in the paper's text (check before citing)",
         "missing": "(missing: the model gave no {part})", "sep": ": ", "list_sep": ", ", "item": "({n}) ",
         "bold": "**{}:** ", "abstract": "Summary", "aff_sep": "; ", "paren": " ({})", "first_author": "first author",
     },
     "zh": {
-        "authors": "作者", "summary": "总结", "takeaways": "要点", "title": "标题", "affiliations": "单位",
-        "keywords": "关键词", "links": "链接", "methods": "方法", "conclusion": "结论", "code": "代码",
+        "authors": "作者", "affiliations": "单位", "links": "链接", "conclusion": "结论", "code": "代码",
         "no_code": "无（论文未给出自己的代码或项目主页）", "no_affiliations": "PDF 中未找到", "published": "发布",
         "updated": "更新", "comment": "备注", "figures": "论文图片", "first_page": "论文首页",
-        "section": "中文", "background": "研究背景", "past_methods": "过去的方法及其问题",
-        "approach": "本文提出的方法", "performance": "任务与性能", "significance": "意义",
-        "innovation": "创新点", "performance_eval": "性能", "workload": "工作量",
+        "section": "中文",
         "flagged": "⚠ 以下数字未在论文原文中找到（引用前请核对）", "missing": "（缺失：模型未给出{part}）",
         "sep": "：", "list_sep": "、", "item": "（{n}）", "bold": "**{}**：", "abstract": "摘要", "aff_sep": "；", "paren": "（{}）",
         "first_author": "第一作者单位",
     },
 }
-#: How a missing part is named in "(missing: the model gave no X)".
-_PART_NAMES = {
-    "en": {"summary": "summary", "takeaways": "key takeaways", "keywords": "keywords", "background": "background",
-           "past_methods": "past methods", "approach": "proposed method", "performance": "tasks and performance",
-           "methods": "methods", "significance": "significance", "innovation": "innovation",
-           "performance_eval": "performance review", "workload": "workload", "title_translation": "title translation"},
-    "zh": {"summary": "总结", "takeaways": "要点", "keywords": "关键词", "background": "研究背景",
-           "past_methods": "过去的方法", "approach": "本文方法", "performance": "任务与性能", "methods": "方法步骤",
-           "significance": "意义", "innovation": "创新点", "performance_eval": "性能评价", "workload": "工作量",
-           "title_translation": "标题翻译"},
-}
-
 _MD_SPECIAL = re.compile(r"([\\`*_\[\]#|~])")
 
 
@@ -88,7 +68,7 @@ def _prose(digest: Digest, part: str) -> str:
 
 
 def _missing(lang: str, part: str) -> str:
-    return WORDS[lang]["missing"].format(part=_PART_NAMES[lang][part])
+    return WORDS[lang]["missing"].format(part=PART[part].missing_in(lang))
 
 
 def _mark_numbers(text: str, flagged: list[str]) -> str:
@@ -125,7 +105,8 @@ def render_paper_block(record: Record, paper: Paper, digest: Digest, images_rel_
         lines += [f"{b(w['authors'])}{authors}", ""]
         dates = _facts_line(record, w)
         lines += [dates, ""] if dates else []
-    lines += [f"{b(w['summary'])}{_prose(digest, 'summary')}", "", f"**{w['takeaways']}**", ""]
+    label = {name: p.label_in(lang) for name, p in PART.items()}
+    lines += [f"{b(label['summary'])}{_prose(digest, 'summary')}", "", f"**{label['takeaways']}**", ""]
     lines += [f"- {item}" for item in _items(digest, "takeaways")] + [""]
     title_line = title
     if lang != "en":
@@ -136,20 +117,20 @@ def render_paper_block(record: Record, paper: Paper, digest: Digest, images_rel_
                                      for a in paper.affiliations) or w["no_affiliations"]
     keywords = w["list_sep"].join(_items(digest, "keywords")) if digest.keywords else _missing(lang, "keywords")
     lines += [
-        f"1. {b(w['title'])}{title_line}",
+        f"1. {b(label['title_translation'])}{title_line}",
         f"2. {b(w['authors'])}{authors}",
         f"3. {b(w['affiliations'])}{affiliations}",
-        f"4. {b(w['keywords'])}{keywords}",
+        f"4. {b(label['keywords'])}{keywords}",
         f"5. {b(w['links'])}{_links(record, paper, w)}",
         f"6. {b(w['abstract']).rstrip()}",
     ]
     for n, part in enumerate(("background", "past_methods", "approach", "performance"), 1):
-        lines.append(f"   - {w['item'].format(n=n)}{w[part]}{sep}{_prose(digest, part)}")
-    lines.append(f"7. {b(w['methods']).rstrip()}")
+        lines.append(f"   - {w['item'].format(n=n)}{PART[part].label_in(lang)}{sep}{_prose(digest, part)}")
+    lines.append(f"7. {b(label['methods']).rstrip()}")
     lines += [f"   - {w['item'].format(n=n)}{step}" for n, step in enumerate(_items(digest, "methods"), 1)]
     lines.append(f"8. {b(w['conclusion']).rstrip()}")
     for n, part in enumerate(("significance", "innovation", "performance_eval", "workload"), 1):
-        lines.append(f"   - {w['item'].format(n=n)}{w[part]}{sep}{_prose(digest, part)}")
+        lines.append(f"   - {w['item'].format(n=n)}{PART[part].label_in(lang)}{sep}{_prose(digest, part)}")
     if digest.flagged_numbers:
         lines += ["", f"> {w['flagged']}{sep}{w['list_sep'].join(escape(n) for n in digest.flagged_numbers)}"]
     if images_rel_dir is not None or embed_images:
@@ -220,7 +201,8 @@ def metadata_header(record: Record, digests: dict[str, Digest], meta: dict | Non
         "published": record.published[:10] or None, "updated": record.updated[:10] or None,
         "categories": record.categories or None, "comment": record.comment or None,
         "languages": list(digests), **(meta or {}),
-        "tokens": {lang: {"sent": d.prompt_tokens, "received": d.completion_tokens} for lang, d in digests.items()},
+        "tokens": {lang: {"sent": d.prompt_tokens, "reused": d.cached_tokens, "received": d.completion_tokens,
+                          **({} if d.tokens_exact else {"estimated": True})} for lang, d in digests.items()},
         "flagged_numbers": sum(len(d.flagged_numbers) for d in digests.values()),
     }
     lines = ["---"]

@@ -128,6 +128,17 @@ def task_pieces(paper: Paper, abstract: str, task: str) -> list[Piece]:
     return pieces
 
 
+def digest_pieces(paper: Paper, abstract: str) -> list[Piece]:
+    """The paper text a whole digest reads, once: the abstract, then the sections of every task, in paper order."""
+    pieces: list[Piece] = []
+    for task in TASK_ROLES:
+        for piece in task_pieces(paper, abstract, task):
+            if all(piece.label != p.label or piece.text != p.text for p in pieces):
+                pieces.append(piece)
+    order = {s.heading: i for i, s in enumerate(paper.sections)}
+    return sorted(pieces, key=lambda p: -1 if p.label == "Abstract" else order.get(p.label, len(order)))
+
+
 def _fallback(paper: Paper, task: str) -> list[Piece]:
     """No section had the role (or the extractor found no headings): take the matching third of the body."""
     body = "\n".join(s.text for s in paper.sections if s.text.strip()) or paper.abstract

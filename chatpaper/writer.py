@@ -1,27 +1,79 @@
-"""The steps of writing digests: choose the input per task, call the model, parse, repair once, check.
+"""Writing digests: the paper read once, short questions after it, checks, one targeted rewrite, Chinese translated.
 
-English takes three calls (summary, methods, conclusion), each reading the sections that task needs. Chinese is
-either translated from the English digest, one short call per part (``zh_mode="translate"``), or written directly with Chinese
-prompts (``"direct"``). Each call's missing parts get one repair call; Chinese parts that are not really Chinese
-get one translation call; what is still missing is marked missing, never left silently empty.
+One paper context per digest (the abstract and the sections each part needs, fitted to ``PAPER_TOKENS``), then
+each question appended after it, so every call of a digest shares the longest prefix: llama.cpp reuses it
+in-process and in its server, and remote providers cache prompt prefixes too. Answers are JSON objects,
+constrained to a schema where the backend supports it (``Backend.supports_schema``), read as labelled text where it
+does not. The English parts are then checked — pasted from the paper, speaking as the authors, a number the paper
+does not have, repeating another part, missing — and what fails gets one rewrite call, behind the same paper
+prefix. The Chinese is the English translated in four short calls; a part that is not Chinese enough is translated
+once more, English words left in it get one glossary call, and a title translation that lost the method's name
+gets the name back. What is still wrong is repaired without the model where that is safe (the authors' "we" becomes
+"the authors", a sentence with an unsupported number is dropped) and otherwise marked: missing or cut, never
+silently empty.
 """
 from __future__ import annotations
 
+import json
 import logging
+import re
 import threading
 import time
 from typing import Callable
 
 from chatpaper import answer, checks, sections
-from chatpaper.digest import (LIST_PARTS, MAX_INPUT_TOKENS, MAX_TOKENS, MIN_CJK_SHARE, TASKS, Digest, DigestProgress)
+from chatpaper.digest import LIST_PARTS, PART, PARTS, QUESTIONS, Digest, DigestProgress
 from chatpaper.errors import BackendError, Cancelled
 from chatpaper.paper import Paper, Record
 from chatpaper.prompts import load_prompt
 
 log = logging.getLogger(__name__)
 
-_PART_ORDER = ("title_translation",) + tuple(p for parts in TASKS.values() for p in parts)
+#: Part of the digest cache key: a change of the writing logic invalidates cached digests.
+WRITER_VERSION = "2"
+#: Paper text per digest, in tokens. The bundled 0.5B model reads about 96 tokens/s on 2 cores: 2,000 tokens are
+#: 21 s, read once per digest (every later call reuses them).
+PAPER_TOKENS = 2000
+#: Longest answer per call, in tokens (Chinese takes about 1.3x the tokens of the same English).
+ANSWER_TOKENS = {"overview": 240, "summary": 260, "methods": 200, "conclusion": 260, "repair": 260, "rewrite": 60,
+                 "translate": 300, "glossary": 120}
+#: Chinese prose must be at least this share of CJK characters (terms, names and code excepted).
+MIN_CJK_SHARE = 0.5
+#: English words a Chinese part may keep before it is sent back (names of methods are capitalised, not counted).
+MAX_ZH_ENGLISH = 0
+#: Two parts whose word trigrams overlap this much say the same thing.
+REPEAT_OVERLAP = 0.4
+#: Sentences pasted from the paper rewritten per digest, longest first (each call is a few seconds).
+MAX_REWRITES = 8
 _EMIT_EVERY_S = 0.15  # streamed text reaches the UI at most this often per language
+_DATA_TAG = re.compile(r"</?\s*(paper|draft)\s*>", re.I)
+
+
+def write_digests(record: Record, paper: Paper, backend, languages: list[str], *,
+                  on_event: Callable[[DigestProgress], None] | None = None,
+                  cancel: threading.Event | None = None) -> dict[str, Digest]:
+    """Write one ``Digest`` per language (only those that succeeded).
+
+    A language that fails (backend error, or nothing usable) is left out with a warning event, the others kept.
+    Raises BackendError when no language could be written, Cancelled when ``cancel`` is set.
+    """
+    return DigestWriter(record, paper, backend, on_event=on_event, cancel=cancel).write(languages)
+
+
+def data(text: str) -> str:
+    """Text from a paper or a model, safe inside the data tags: it cannot close (or open) one."""
+    return _DATA_TAG.sub("", text or "")
+
+
+def schema_for(parts: list[str], lang: str = "en") -> dict:
+    """The JSON schema of an answer with ``parts``: strings and lists of strings, each with its length bound."""
+    props = {}
+    for name in parts:
+        p = PART[name]
+        text = {"type": "string", "minLength": 1, "maxLength": p.chars}
+        props[name] = ({"type": "array", "items": text, "minItems": 2 if name != "keywords" else 3,
+                        "maxItems": p.items} if p.is_list else text)
+    return {"type": "object", "properties": props, "required": list(parts), "additionalProperties": False}
 
 
 class DigestWriter:
@@ -33,42 +85,38 @@ class DigestWriter:
         self.on_event = on_event or (lambda event: None)
         self.cancel = cancel
         self.title = record.title or paper.title or "(untitled)"
-        self._inputs: dict[str, str] = {}
         self._paper_text = _paper_text(record, paper)
         self._paper_numbers = checks.numbers_in(self._paper_text)
+        self._runs = checks.word_runs(self._paper_text)
         self._names = tuple(record.authors or paper.authors)
+        self.terms = checks.technical_terms(_body_text(paper, record), exclude=self._names)
+        self._context: str | None = None
         self._calls_done, self._calls_planned = 0, 1
         self._streamed: dict[str, str] = {}
         self._last_emit = 0.0
-        self.raw_cjk: dict[str, float] = {}  # CJK share of the first Chinese answer, before repairs (for the bench)
 
     # ----------------------------------------------------------------------------------------------- languages
-    def write(self, languages: list[str], *, zh_mode: str = "translate") -> dict[str, Digest]:
+    def write(self, languages: list[str]) -> dict[str, Digest]:
         """Digests by language, only those that succeeded; BackendError when none did."""
-        want_en = "en" in languages
-        translate = "zh" in languages and zh_mode == "translate"
-        self._calls_planned = 3 * (want_en or translate) + ("zh" in languages) * (len(_PART_ORDER) if translate else 3)
+        want_en, want_zh = "en" in languages, "zh" in languages
+        self._calls_planned = (len(QUESTIONS) + 4) * (want_en or want_zh) + (len(PARTS) + 1) * want_zh
         digests: dict[str, Digest] = {}
         errors: list[str] = []
         english: Digest | None = None
-        if want_en or translate:
+        try:
+            english = self.english()
+            if want_en:
+                digests["en"] = english
+        except BackendError as exc:  # Cancelled is not a BackendError: it stops everything
+            errors.append(f"English digest failed: {exc}")
+            self._warn("en", errors[-1])
+        if want_zh:
             try:
-                english = self.write_language("en")
-                if want_en:
-                    digests["en"] = english
-            except BackendError as exc:  # Cancelled is not a BackendError: it stops everything
-                errors.append(f"English digest failed: {exc}")
-                self._warn("en", errors[-1])
-        if "zh" in languages:
-            try:
-                if translate and english is not None and _has_content(english):
-                    zh = self.translate(english)
-                    if not want_en:  # the English calls were made for Chinese: count them there
-                        zh.prompt_tokens += english.prompt_tokens
-                        zh.completion_tokens += english.completion_tokens
-                        zh.calls += english.calls
-                else:
-                    zh = self.write_language("zh")
+                if english is None or not _has_content(english):
+                    raise BackendError("there is no English digest to translate")
+                zh = self.chinese(english)
+                if not want_en:  # the English calls were made for Chinese: count them there
+                    _add_usage(zh, english)
                 if not _has_content(zh):
                     raise BackendError("the model wrote no usable Chinese text")
                 digests["zh"] = zh
@@ -80,163 +128,276 @@ class DigestWriter:
             raise BackendError("; ".join(errors) or "no language was requested")
         return digests
 
-    def write_language(self, lang: str) -> Digest:
-        """One language written directly: three task calls, each with one repair call if parts are missing."""
-        digest = Digest(language=lang, method="direct")
+    def english(self) -> Digest:
+        """The English digest: one question per group of parts behind the paper, one repair call for parts missing
+        or repeating another, then a rewrite of each sentence pasted from the paper."""
+        digest = Digest(language="en", method="direct")
         start = time.monotonic()
-        for task, parts in TASKS.items():
-            parts = list(parts) + (["title_translation"] if lang == "zh" and task == "summary" else [])
-            prompt = load_prompt(f"{task}.{lang}")
-            text = self._input(task)
-            reply = self._call(lang, prompt.render(title=self.title, text=text), MAX_TOKENS[task], digest, task)
-            descriptions = _descriptions(prompt)
-            found = answer.parse_answer(reply, parts, descriptions)
-            missing = [p for p in parts if p not in found]
-            if missing:
-                found.update(self._repair(lang, task, missing, text, digest, descriptions))
-            _store(digest, found)
-        if lang == "zh":
-            self._chinese_repair(digest)
+        for question, parts in QUESTIONS.items():
+            fields = [(p, PART[p].ask) for p in parts]
+            got = self._ask("en", load_prompt("question.en").render(fields=fields), list(parts), digest, question)
+            _store(digest, got)
+        for p in PARTS[1:]:  # speaking as the authors needs no model: "we" is "the authors"
+            if getattr(digest, p.name):
+                setattr(digest, p.name, _map(_uncited(getattr(digest, p.name)), checks.third_person))
+        problems = self._gaps(digest)
+        if problems:  # behind the same paper prefix: only the question is new to the model
+            items = [(p, PART[p].ask, reason) for p, reason in problems.items()]
+            got = self._ask("en", load_prompt("repair.en").render(items=items), list(problems), digest, "repair")
+            for part, value in got.values.items():
+                value = _map(_uncited(value), checks.third_person)
+                if not getattr(digest, part) or not self._repeats(part, value, digest):
+                    setattr(digest, part, value)
+        self._rewrite_pasted(digest)
         self._finish(digest)
         digest.seconds = time.monotonic() - start
         return digest
 
-    def _chinese_repair(self, digest: Digest) -> None:
-        """Parts a direct Chinese answer wrote in English get one translation call."""
-        present = [p for p in _PART_ORDER if getattr(digest, p)]
-        self.raw_cjk["zh"] = checks.cjk_share(_joined(digest, present), exclude=self._names)
-        drifted = [p for p in present if not self._is_chinese(getattr(digest, p))]
-        if drifted:
-            fixed = self._translate_parts(drifted, {p: getattr(digest, p) for p in drifted}, digest)
-            _store(digest, {p: v for p, v in fixed.items() if self._is_chinese(v)})
-
-    def translate(self, english: Digest) -> Digest:
-        """The Chinese digest translated from the English one, part by part; a part that comes back empty or not
-        Chinese is translated once more, then marked missing."""
-        digest = Digest(language="zh", method="translated", missing=list(english.missing))
-        start = time.monotonic()
-        parts = ["title_translation"] + [p for p in _PART_ORDER[1:] if getattr(english, p)]
-        source = {"title_translation": self.title, **{p: getattr(english, p) for p in parts[1:]}}
-        found = self._translate_parts(parts, source, digest)
-        self.raw_cjk["zh"] = checks.cjk_share(_joined(found, list(found)), exclude=self._names)
-        redo = [p for p in parts if p not in found or not self._is_chinese(found[p])]
-        if redo:
-            again = self._translate_parts(redo, source, digest)
-            found.update({p: v for p, v in again.items() if self._is_chinese(v) or p not in found})
-        _store(digest, found)
-        self._finish(digest)
-        digest.seconds = time.monotonic() - start
-        return digest
-
-    # ------------------------------------------------------------------------------------------------- steps
-    def _translate_parts(self, parts: list[str], source: dict, digest: Digest) -> dict:
-        """Translate each part in its own short call: small models drop labels in a long labelled translation."""
-        prompt = load_prompt("translate.zh")
-        found: dict = {}
-        for part in parts:
-            value = source[part]
-            if part == "keywords":
-                text = ", ".join(value)
-            elif isinstance(value, list):
-                text = "\n".join(f"- {item}" for item in value)
+    def _rewrite_pasted(self, digest: Digest) -> None:
+        """Each sentence that holds a run of the paper's words gets one rewrite call (longest first, at most
+        ``MAX_REWRITES``); the rewrite is kept when it is no longer pasted and adds no unsupported number."""
+        pasted = [(p.name, i, s) for p in PARTS[1:] if p.name != "keywords"
+                  for i, item in enumerate(_items(getattr(digest, p.name)))
+                  for s in sections.split_sentences(item) if checks.copied(s, self._runs)]
+        pasted.sort(key=lambda t: -len(t[2]))
+        for part, i, sentence in pasted[:MAX_REWRITES]:
+            reply = self._call("en", "system.en", load_prompt("rewrite.en").render(draft=data(sentence)), [], digest,
+                               "rewrite", schema={})
+            new = answer.clean_text(reply.split("\n")[0] if reply.strip() else "")
+            new = checks.third_person(_uncited(new))
+            if (not new or checks.copied(new, self._runs) or checks.has_cjk(new)
+                    or len(checks.unsupported_numbers(new, self._paper_numbers)) > len(checks.unsupported_numbers(sentence, self._paper_numbers))):
+                new = ""  # still pasted: the sentence goes, when its part has another one to stand on
+                if len(sections.split_sentences(_items(getattr(digest, part))[i])) < 2:
+                    continue
+            value = getattr(digest, part)
+            if isinstance(value, list):
+                value[i] = value[i].replace(sentence, new).strip()
             else:
-                text = value
-            budget = min(max(64, 3 * self._count(text)), MAX_TOKENS["translate"])
-            reply = self._call("zh", prompt.render(text=text, is_list=part in LIST_PARTS and part != "keywords"),
-                               budget, digest, "translate")
-            parsed = answer.parse_translation(reply, part)
-            if parsed:
-                found[part] = parsed
-        return found
+                setattr(digest, part, value.replace(sentence, new).strip())
 
-    def _repair(self, lang: str, task: str, missing: list[str], text: str, digest: Digest,
-                descriptions: dict[str, str]) -> dict:
-        """One call asking only for the missing parts of a task."""
-        prompt = load_prompt(f"repair.{lang}")
-        wanted = [(answer.LABELS[p][0], descriptions.get(p, p.replace("_", " "))) for p in missing]
-        reply = self._call(lang, prompt.render(title=self.title, text=text, parts=wanted), MAX_TOKENS["repair"],
-                           digest, "repair")
-        return answer.parse_answer(reply, missing, descriptions)
+    def chinese(self, english: Digest) -> Digest:
+        """The Chinese digest: each English part translated in its own short call (the instruction first, so every
+        call shares it); a part that is not Chinese enough is translated once more; English words left get one
+        glossary call."""
+        digest = Digest(language="zh", method="translated")
+        start = time.monotonic()
+        source = {"title_translation": self.title, **{p.name: getattr(english, p.name) for p in PARTS[1:]}}
+        found: dict = {}
+        for part in [p for p in source if source[p]]:
+            found[part] = self._translate(part, source[part], digest)
+        for part in [p for p in found if not self._good_chinese(found[p])]:
+            again = self._translate(part, source[part], digest, strict=True)
+            if _zh_faults(again, self._names) < _zh_faults(found[part], self._names):
+                found[part] = again
+        self._glossary(found, digest)
+        _store(digest, answer.Answer(values={p: v for p, v in found.items() if v}))
+        digest.title_translation = self._keep_method_name(digest.title_translation)
+        self._finish(digest)
+        digest.seconds = time.monotonic() - start
+        return digest
+
+    # ------------------------------------------------------------------------------------------------ checks
+    def _gaps(self, digest: Digest) -> dict[str, str]:
+        """English parts to ask for again: missing, too few keywords, or saying the same as another part."""
+        problems: dict[str, str] = {}
+        for p in PARTS[1:]:
+            value = getattr(digest, p.name)
+            if not value:
+                problems[p.name] = "it was missing"
+            elif p.name == "keywords" and len(value) < 3:
+                problems[p.name] = "give 3 to 5"
+            elif p.is_list and len(value) < 2:
+                problems[p.name] = "give 3 to 5"
+            else:
+                other = self._repeats(p.name, value, digest)
+                if other and PARTS.index(PART[other]) < PARTS.index(p):
+                    problems[p.name] = f"it said the same as the {PART[other].missing[0]}: say something else"
+        return problems
+
+    def _repeats(self, part: str, value, digest: Digest) -> str | None:
+        """The part (or takeaway) that ``value`` says the same as, if any."""
+        mine = value if isinstance(value, list) else [value]
+        for p in PARTS[1:]:
+            if p.name in (part, "keywords", "title_translation") or not getattr(digest, p.name):
+                continue
+            theirs = getattr(digest, p.name)
+            for a in mine:
+                if any(checks.trigram_overlap(a, b) >= REPEAT_OVERLAP for b in (theirs if isinstance(theirs, list) else [theirs])):
+                    return p.name
+        return None
+
+    def _good_chinese(self, value) -> bool:
+        return bool(value) and _zh_faults(value, self._names) == 0
+
+    def _keep_method_name(self, translation: str) -> str:
+        """A title translation keeps the method's name: the title's capitalised term, or its part before a colon."""
+        if not translation:
+            return translation
+        head = self.title.split(":")[0].strip() if ":" in self.title else ""
+        names = [head] if head and len(head.split()) <= 3 else []
+        # A name: capitals inside a word ("NeRF", "MapReduce"; not "Pipeline-Aware") or in capitals ("SPECTER").
+        names += [t for t in re.findall(r"[A-Za-z][A-Za-z0-9]*", self.title)
+                  if (t[1:] != t[1:].lower() and not t.isupper()) or (t.isupper() and len(t) >= 2)]
+        for name in names[:1]:
+            if name.lower() not in translation.lower():
+                return f"{name}：{translation}"
+        return translation
 
     def _finish(self, digest: Digest) -> None:
-        """Faithfulness and language checks on every part; what fails them is marked, never silently kept."""
-        for part in _PART_ORDER:
-            value = getattr(digest, part)
-            if not value:
-                if part != "title_translation" or digest.language == "zh":
-                    if part not in digest.missing:
-                        digest.missing.append(part)
-                continue
-            if isinstance(value, str):  # small models run on: one sentence for the summary, three for the others
-                value = " ".join(sections.split_sentences(value)[:1 if part == "summary" else 3]) or value
-            items = value if isinstance(value, list) else [value]
+        """Checks on every part, repaired without the model where that is safe; what fails is marked, never kept."""
+        zh = digest.language == "zh"
+        for p in PARTS:
+            value = getattr(digest, p.name)
+            if value and not zh and p.name != "title_translation":
+                value = _map(value, checks.third_person)
+            items = value if isinstance(value, list) else ([value] if value else [])
             kept = []
             for item in items:
                 item, removed = checks.drop_unknown_urls(item, self._paper_text)
                 digest.removed_urls += [u for u in removed if u not in digest.removed_urls]
-                digest.flagged_numbers += [n for n in checks.unsupported_numbers(item, self._paper_numbers)
-                                           if n not in digest.flagged_numbers]
+                item = self._without_unsupported_numbers(item, digest)
+                if zh and p.name != "title_translation" and not self._is_chinese(item):
+                    continue
+                if not zh and checks.has_cjk(item):
+                    continue
                 if item:
                     kept.append(item)
-            if digest.language == "zh" and not self._is_chinese(kept):
-                kept = []
-            elif digest.language == "en" and any(checks.has_cjk(k) for k in kept):
-                kept = [k for k in kept if not checks.has_cjk(k)]
-            if not kept and part not in digest.missing:
-                digest.missing.append(part)
-            setattr(digest, part, kept if part in LIST_PARTS else (kept[0] if kept else ""))
-        digest.missing.sort(key=_PART_ORDER.index)
+            if p.name == "takeaways" and not zh:
+                kept = self._distinct_takeaways(kept, digest)
+            setattr(digest, p.name, kept if p.is_list else (kept[0] if kept else ""))
+            if not kept and (p.name != "title_translation" or zh) and p.name not in digest.missing:
+                digest.missing.append(p.name)
+        order = [p.name for p in PARTS]
+        digest.missing.sort(key=order.index)
+        digest.truncated = sorted(set(digest.truncated), key=order.index)
+
+    def _without_unsupported_numbers(self, item: str, digest: Digest) -> str:
+        """Sentences with a number the paper lacks are dropped; a part of one such sentence keeps it, flagged ⚠."""
+        bad = checks.unsupported_numbers(item, self._paper_numbers)
+        if not bad:
+            return item
+        sentences = sections.split_sentences(item)
+        good = [s for s in sentences if not checks.unsupported_numbers(s, self._paper_numbers)]
+        if good:
+            return " ".join(good) if not re.search(r"[\u4e00-\u9fff]", item) else "".join(good)
+        digest.flagged_numbers += [n for n in bad if n not in digest.flagged_numbers]
+        return item
+
+    def _distinct_takeaways(self, items: list[str], digest: Digest) -> list[str]:
+        """Takeaways that repeat the summary or each other are dropped while at least three remain."""
+        out = list(items)
+        for item in list(items):
+            others = [o for o in out if o is not item] + [digest.summary]
+            if len(out) > 3 and any(checks.trigram_overlap(item, o) >= REPEAT_OVERLAP for o in others if o):
+                out.remove(item)
+        return out
 
     def _is_chinese(self, value) -> bool:
-        text = " ".join(value) if isinstance(value, list) else value
-        return checks.cjk_share(text, exclude=self._names) >= MIN_CJK_SHARE
+        return checks.cjk_share(_as_text(value), exclude=self._names) >= MIN_CJK_SHARE
 
-    def _input(self, task: str) -> str:
-        """The paper text for a task, fitted to the backend's context (same for both languages)."""
-        if task not in self._inputs:
-            # The same input serves both languages, so it must fit beside the longer of the two prompts.
-            overhead = max(self._count(load_prompt(f"system.{lang}").render()) +
-                           self._count(load_prompt(f"{task}.{lang}").render(title=self.title, text=""))
-                           for lang in ("en", "zh")) + 48  # chat template and margin
-            context = min(self.backend.context_tokens, MAX_INPUT_TOKENS + MAX_TOKENS[task] + overhead)
-            budget = max(context - MAX_TOKENS[task] - overhead, 256)
-            pieces = sections.task_pieces(self.paper, self.record.abstract or self.paper.abstract, task)
-            self._inputs[task] = sections.format_pieces(sections.fit_pieces(pieces, budget, self._count))
-        return self._inputs[task]
+    # ------------------------------------------------------------------------------------------------- calls
+    def context(self) -> str:
+        """The paper as every English call reads it: title, key terms, abstract and sections, fitted to the budget."""
+        if self._context is None:
+            overhead = self._count(load_prompt("system.en").render()) + 200  # the question and the chat template
+            budget = min(PAPER_TOKENS, self.backend.context_tokens - max(ANSWER_TOKENS.values()) - overhead)
+            pieces = sections.digest_pieces(self.paper, self.record.abstract or self.paper.abstract)
+            text = sections.format_pieces(sections.fit_pieces(pieces, max(budget, 256), self._count))
+            self._context = load_prompt("paper").render(title=data(self.title), terms=data(", ".join(self.terms)),
+                                                        text=data(text))
+        return self._context
 
-    def _count(self, text: str) -> int:
-        return self.backend.count_tokens(text) if text else 0
+    def _ask(self, lang: str, question: str, parts: list[str], digest: Digest, step: str) -> answer.Answer:
+        """One English call: the paper, then ``question``; the answer parsed into ``parts``."""
+        reply = self._call(lang, "system.en", self.context() + "\n" + question, parts, digest, step)
+        got = answer.parse_answer(reply, parts)
+        digest.truncated += [p for p in got.cut if p not in digest.truncated]
+        return got
 
-    def _call(self, lang: str, user: str, max_tokens: int, digest: Digest, step: str) -> str:
+    def _translate(self, part: str, value, digest: Digest, strict: bool = False):
+        """One part translated in one plain-text call (small models drop parts of a long structured translation)."""
+        if part == "keywords":
+            text = ", ".join(value)
+        elif isinstance(value, list):
+            text = "\n".join(f"- {item}" for item in value)
+        else:
+            text = value
+        user = load_prompt("translate.zh").render(text=data(text), is_list=PART[part].is_list and part != "keywords")
+        budget = min(max(48, 2 * self._count(text)), ANSWER_TOKENS["translate"])
+        reply = self._call("zh", "system.zh", user, [], digest, "translate", max_tokens=budget, schema={},
+                           temperature=0.5 if strict else 0.2)
+        got = answer.clean_value(_unlabelled(reply), part)
+        got, cut = answer.bound(part, got)
+        if cut and part not in digest.truncated:
+            digest.truncated.append(part)
+        return got
+
+    def _glossary(self, found: dict, digest: Digest) -> None:
+        """English words left in the Chinese: one call for their Chinese names, put in place."""
+        left = {p: checks.english_words(_as_text(v)) for p, v in found.items() if p != "title_translation"}
+        words = sorted({w for ws in left.values() for w in ws})[:24]
+        if not words:
+            return
+        context = "\n".join(_as_text(found[p]) for p, ws in left.items() if ws)
+        user = load_prompt("glossary.zh").render(words=", ".join(words), context=data(context))
+        schema = {"type": "object", "properties": {w: {"type": "string", "maxLength": 16} for w in words},
+                  "required": words, "additionalProperties": False}
+        reply = self._call("zh", "system.zh", user, words, digest, "glossary", schema=schema)
+        names = _json_object(reply)
+        table = {w: str(names[w]).strip() for w in words if isinstance(names.get(w), str)
+                 and checks.has_cjk(names[w]) and not checks.english_words(names[w])}
+        if not table:
+            return
+        pattern = re.compile(r"(?<![A-Za-z])(" + "|".join(map(re.escape, sorted(table, key=len, reverse=True))) + r")(?![A-Za-z])")
+        for part, ws in left.items():
+            if ws:
+                found[part] = _map(found[part], lambda s: re.sub(r"\s*" + pattern.pattern + r"\s*",
+                                                                 lambda m: table[m.group(1)], s))
+
+    def _call(self, lang: str, system: str, user: str, parts: list[str], digest: Digest, step: str, *,
+              max_tokens: int | None = None, schema: dict | None = None, temperature: float = 0.2) -> str:
         """One streamed model call; its text is reported as it arrives, its tokens added to the digest."""
         if self.cancel is not None and self.cancel.is_set():
             raise Cancelled("Stopped: the digest was cancelled.")
-        stage = "translating" if step == "translate" else "summarising"
-        name = {"en": "English", "zh": "Chinese"}.get(lang, lang)
-        doing = {"translate": "Translating the digest into Chinese", "repair": f"Asking again for the missing {name} parts"}
-        message = doing.get(step, f"Writing the {name} {step}") + "…"
-        self._emit(stage, lang, message, max_tokens=max_tokens)
-        messages = [{"role": "system", "content": load_prompt(f"system.{lang}").render()},
-                    {"role": "user", "content": user}]
-        stream = self.backend.chat(messages, max_tokens=max_tokens, temperature=0.2, cancel=self.cancel)
+        stage = "summarising" if lang == "en" else "translating"
+        doing = _DOING.get(step, f"Writing the {step}") + "…"
+        max_tokens = max_tokens or ANSWER_TOKENS[step]
+        self._emit(stage, lang, doing, max_tokens=max_tokens)
+        messages = [{"role": "system", "content": load_prompt(system).render()}, {"role": "user", "content": user}]
+        if schema is None:
+            schema = schema_for(parts, lang)
+        stream = self.backend.chat(messages, max_tokens=max_tokens, temperature=temperature, cancel=self.cancel,
+                                   schema=schema or None)
         before = self._streamed.get(lang, "")
-        prefix = before + ("\n\n" if before else "")
         written = 0
         for _ in stream:
             written += 1  # a streamed chunk is one token for llama.cpp and the OpenAI-compatible servers
-            self._streamed[lang] = prefix + stream.text
             if time.monotonic() - self._last_emit >= _EMIT_EVERY_S:
-                self._emit(stage, lang, message, text=self._streamed[lang], tokens=written, max_tokens=max_tokens)
-        self._streamed[lang] = prefix + stream.text
+                self._streamed[lang] = _preview(before, stream.text, parts, lang)
+                self._emit(stage, lang, doing, text=self._streamed[lang], tokens=written, max_tokens=max_tokens)
+        self._streamed[lang] = _preview(before, stream.text, parts, lang)
+        self._account(digest, messages, stream)
+        self._calls_done += 1
+        self._emit(stage, lang, doing.rstrip("…") + ": done", text=self._streamed[lang], tokens=written)
+        log.debug("%s %s answer:\n%s", lang, step, stream.text)
+        return stream.text
+
+    def _account(self, digest: Digest, messages: list[dict], stream) -> None:
+        """Tokens of one call: the backend's own count, else the model's tokenizer (exact) or an estimate."""
         usage = stream.usage
-        digest.prompt_tokens += usage.prompt_tokens if usage.prompt_tokens is not None else \
-            sum(self._count(m["content"]) for m in messages)
+        if usage.prompt_tokens is not None:
+            digest.prompt_tokens += usage.prompt_tokens
+        else:
+            digest.prompt_tokens += sum(self._count(m["content"]) for m in messages)
+            digest.tokens_exact = digest.tokens_exact and getattr(self.backend, "exact_tokens", False)
+        digest.cached_tokens += usage.cached_tokens or 0
         digest.completion_tokens += usage.completion_tokens if usage.completion_tokens is not None else \
             self._count(stream.text)
         digest.calls += 1
-        self._calls_done += 1
-        self._emit(stage, lang, f"{name} {step} done", text=self._streamed[lang], tokens=written)
-        return stream.text
+
+    def _count(self, text: str) -> int:
+        return self.backend.count_tokens(text) if text else 0
 
     def _emit(self, stage: str, lang: str, message: str, text: str | None = None, tokens: int = 0,
               max_tokens: int = 0) -> None:
@@ -252,6 +413,26 @@ class DigestWriter:
                                      warning=warning))
 
 
+_DOING = {"overview": "Writing the English summary and key takeaways", "summary": "Writing the English background and approach",
+          "methods": "Writing the English method steps", "conclusion": "Writing the English conclusion",
+          "repair": "Asking again for the English parts missing or repeated",
+          "rewrite": "Rewriting a sentence pasted from the paper", "translate": "Translating the digest into Chinese",
+          "glossary": "Translating the English words left in the Chinese"}
+
+
+def _preview(before: str, reply: str, parts: list[str], lang: str) -> str:
+    """What the UI shows while an answer streams: the parts read so far as "Label: text" lines."""
+    if not parts:
+        return (before + "\n" if before and reply.strip() else before) + reply.strip()
+    got = answer.parse_answer(reply, parts)
+    lines = []
+    for part, value in got.values.items():
+        label = PART[part].label_in(lang) if part in PART else part
+        lines.append(f"{label}: " + ("; ".join(value) if isinstance(value, list) else value))
+    text = "\n".join(lines)
+    return (before + "\n" if before and text else before) + text
+
+
 def _paper_text(record: Record, paper: Paper) -> str:
     """Everything the paper and the record say, for checking numbers and URLs the model wrote."""
     parts = [record.title, record.abstract, record.comment, record.journal_ref, record.doi, record.abs_url,
@@ -260,30 +441,71 @@ def _paper_text(record: Record, paper: Paper) -> str:
     return "\n".join(p for p in parts if p)
 
 
-def _descriptions(prompt) -> dict[str, str]:
-    """Each field's description, from the "LABEL: description" lines of its task prompt."""
-    by_label = prompt.labelled_lines()
-    out = {}
-    for part, labels in answer.LABELS.items():
-        if labels[0] in by_label:
-            out[part] = by_label[labels[0]]
-    if prompt.name == "methods.zh":
-        out.setdefault("methods", "按顺序写出 3 到 6 个方法步骤，每个步骤单独一行，以 \"- \" 开头")
-    elif prompt.name.startswith("methods"):
-        out.setdefault("methods", "the method as 3 to 6 steps, each on its own line starting with \"- \"")
-    return out
+def _body_text(paper: Paper, record: Record) -> str:
+    """The paper's own text without its back matter (references name other papers' methods)."""
+    roles = sections.classify_sections(paper.sections)
+    body = [s.heading + "\n" + s.text for s, role in zip(paper.sections, roles) if role != sections.BACK]
+    return "\n".join([record.title or paper.title, record.abstract or paper.abstract, *body])
 
 
-def _store(digest: Digest, found: dict) -> None:
-    for part, value in found.items():
+# Citation marks ("[6, 9]") and pointers into the paper ("(Section 4.2)", "(see Fig. 3") mean nothing in a digest.
+_CITATION = re.compile(r"\s*\[\d+(?:\s*[,–-]\s*\d+)*\]|\s*\((?:see\s+)?(?:Sec(?:tion)?s?|Fig(?:ure)?s?|Tab(?:le)?s?|Eqs?|Appendix)"
+                       r"\.?\s*[\dA-Z][\w.]*(?:\s*(?:,|and|–|-)\s*[\dA-Z][\w.]*)*\)?", re.I)
+_LABEL_PREFIX = re.compile(r"^\s*(?:[#*]+\s*)?(?:译文|翻译|中文|Translation|Chinese)\s*(?:\*\*)?\s*[:：]\s*")
+
+
+def _uncited(value):
+    """Prose without the paper's citation marks ("[6, 9]"): a digest names methods, not reference numbers."""
+    return _map(value, lambda s: _CITATION.sub("", s).strip())
+
+
+def _unlabelled(reply: str) -> str:
+    """A translation without the code fence, label or draft tags a model may wrap it in."""
+    text = re.sub(r"^```\w*\s*|\s*```$", "", data(reply).strip())
+    return "\n".join(_LABEL_PREFIX.sub("", line) for line in text.split("\n") if line.strip())
+
+
+def _items(value) -> list[str]:
+    return value if isinstance(value, list) else ([value] if value else [])
+
+
+def _json_object(text: str) -> dict:
+    got = answer._loads_prefix(text[text.find("{"):])[0] if "{" in text else None
+    return got if isinstance(got, dict) else {}
+
+
+def _store(digest: Digest, got) -> None:
+    for part, value in got.values.items():
         setattr(digest, part, value)
 
 
-def _joined(source, parts: list[str]) -> str:
-    """The text of some parts of a Digest (or a dict of parsed parts) as one string."""
-    values = [source.get(p) if isinstance(source, dict) else getattr(source, p) for p in parts]
-    return " ".join(" ".join(v) if isinstance(v, list) else (v or "") for v in values)
+def _as_text(value) -> str:
+    return " ".join(value) if isinstance(value, list) else (value or "")
+
+
+def _sentences(value) -> list[str]:
+    return [s for v in (value if isinstance(value, list) else [value]) for s in sections.split_sentences(v)]
+
+
+def _map(value, fn):
+    return [fn(v) for v in value] if isinstance(value, list) else fn(value)
+
+
+def _zh_faults(value, names: tuple) -> int:
+    """How far a Chinese part is from Chinese: English words left in it, plus one when it is mostly not CJK."""
+    if not value:
+        return 9
+    text = _as_text(value)
+    return len(checks.english_words(text)) + (checks.cjk_share(text, exclude=names) < MIN_CJK_SHARE)
+
+
+def _add_usage(target: Digest, source: Digest) -> None:
+    target.prompt_tokens += source.prompt_tokens
+    target.cached_tokens += source.cached_tokens
+    target.completion_tokens += source.completion_tokens
+    target.calls += source.calls
+    target.tokens_exact = target.tokens_exact and source.tokens_exact
 
 
 def _has_content(digest: Digest) -> bool:
-    return any(getattr(digest, p) for p in _PART_ORDER if p != "title_translation")
+    return any(getattr(digest, p.name) for p in PARTS if p.name != "title_translation")

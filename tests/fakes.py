@@ -1,25 +1,37 @@
 """A scripted backend for unit tests of the digest logic: real ChatStream, canned answers, every call recorded."""
 from __future__ import annotations
 
+import re
 import threading
 from typing import Callable
 
 from chatpaper.backends import Backend, ChatStream, Usage, estimate_tokens
 
 
+#: The first key a digest question asks for, and the question it belongs to.
+_QUESTION_OF = {"summary": "overview", "background": "summary", "methods": "methods", "significance": "conclusion"}
+
+
 def task_of(messages: list[dict]) -> str:
-    """Which digest call these messages are: summary, methods, conclusion, translate or repair (+ ".en"/".zh")."""
+    """Which digest call these messages are: overview, summary, methods, conclusion, repair or rewrite (".en"), or
+    translate or glossary (".zh")."""
     user = messages[-1]["content"]
-    lang = "zh" if "简体中文" in messages[0]["content"] else "en"
-    if user.startswith("把下面这段论文摘要的英文翻译成简体中文"):
+    if user.startswith("把下面 draft 标签里的英文译成简体中文"):
         return "translate.zh"
-    if "lacked some parts" in user or "缺少了一些部分" in user:
-        return f"repair.{lang}"
-    if "SUMMARY:" in user:
-        return f"summary.{lang}"
-    if "SIGNIFICANCE:" in user:
-        return f"conclusion.{lang}"
-    return f"methods.{lang}"
+    if "还留着英文单词" in user:
+        return "glossary.zh"
+    if user.startswith("Rewrite the draft below"):
+        return "rewrite.en"
+    if "are missing or say the same as another part" in user:
+        return "repair.en"
+    first = re.search(r'^- "(\w+)":', user, re.M)
+    return f"{_QUESTION_OF.get(first.group(1), first.group(1)) if first else 'unknown'}.en"
+
+
+def draft_of(messages: list[dict]) -> str:
+    """The text between the last <draft> and </draft> of a call (what a translation or rewrite call is about)."""
+    user = messages[-1]["content"]
+    return user[user.rindex("<draft>") + 7:user.rindex("</draft>")].strip("\n")
 
 
 class ScriptedBackend(Backend):
@@ -37,13 +49,16 @@ class ScriptedBackend(Backend):
         self.chunk = chunk  # characters per streamed chunk
         self.usage = usage  # fixed (prompt, completion) tokens per call, for output that must not move with prompts
         self.calls: list[list[dict]] = []
+        self.schemas: list[dict | None] = []  # the JSON schema of each call (None: plain text)
         self._lock = threading.Lock()
 
     def chat(self, messages: list[dict], *, max_tokens: int = 512, temperature: float = 0.2,
-             stop: list[str] | None = None, cancel: threading.Event | None = None) -> ChatStream:
+             stop: list[str] | None = None, cancel: threading.Event | None = None,
+             schema: dict | None = None) -> ChatStream:
         """Stream the next scripted reply in chunks, reporting estimated token usage."""
         with self._lock:
             self.calls.append(messages)
+            self.schemas.append(schema)
             if callable(self.script):
                 reply = self.script(messages)
             else:

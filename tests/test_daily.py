@@ -17,7 +17,7 @@ from chatpaper import daily
 from chatpaper.errors import BackendError, ChatPaperError
 from chatpaper.settings import Settings
 from tests.conftest import CORPUS
-from tests.fakes import ScriptedBackend, task_of
+from tests.fakes import ScriptedBackend, draft_of, task_of
 
 GOLDEN = Path(__file__).parent / "golden"
 QUERY = 'ti:NeRF OR abs:"neural radiance field"'
@@ -51,9 +51,9 @@ def scripted_reply(messages: list[dict]) -> str:
     """Well-formed answers for each digest call, naming the paper so each digest is its own."""
     task = task_of(messages)
     user = messages[-1]["content"]
-    title = re.search(r"Paper title: (.*)", user)
+    title = re.search(r"^Title: (.*)", user, re.M)
     short = " ".join((title.group(1) if title else "the paper").split()[:3])
-    if task == "summary.en":
+    if task in ("overview.en", "summary.en"):  # labelled text: each question reads the parts it asked for
         return (f"SUMMARY: The paper studies {short}.\nTAKEAWAYS:\n- It states the problem clearly.\n"
                 "- It proposes a simple method.\n- It reports an evaluation.\nKEYWORDS: testing, evaluation, method\n"
                 "BACKGROUND: Prior work left the problem open.\nPAST METHODS: Earlier methods were slow.\n"
@@ -63,8 +63,8 @@ def scripted_reply(messages: list[dict]) -> str:
     if task == "conclusion.en":
         return ("SIGNIFICANCE: The work matters for practitioners.\nINNOVATION: The procedure is new.\n"
                 "PERFORMANCE REVIEW: It performs well on the chosen tasks.\nWORKLOAD: The experiments are extensive.")
-    if task == "translate.zh":  # one part per call: the English text after the instruction lines
-        english = user.split("\n\n", 1)[1].strip()
+    if task == "translate.zh":  # one part per call: the English text between the draft tags
+        english = draft_of(messages).strip()
         lines = [ZH.get(line.removeprefix("- "), "论文标题") for line in english.splitlines()]
         if english.startswith("- "):
             return "\n".join(f"- {line}" for line in lines)
@@ -357,12 +357,12 @@ def test_cli_writes_the_post(arxiv, backend, tmp_path, capsys):
 @pytest.mark.slow
 def test_two_papers_with_the_bundled_local_model(arxiv_server, qwen_gguf, tmp_path, monkeypatch):
     """The whole job offline: loopback arXiv, two real PDFs, the bundled Qwen2.5-0.5B through llama.cpp."""
-    from chatpaper import digest
+    from chatpaper import writer
 
     # Kept short for CI's 2 cores: English only, a small context and short answers (the digest's quality at full
     # length is the digest tests' and the digest benchmark's business; this one checks the job around it).
-    for task, tokens in {"summary": 240, "methods": 120, "conclusion": 160, "repair": 100}.items():
-        monkeypatch.setitem(digest.MAX_TOKENS, task, tokens)
+    for task, tokens in {"overview": 160, "summary": 160, "methods": 100, "conclusion": 140, "repair": 100}.items():
+        monkeypatch.setitem(writer.ANSWER_TOKENS, task, tokens)
     truth = json.loads((CORPUS / "nerf2nerf_registration.json").read_text(encoding="utf-8"))
     # 1111.2011v2 is the one real arXiv paper of the fixtures (record and PDF). The second is nerf2nerf, a corpus
     # PDF, served under its own arXiv id with its title and authors from the corpus ground truth (a synthetic entry).

@@ -7,10 +7,10 @@ import pytest
 
 from chatpaper import checks, pipeline
 from chatpaper.backends import get_backend
-from chatpaper.digest import write_digests
+from chatpaper.digest import PARTS
 from chatpaper.render import render_paper_block
 from chatpaper.settings import Settings
-from chatpaper.writer import _PART_ORDER
+from chatpaper.writer import write_digests
 from tests.test_digest import INJECTION, make_paper
 
 # About 2-3 minutes on two quiet cores; the timeout allows for a machine busy with other work.
@@ -18,7 +18,7 @@ pytestmark = [pytest.mark.slow, pytest.mark.timeout(1800)]
 
 
 def prose(digest) -> str:
-    values = [getattr(digest, p) for p in _PART_ORDER]
+    values = [getattr(digest, p.name) for p in PARTS]
     return " ".join(" ".join(v) if isinstance(v, list) else v for v in values if v)
 
 

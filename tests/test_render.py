@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from chatpaper.digest import Digest, write_digests
+from chatpaper.digest import Digest
+from chatpaper.writer import write_digests
 from chatpaper.paper import Figure, Paper, Record, Section
 from chatpaper.render import escape, render_markdown, render_paper_block, safe_url
 from tests.test_digest import EN, ZH_PARTS, make_paper, scripted, translate

@@ -37,6 +37,7 @@ class Usage:
 
     prompt_tokens: int | None = None  # tokens of the messages sent, chat template included
     completion_tokens: int | None = None  # tokens the model generated
+    cached_tokens: int | None = None  # of the prompt tokens, those reused from an earlier call (prefix cache)
 
 
 @dataclass(frozen=True)
@@ -245,16 +246,23 @@ class Backend:
     context_tokens: int = 4096  # prompt + output budget
     max_parallel: int = 1  # requests this backend serves at once
     idle_timeout: float | None = None  # seconds without a chunk before the stream gives up
+    supports_schema: bool = False  # True when ``chat(schema=...)`` constrains the answer to the JSON schema
+    exact_tokens: bool = False  # True when ``count_tokens`` uses the model's own tokenizer
 
     def chat(self, messages: list[dict], *, max_tokens: int = 512, temperature: float = 0.2,
-             stop: list[str] | None = None, cancel: threading.Event | None = None) -> ChatStream:
-        """Stream one completion of ``messages`` (OpenAI-style role/content dicts)."""
+             stop: list[str] | None = None, cancel: threading.Event | None = None,
+             schema: dict | None = None) -> ChatStream:
+        """Stream one completion of ``messages`` (OpenAI-style role/content dicts).
+
+        ``schema``: a JSON schema the answer should follow; backends that can (``supports_schema``) constrain the
+        model's output to it, the others ignore it (the prompt still asks for JSON).
+        """
         if not messages:
             raise BackendError("Nothing to send: the chat has no messages.")
 
         def producer(stop_event: threading.Event):
             return self._produce(messages, max_tokens=max_tokens, temperature=temperature, stop=stop,
-                                 stop_event=stop_event)
+                                 stop_event=stop_event, schema=schema if self.supports_schema else None)
 
         return ChatStream(producer, cancel=cancel, idle_timeout=self.idle_timeout, source=self.describe())
 
@@ -266,7 +274,7 @@ class Backend:
         """A short name for messages, e.g. ``the openai backend (gpt-4o-mini)``."""
         return f"the {self.id} backend ({self.model})" if self.model else f"the {self.id} backend"
 
-    def _produce(self, messages, *, max_tokens, temperature, stop, stop_event) -> Generator:
+    def _produce(self, messages, *, max_tokens, temperature, stop, stop_event, schema=None) -> Generator:
         raise NotImplementedError
 
 
@@ -274,14 +282,14 @@ class RemoteBackend(Backend):
     """A backend behind HTTP: one client per request, retried before the first chunk, closed on cancel.
 
     Subclasses implement ``_client()`` (built from the request's Settings: the key never outlives the request),
-    ``_attempt(client, messages, max_tokens, temperature, stop, stop_event)`` and ``_classify(exc) -> Retry``, and
+    ``_attempt(client, messages, max_tokens, temperature, stop, stop_event, schema)`` and ``_classify(exc) -> Retry``, and
     set ``retries`` and ``backoff``.
     """
 
     retries: int = 3
     backoff: float = 1.0
 
-    def _produce(self, messages, *, max_tokens, temperature, stop, stop_event: threading.Event):
+    def _produce(self, messages, *, max_tokens, temperature, stop, stop_event: threading.Event, schema=None):
         client = self._client()
         # Closing the client when the reader leaves (cancel, idle timeout) ends a blocked request at once, and
         # the server sees the disconnect and stops generating.
@@ -289,7 +297,7 @@ class RemoteBackend(Backend):
             stop_event.on_set(client.close)
         try:
             return (yield from retrying(
-                lambda: self._attempt(client, messages, max_tokens, temperature, stop, stop_event),
+                lambda: self._attempt(client, messages, max_tokens, temperature, stop, stop_event, schema),
                 self._classify, retries=self.retries, backoff=self.backoff, stop=stop_event))
         finally:
             client.close()
@@ -297,7 +305,7 @@ class RemoteBackend(Backend):
     def _client(self):
         raise NotImplementedError
 
-    def _attempt(self, client, messages, max_tokens, temperature, stop, stop_event) -> Generator:
+    def _attempt(self, client, messages, max_tokens, temperature, stop, stop_event, schema=None) -> Generator:
         raise NotImplementedError
 
     def _classify(self, exc: Exception) -> "Retry":

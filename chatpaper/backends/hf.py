@@ -56,7 +56,7 @@ class HFBackend(RemoteBackend):
         return self._hub.InferenceClient(model=self.model, provider=self.provider, token=self._token,
                                          timeout=self.timeout)
 
-    def _attempt(self, client, messages, max_tokens, temperature, stop, stop_event):
+    def _attempt(self, client, messages, max_tokens, temperature, stop, stop_event, schema=None):
         """One request: yield the streamed text, return (Usage, finish_reason)."""
         # max_tokens is always sent: InferenceClient's default of 100 would cut every digest short.
         chunks = client.chat_completion(messages, model=self.model, max_tokens=max_tokens, temperature=temperature,

@@ -193,6 +193,16 @@ _MODELS: dict[tuple[str, int, int], _Loaded] = {}
 _MODELS_LOCK = threading.Lock()
 
 
+def default_threads() -> int:
+    """Threads for llama.cpp when the setting is 0: every core this process may use. llama-cpp-python's own
+    default is half the cores, one thread on a 2-core machine (measured: 19.1 s instead of 14.6 s for 1,024 prompt
+    tokens and 128 generated with the bundled model)."""
+    try:
+        return max(len(os.sched_getaffinity(0)), 1)
+    except (AttributeError, OSError):
+        return max(os.cpu_count() or 1, 1)
+
+
 def load_model(path: str, n_ctx: int, threads: int = 0) -> _Loaded:
     """The llama.cpp model for ``path``, loaded on first use and then shared within the process."""
     key = (path, n_ctx, threads)
@@ -233,16 +243,24 @@ def _count_tokens_of(llama) -> None:
     """Make ``llama`` count the tokens of each generation in ``llama.chatpaper_counts``.
 
     llama-cpp-python's streamed chat chunks carry no usage, but every completion goes through ``Llama.generate``
-    with the full prompt's tokens, and yields each sampled token: wrapping it gives exact counts. Generations are
+    with the full prompt's tokens, and yields each sampled token: wrapping it gives exact counts. ``reused`` is the
+    prompt prefix already in the KV cache from the previous call, which ``generate`` does not evaluate again (the
+    same longest-prefix rule it applies: all but the last token when the whole prompt matches). Generations are
     serialised by the model's lock, so one counter per model is enough.
     """
     import llama_cpp
 
     original = llama.generate
-    counts = {"prompt": 0, "sampled": 0, "eog": False}
+    counts = {"prompt": 0, "reused": 0, "sampled": 0, "eog": False}
 
     def generate(tokens, *args, **kwargs):
-        counts.update(prompt=len(tokens), sampled=0, eog=False)
+        tokens = list(tokens)
+        common = 0
+        for a, b in zip(llama._input_ids.tolist(), tokens):
+            if a != b:
+                break
+            common += 1
+        counts.update(prompt=len(tokens), reused=min(common, max(len(tokens) - 1, 0)), sampled=0, eog=False)
         for token in original(tokens, *args, **kwargs):
             counts["sampled"] += 1
             counts["eog"] = bool(llama_cpp.llama_vocab_is_eog(llama._model.vocab, token))
@@ -258,11 +276,13 @@ class LocalBackend(Backend):
     id = "local"
     key_env_var = None
     max_parallel = 1
+    supports_schema = True  # llama.cpp turns the JSON schema into a grammar
+    exact_tokens = True
 
     def __init__(self, settings: Settings, progress: Progress | None = None):
         self.model = resolve_model_path(settings, progress)
         self.context_tokens = settings.context_tokens or DEFAULT_CONTEXT
-        self.threads = settings.local_threads
+        self.threads = settings.local_threads or default_threads()
         self.idle_timeout = None  # in-process: nothing to time out on; waiting for the lock is queueing
 
     def describe(self) -> str:
@@ -281,20 +301,22 @@ class LocalBackend(Backend):
         llama = self._loaded().llama
         return len(llama.tokenize(text.encode("utf-8"), add_bos=False, special=False))
 
-    def _produce(self, messages, *, max_tokens, temperature, stop, stop_event: threading.Event):
+    def _produce(self, messages, *, max_tokens, temperature, stop, stop_event: threading.Event, schema=None):
         loaded = self._loaded()
         while not loaded.lock.acquire(timeout=0.1):  # queue behind the running generation, unless cancelled
             if stop_event.is_set():
                 return Usage(), None
         try:
-            return (yield from self._generate(loaded.llama, messages, max_tokens, temperature, stop, stop_event))
+            return (yield from self._generate(loaded.llama, messages, max_tokens, temperature, stop, stop_event, schema))
         finally:
             loaded.lock.release()
 
-    def _generate(self, llama, messages, max_tokens, temperature, stop, stop_event):
+    def _generate(self, llama, messages, max_tokens, temperature, stop, stop_event, schema):
+        # llama-cpp-python compiles the schema to a GBNF grammar: every sampled token keeps the answer valid JSON.
+        response_format = {"type": "json_object", "schema": schema} if schema else None
         try:
             chunks = llama.create_chat_completion(messages=messages, max_tokens=max_tokens, temperature=temperature,
-                                                  stop=stop or None, stream=True)
+                                                  stop=stop or None, stream=True, response_format=response_format)
             finish = None
             for chunk in chunks:
                 if stop_event.is_set():
@@ -309,4 +331,4 @@ class LocalBackend(Backend):
             raise BackendError(f"{self.describe()}: {exc}. Send a shorter text, or raise CHATPAPER_CONTEXT_TOKENS "
                                "if the model allows it.") from exc
         counts = llama.chatpaper_counts
-        return Usage(counts["prompt"], counts["sampled"] - counts["eog"]), finish
+        return Usage(counts["prompt"], counts["sampled"] - counts["eog"], counts["reused"]), finish

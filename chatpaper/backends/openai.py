@@ -30,6 +30,7 @@ class OpenAIBackend(RemoteBackend):
     id = "openai"
     key_env_var = "OPENAI_API_KEY"
     max_parallel = 4
+    supports_schema = True  # asked for; a server that refuses response_format is asked again without it
 
     def __init__(self, settings: Settings, *, retries: int = 3, backoff: float = 1.0):
         self.base_url = (settings.openai_base_url or OFFICIAL_URL).rstrip("/")
@@ -46,6 +47,10 @@ class OpenAIBackend(RemoteBackend):
         self.idle_timeout = settings.llm_timeout
         self.retries, self.backoff = retries, backoff
         self._include_usage = True  # cleared once a server rejects stream_options
+        # How this server takes a JSON schema, tried in order; a form the server rejects is dropped for good:
+        # OpenAI's (and vLLM's, llama.cpp's C++ server's) json_schema, then llama-cpp-python's server's json_object
+        # with a schema, then none (the prompt still asks for JSON and the answer is parsed either way).
+        self._schema_forms = ["json_schema", "json_object"]
         self._openai = _import_openai()
 
     def describe(self) -> str:
@@ -64,18 +69,20 @@ class OpenAIBackend(RemoteBackend):
         return self._openai.OpenAI(api_key=self._key, base_url=self.base_url, timeout=self.timeout, max_retries=0,
                                    http_client=http_client)
 
-    def _attempt(self, client, messages, max_tokens, temperature, stop, stop_event):
+    def _attempt(self, client, messages, max_tokens, temperature, stop, stop_event, schema=None):
         """One request: open the stream, yield its text, return (Usage, finish_reason)."""
         if not self.model:
             self.model = self._server_model(client)
-        stream = self._open(client, messages, max_tokens, temperature, stop)
+        stream = self._open_structured(client, messages, max_tokens, temperature, stop, schema)
         usage, finish = Usage(), None
         try:
             for chunk in stream:
                 if stop_event.is_set():
                     return usage, finish
                 if chunk.usage is not None:
-                    usage = Usage(chunk.usage.prompt_tokens, chunk.usage.completion_tokens)
+                    details = getattr(chunk.usage, "prompt_tokens_details", None)
+                    usage = Usage(chunk.usage.prompt_tokens, chunk.usage.completion_tokens,
+                                  getattr(details, "cached_tokens", None))
                 for choice in chunk.choices[:1]:
                     finish = choice.finish_reason or finish
                     if choice.delta and choice.delta.content:
@@ -88,9 +95,29 @@ class OpenAIBackend(RemoteBackend):
                                detail=self.base_url or "")
         return usage, finish
 
-    def _open(self, client, messages, max_tokens, temperature, stop):
+    def _open_structured(self, client, messages, max_tokens, temperature, stop, schema):
+        """Open the stream with the schema in the first form the server accepts (see ``_schema_forms``)."""
+        while schema and self._schema_forms:
+            form = self._schema_forms[0]
+            if form == "json_schema":
+                response_format = {"type": "json_schema",
+                                   "json_schema": {"name": "answer", "schema": schema, "strict": True}}
+            else:
+                response_format = {"type": "json_object", "schema": schema}
+            try:
+                return self._open(client, messages, max_tokens, temperature, stop, response_format)
+            except (self._openai.BadRequestError, self._openai.UnprocessableEntityError) as exc:
+                if "response_format" not in str(exc) and "json" not in str(exc).lower():
+                    raise
+                log.info("%s rejects response_format %s; trying the next form", self.base_url, form)
+                self._schema_forms.pop(0)
+        return self._open(client, messages, max_tokens, temperature, stop)
+
+    def _open(self, client, messages, max_tokens, temperature, stop, response_format=None):
         kwargs = dict(model=self.model, messages=messages, max_tokens=max_tokens, temperature=temperature,
                       stream=True)
+        if response_format:
+            kwargs["response_format"] = response_format
         if stop:
             kwargs["stop"] = stop
         if self._include_usage:

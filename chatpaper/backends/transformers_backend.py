@@ -100,7 +100,7 @@ class TransformersBackend(Backend):
         """Exact: the model's own tokenizer."""
         return len(self.load().tokenizer(text, add_special_tokens=False)["input_ids"])
 
-    def _produce(self, messages, *, max_tokens, temperature, stop, stop_event: threading.Event):
+    def _produce(self, messages, *, max_tokens, temperature, stop, stop_event: threading.Event, schema=None):
         from transformers import StoppingCriteria, StoppingCriteriaList, TextIteratorStreamer
 
         loaded = self.load()
