@@ -37,9 +37,9 @@ def parse_answer(text: str, parts: list[str]) -> Answer:
         if part not in raw:
             continue
         value = clean_value(raw[part], part)
-        if part in cut:
-            value = _complete(value)
+        value, unfinished = (_complete(value), True) if part in cut else _finished(value)
         value, shortened = bound(part, value)
+        shortened = shortened or unfinished
         if value:
             answer.values[part] = value
             if shortened or part in cut:
@@ -114,6 +114,18 @@ def _complete(value):
     if sentences and not re.search(r"[.!?。！？]$", sentences[-1]):
         return " ".join(sentences[:-1]) if len(sentences) > 1 else sentences[0].rstrip(",;:，；： ") + "…"
     return value
+
+
+def _finished(value):
+    """A value whose last sentence stops short (a length bound closed the string) without that sentence, when an
+    earlier one is complete: (value, whether a sentence was left out)."""
+    if isinstance(value, list):
+        done = [_finished(v) for v in value]
+        return [v for v, _ in done], any(c for _, c in done)
+    sentences = split_sentences(value)
+    if len(sentences) > 1 and not re.search(r"[.!?。！？)\"”]$", sentences[-1]):
+        return " ".join(sentences[:-1]), True
+    return value, False
 
 
 # -------------------------------------------------------------------------------------------- labelled text

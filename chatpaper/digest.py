@@ -23,7 +23,7 @@ class Part:
     aliases: tuple[str, ...] = ()  #: other labels a model may write for it in labelled text (any language)
     items: int = 0  #: for a list: most items kept (0: the part is one piece of prose)
     sentences: int = 2  #: most sentences kept in one piece of prose (per item for a list)
-    chars: int = 260  #: longest piece of prose (per item for a list), in characters: the answer's bound
+    chars: int = 200  #: longest piece of prose (per item for a list), in characters: the answer's bound
 
     @property
     def is_list(self) -> bool:

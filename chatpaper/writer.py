@@ -31,9 +31,9 @@ log = logging.getLogger(__name__)
 
 #: Part of the digest cache key: a change of the writing logic invalidates cached digests.
 WRITER_VERSION = "2"
-#: Paper text per digest, in tokens. The bundled 0.5B model reads about 96 tokens/s on 2 cores: 2,000 tokens are
-#: 21 s, read once per digest (every later call reuses them).
-PAPER_TOKENS = 2000
+#: Paper text per digest, in tokens. The bundled 0.5B model reads about 96 tokens/s on 2 cores: 1,800 tokens are
+#: 19 s, read once per digest (every later call reuses them).
+PAPER_TOKENS = 1800
 #: Longest answer per call, in tokens (Chinese takes about 1.3x the tokens of the same English).
 ANSWER_TOKENS = {"overview": 240, "summary": 260, "methods": 200, "conclusion": 260, "repair": 260, "rewrite": 60,
                  "translate": 300, "glossary": 120}
@@ -44,7 +44,7 @@ MAX_ZH_ENGLISH = 0
 #: Two parts whose word trigrams overlap this much say the same thing.
 REPEAT_OVERLAP = 0.4
 #: Sentences pasted from the paper rewritten per digest, longest first (each call is a few seconds).
-MAX_REWRITES = 8
+MAX_REWRITES = 5
 _EMIT_EVERY_S = 0.15  # streamed text reaches the UI at most this often per language
 _DATA_TAG = re.compile(r"</?\s*(paper|draft)\s*>", re.I)
 
@@ -187,7 +187,7 @@ class DigestWriter:
         for part in [p for p in source if source[p]]:
             found[part] = self._translate(part, source[part], digest)
         for part in [p for p in found if not self._good_chinese(found[p])]:
-            again = self._translate(part, source[part], digest, strict=True)
+            again = self._translate_sentences(part, source[part], digest)
             if _zh_faults(again, self._names) < _zh_faults(found[part], self._names):
                 found[part] = again
         self._glossary(found, digest)
@@ -333,6 +333,17 @@ class DigestWriter:
             digest.truncated.append(part)
         return got
 
+    def _translate_sentences(self, part: str, value, digest: Digest):
+        """A part translated again one sentence (or item) per call: a small model keeps short sentences Chinese."""
+        if part == "keywords" or part == "title_translation":
+            return self._translate(part, value, digest, strict=True)
+        items = value if isinstance(value, list) else [value]
+        out = []
+        for item in items:
+            pieces = [self._translate("summary", s, digest) for s in sections.split_sentences(item)]
+            out.append("".join(p for p in pieces if p))
+        return [o for o in out if o] if isinstance(value, list) else (out[0] if out else "")
+
     def _glossary(self, found: dict, digest: Digest) -> None:
         """English words left in the Chinese: one call for their Chinese names, put in place."""
         left = {p: checks.english_words(_as_text(v)) for p, v in found.items() if p != "title_translation"}
@@ -361,7 +372,8 @@ class DigestWriter:
         if self.cancel is not None and self.cancel.is_set():
             raise Cancelled("Stopped: the digest was cancelled.")
         stage = "summarising" if lang == "en" else "translating"
-        doing = _DOING.get(step, f"Writing the {step}") + "…"
+        name = f"{'English' if lang == 'en' else 'Chinese'} {_STEP_NAMES.get(step, step)}"
+        doing = "Translating the digest into Chinese…" if step == "translate" else f"Writing the {name}…"
         max_tokens = max_tokens or ANSWER_TOKENS[step]
         self._emit(stage, lang, doing, max_tokens=max_tokens)
         messages = [{"role": "system", "content": load_prompt(system).render()}, {"role": "user", "content": user}]
@@ -379,7 +391,7 @@ class DigestWriter:
         self._streamed[lang] = _preview(before, stream.text, parts, lang)
         self._account(digest, messages, stream)
         self._calls_done += 1
-        self._emit(stage, lang, doing.rstrip("…") + ": done", text=self._streamed[lang], tokens=written)
+        self._emit(stage, lang, f"{name} done", text=self._streamed[lang], tokens=written)
         log.debug("%s %s answer:\n%s", lang, step, stream.text)
         return stream.text
 
@@ -413,11 +425,9 @@ class DigestWriter:
                                      warning=warning))
 
 
-_DOING = {"overview": "Writing the English summary and key takeaways", "summary": "Writing the English background and approach",
-          "methods": "Writing the English method steps", "conclusion": "Writing the English conclusion",
-          "repair": "Asking again for the English parts missing or repeated",
-          "rewrite": "Rewriting a sentence pasted from the paper", "translate": "Translating the digest into Chinese",
-          "glossary": "Translating the English words left in the Chinese"}
+#: What each step is called in progress lines: "Writing the English overview…", then "English overview done".
+_STEP_NAMES = {"repair": "repair of missing or repeated parts", "rewrite": "rewrite of a pasted sentence",
+               "translate": "translation", "glossary": "glossary of English words left"}
 
 
 def _preview(before: str, reply: str, parts: list[str], lang: str) -> str:

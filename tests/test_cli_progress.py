@@ -39,16 +39,16 @@ def test_digest_progress(scripted, corpus_dir, tmp_path, monkeypatch, capsys, tt
     assert cli.main(["digest", str(pdf), "--lang", "en", "--out", str(tmp_path / "d.md")]) == 0
     text = err.getvalue()
     calls = [t for t in scripted.tasks()]
-    assert calls == ["summary.en", "methods.en", "conclusion.en"]
+    assert calls == ["overview.en", "summary.en", "methods.en", "conclusion.en"]
     if tty:
         # one bar per call, ending at the tokens the call wrote (chunks of 3 characters), with a rate
         bars = re.findall(r"Writing the English (\w+): .*? (\d+)/(\d+) tokens \[[\d:]+, *[\d.?]+ ?tok/s\]", text)
         finals = {}
         for name, n, total in bars:
             finals[name] = (int(n), int(total))
-        assert set(finals) == {"summary", "methods", "conclusion"}, text
-        summary = len(scripted_reply(scripted.calls[0]))
-        assert finals["summary"] == (-(-summary // 3),) * 2
+        assert set(finals) == {"overview", "summary", "methods", "conclusion"}, text
+        overview = len(scripted_reply(scripted.calls[0]))
+        assert finals["overview"][0] == -(-overview // 3)
         assert "English summary done" not in text
         assert "Reading the PDF of" in text  # the other stages stay lines
     else:

@@ -306,7 +306,7 @@ def test_cancel_stops_before_the_next_call():
     backend = scripted()
 
     def on_event(event):
-        if event.message.endswith(": done"):
+        if event.message.endswith(" done"):
             cancel.set()
 
     with pytest.raises(Cancelled):
