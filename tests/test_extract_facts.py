@@ -182,3 +182,73 @@ def test_an_affiliation_reduces_to_its_institution(tmp_path, printed, want):
         w.para(2)
     p = _paper(tmp_path, build)
     assert p.affiliations == want
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Figure crops
+
+
+def _text_inside(pdf, page_no: int, bbox) -> list[str]:
+    """Lines of text wholly inside a crop's box."""
+    page = pymupdf.open(pdf)[page_no - 1]
+    clip = pymupdf.Rect(bbox)
+    return [" ".join(s["text"] for s in ln["spans"]).strip() for b in page.get_text("dict", clip=clip)["blocks"]
+            for ln in b.get("lines", []) if pymupdf.Rect(ln["bbox"]) in clip + (-1, -1, 1, 1)]
+
+
+def test_half_width_figure_keeps_to_its_column(tmp_path):
+    """Two columns; a plot in the left column whose drawing carries a background box across the page (an included
+    figure's frame) beside the right column's paragraphs: the crop is the left column's plot, without the other
+    column's text, and the plot's tick labels in the margin stay in it."""
+    doc = pymupdf.open()
+    w = Writer(doc, 2)
+    _front(w, ["Column Bound Figures"], "Ana Souza and Karl Berg", ["University of Oxford, UK"])
+    w.html("<p><b>Abstract</b></p>")
+    w.para(2)
+    w.new_page()
+    top = w.y
+    w.page.draw_rect(pymupdf.Rect(40, top - 4, 560, top + 124), color=None, fill=(1, 1, 1))  # the frame of the import
+    plot = w.drawing(110)
+    for k in range(4):  # y-axis tick labels left of the axis, in the margin
+        w.page.insert_text((plot.x0 - 12, plot.y1 - k * 30), f"{70 + 2 * k}", fontsize=5)
+    w.html("<p style='font-size:9px'>Figure 2: Accuracy against latency for the pruned networks.</p>")
+    w.para(4)
+    w.col = 1
+    w.y = top
+    w.para(6)
+    doc.save(tmp_path / "p.pdf")
+    p = extract_paper(tmp_path / "p.pdf")
+    (fig,) = p.figures
+    x0, y0, x1, y1 = fig.bbox
+    assert x1 < 315 and y1 - y0 >= 105  # the right column starts at x = 315
+    inside = _text_inside(tmp_path / "p.pdf", fig.page, fig.bbox)
+    assert not any("We study the problem" in t for t in inside), inside
+    assert {"70", "76"} <= set(inside)  # the ticks are the figure's own labels
+
+
+def test_running_head_inside_the_type_area_stays_out_of_a_crop(tmp_path):
+    """LNCS sets the running head inside the type area, just above the text; a figure at the top of a page grows
+    up to the line above it, but never into the running head (the same words at the same height on every page)."""
+    doc = pymupdf.open()
+    w = Writer(doc, 1)
+    w.top = 110.0
+    _front(w, ["Heads Inside the Frame"], "Ana Souza and Karl Berg", ["University of Oxford, UK"])
+    w.html("<p><b>Abstract</b></p>")
+    w.para(2)
+    for n in range(3):
+        w.new_page()
+        w.y = w.top
+        if n == 1:
+            w.y = 100  # the figure starts right under the running head
+            w.drawing(120)
+            w.html("<p style='font-size:9px'>Figure 1: Recall of the retrieval stage over the rounds.</p>")
+        w.para(8)
+    for page in doc:
+        if page.number:
+            page.insert_text((220, 96), f"{page.number + 1}    A. Souza and K. Berg", fontsize=9, fontname="tiro")
+    doc.save(tmp_path / "p.pdf")
+    p = extract_paper(tmp_path / "p.pdf")
+    (fig,) = p.figures
+    assert fig.page == 3 and fig.bbox[1] >= 98
+    assert not any("Souza" in t for t in _text_inside(tmp_path / "p.pdf", 3, fig.bbox))
+    assert not any("Souza and K. Berg" in s.text for s in p.sections)

@@ -285,6 +285,12 @@ def _band_region(graphics: list[Rect], ties: list[Rect], lines: list[Rect], band
         return r[3] > top + 1 and r[1] < bottom - 1 and _hoverlap(r, sx0, sx1)
 
     graph = [g for g in graphics if inband(g)]
+    if not widen:
+        # Two columns: a drawing wider than the column (an included figure's background, a clip box) counts only
+        # for its part inside the column; the other column's text never joins the region.
+        graph = [(max(g[0], sx0 - 6), g[1], min(g[2], sx1 + 6), g[3]) for g in graph]
+        lines = [t for t in lines if sx0 - 6 <= (t[0] + t[2]) / 2 <= sx1 + 6]
+        ties = [t for t in ties if sx0 - 6 <= (t[0] + t[2]) / 2 <= sx1 + 6]
     if not graph:
         return None
     chosen = _grow(graph + [t for t in ties if inband(t)], bottom if up else top, up, gap)
@@ -426,7 +432,9 @@ def _clip_to_frame(page: PageText, rect: Rect, paper_frame: tuple[float, float] 
         fx0, fx1 = min(fx0, paper_frame[0]), max(fx1, paper_frame[1])
     if sum(len(ln.text) > 20 and not ln.furniture for ln in page.lines) < 10:
         fx0, fx1 = 0.0, page.width  # too little text to know the frame
-    head = max((ln.y1 for ln in page.lines if ln.furniture and ln.y1 < page.height * 0.12), default=0.0)
+    # The running head (not a margin line number, nor a plot's tick label taken for one).
+    head = max((ln.y1 for ln in page.lines if ln.furniture and ln.y1 < page.height * 0.15
+                and not re.fullmatch(r"\d{1,4}", ln.text)), default=0.0)
     x0, y0, x1, y1 = max(rect[0], fx0 - 15), max(rect[1], head + 2), min(rect[2], fx1 + 15), rect[3]
     return (x0, y0, x1, y1) if x1 - x0 > 10 and y1 - y0 > 10 else rect
 

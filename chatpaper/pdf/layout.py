@@ -395,6 +395,20 @@ def mark_furniture(pages: list[PageText], body: float) -> None:
             continue  # large type near the top is a title set high, even when the running head repeats it
         if seen[key] >= repeat or re.fullmatch(r"[#\W]*(page)?[#\W]*", key):
             ln.furniture = True
+    # A running head set lower than the margin band (LNCS sets it inside the type area): the same words at the same
+    # height on three or more pages, in the top or bottom band of the page.
+    heights: Counter = Counter()
+    bands: list[tuple[Line, tuple]] = []
+    for p in pages:
+        for ln in p.lines:
+            if not ln.furniture and (ln.y1 <= p.height * 0.15 or ln.y0 >= p.height * 0.88) and ln.size <= body * 1.3:
+                key = (_DIGITS.sub("", ln.text.lower()).strip(), round(ln.y0 / 4))
+                if len(key[0]) >= 4:
+                    bands.append((ln, key))
+                    heights[key] += 1
+    for ln, key in bands:
+        if heights[key] >= 3:
+            ln.furniture = True
 
 
 def mark_footnotes(pages: list[PageText], body: float) -> None:
