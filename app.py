@@ -18,8 +18,9 @@ import time
 from pathlib import Path
 
 import gradio as gr
+from starlette.middleware import Middleware
 
-from chatpaper import daily, pipeline
+from chatpaper import daily, pipeline, render, sanitize
 from chatpaper.arxiv_source import parse_arxiv_id
 from chatpaper.backends import backend_class, default_backend_name
 from chatpaper.errors import Cancelled, ChatPaperError
@@ -171,8 +172,8 @@ def _served(markdown: str, base: Path) -> str:
 
 
 def record_markdown(record: Record, paper: Paper) -> str:
-    """The paper's facts as Markdown, every field HTML-escaped (titles come from strangers' PDFs)."""
-    e = html.escape
+    """The paper's facts as Markdown, every field escaped as HTML and as Markdown (titles come from strangers' PDFs)."""
+    e = sanitize.text
     lines = [f"### {e(record.title or paper.title or '(untitled)')}", ""]
     authors = record.authors or paper.authors
     if authors:
@@ -186,7 +187,7 @@ def record_markdown(record: Record, paper: Paper) -> str:
     lines += [f"**{name}:** {e(value)}  " for name, value in facts if value]
     links = [u for u in (record.abs_url, record.pdf_url) if u] + [u for u in paper.links if u.startswith("http")]
     if links:
-        lines += ["", "**Links:** " + " · ".join(f"<{e(u)}>" for u in dict.fromkeys(links))]
+        lines += ["", "**Links:** " + " · ".join(render.link(u, u) for u in dict.fromkeys(links))]
     if record.abstract or paper.abstract:
         lines += ["", "**Abstract.** " + e(record.abstract or paper.abstract)]
     return "\n".join(lines)
@@ -215,7 +216,7 @@ def _update(**values) -> tuple:
 def _result_update(result: pipeline.DigestResult, cancel: threading.Event) -> tuple:
     def view(lang: str, absent: str) -> str:
         if lang in result.digests and lang in result.markdown:
-            return _served(result.markdown[lang], result.markdown_path.parent)
+            return sanitize.markdown(_served(result.markdown[lang], result.markdown_path.parent), OUTPUT_ROOT)
         return absent
 
     return _update(
@@ -280,7 +281,8 @@ def _run_digest(source, pdf, settings, cancel, progress):
             shown[event.language] = event.text
             if time.monotonic() - last >= STREAM_EVERY_S:
                 last = time.monotonic()
-                yield _update(**shown)
+                # The model's raw text, as it streams: the same sanitizer as the final views.
+                yield _update(**{lang: sanitize.markdown(text, OUTPUT_ROOT) for lang, text in shown.items()})
 
 
 def stop(cancel: threading.Event | None) -> None:
@@ -345,7 +347,8 @@ def topic_post(query: str, date: str, selected: list[str] | None, records: list[
                                 progress=lambda message: progress((next(steps), None), desc=message))
     if path is None:  # stopped
         return
-    yield Path(path).read_text(encoding="utf-8"), str(path), cancel
+    post = _served(Path(path).read_text(encoding="utf-8"), Path(path).parent)
+    yield sanitize.markdown(post, OUTPUT_ROOT), str(path), cancel
 
 
 # ---------------------------------------------------------------- the page
@@ -463,8 +466,10 @@ def launch_options(settings: Settings | None = None) -> dict:
     settings = settings or Settings.from_env()
     OUTPUT_ROOT.mkdir(parents=True, exist_ok=True)
     # run_history=False: Gradio's run history would keep every call's inputs (the API key too) in the browser.
+    # PageGuard: the Content-Security-Policy (no remote loads, a second wall behind chatpaper.sanitize), and no
+    # fetching of URLs through Gradio's file route. ssr_mode=False: in SSR mode Node, not this app, serves the page.
     return {"max_file_size": settings.max_pdf_bytes, "allowed_paths": [str(OUTPUT_ROOT)], "run_history": False,
-            "css": CSS}
+            "css": CSS, "ssr_mode": False, "app_kwargs": {"middleware": [Middleware(sanitize.PageGuard)]}}
 
 
 demo = build_demo()

@@ -302,6 +302,8 @@ def test_done_event_fills_every_output_and_warns_once(monkeypatch, tmp_path):
     from chatpaper.digest import Digest
     from chatpaper.paper import Figure
 
+    monkeypatch.setattr(app, "OUTPUT_ROOT", tmp_path)  # the views show images only from the served folder
+
     (tmp_path / "p_images").mkdir()
     fig = tmp_path / "p_images" / "fig1.png"
     pymupdf.Pixmap(pymupdf.csRGB, pymupdf.IRect(0, 0, 4, 4), False).save(fig)

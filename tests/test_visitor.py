@@ -13,6 +13,7 @@ import datetime as dt
 import socket
 import ssl
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import gradio as gr
@@ -32,11 +33,12 @@ INTERNAL_ANSWER = "internal-detail: db at 10.0.0.3 refused"
 class Listener:
     """A loopback OpenAI-compatible server recording (path, headers) of every request.
 
-    ``status`` 200 streams a short reply; any other answers that status with ``INTERNAL_ANSWER`` as the error;
+    ``status`` 200 streams ``reply`` (in pieces of ``chunk`` characters, ``delay`` seconds apart); any other answers that status with ``INTERNAL_ANSWER`` as the error;
     ``redirect`` answers 302 to that URL.
     """
 
-    def __init__(self, status: int = 200, redirect: str | None = None, tls: ssl.SSLContext | None = None):
+    def __init__(self, status: int = 200, redirect: str | None = None, tls: ssl.SSLContext | None = None,
+                 reply: str = "SUMMARY: A paper.", chunk: int = 0, delay: float = 0.0):
         self.requests: list[tuple[str, dict]] = []
         listener = self
 
@@ -65,11 +67,15 @@ class Listener:
                     self.send_response(200)
                     self.send_header("Content-Type", "text/event-stream")
                     self.end_headers()
-                    for chunk in [{"content": "SUMMARY: A paper."}, {}]:
-                        choice = {"index": 0, "delta": chunk, "finish_reason": None if chunk else "stop"}
+                    size = chunk or len(reply)
+                    pieces = [{"content": reply[i:i + size]} for i in range(0, len(reply), size)]
+                    for piece in pieces + [{}]:
+                        choice = {"index": 0, "delta": piece, "finish_reason": None if piece else "stop"}
                         event = {"id": "c", "object": "chat.completion.chunk", "created": 0, "model": "stub",
                                  "choices": [choice]}
                         self.wfile.write(b"data: " + json.dumps(event).encode() + b"\n\n")
+                        self.wfile.flush()
+                        time.sleep(delay)
                     self.wfile.write(b"data: [DONE]\n\n")
 
             def _answer(self, obj, code=200):
