@@ -156,21 +156,57 @@ def digest_events(source: str | None, pdf_path: str | None, settings: Settings, 
     warnings = list(paper.warnings)
     cache = Cache(settings.cache_path)
     key = digest_key(record, settings, languages)
-    cached = cache.get_json("digest", key)
+    cached = _cached_digests(cache, key, languages)
     if cached:
-        digests = {lang: Digest.from_dict(d) for lang, d in cached["digests"].items()}
-        warnings += cached.get("warnings", [])
+        digests = cached
         yield PipelineEvent("summarising", "Digest served from the cache (no model call).", _FRACTION["rendering"])
     else:
         digests, written_warnings = {}, []
         yield from _write(record, paper, settings, languages, cancel, digests, written_warnings)
         warnings += written_warnings
-        cache.put_json("digest", key, {"digests": {k: d.to_dict() for k, d in digests.items()},
-                                       "warnings": written_warnings})
+        gaps = incomplete(digests, languages, written_warnings)
+        if gaps:
+            # Shown, marked, but never served to the next visitor: a run after the backend recovers asks again.
+            warnings.append(f"This digest is incomplete ({'; '.join(gaps)}); it was not cached, so the next run "
+                            "asks the model again.")
+        else:
+            cache.put_json("digest", key, {"digests": {k: d.to_dict() for k, d in digests.items()}, "warnings": []})
     warnings += _digest_warnings(digests)
     yield PipelineEvent("rendering", "Writing the Markdown and the zip…", _FRACTION["rendering"])
     result = _render_files(record, paper, digests, settings, out_dir, images, warnings, cached=bool(cached))
     yield PipelineEvent("done", f"Done: {result.markdown_path.name}", 1.0, result=result)
+
+
+def incomplete(digests: dict[str, Digest], languages: list[str], backend_warnings: list[str]) -> list[str]:
+    """Why a digest is not complete, or [] when it is: the one rule for what the digest cache may keep.
+
+    Complete means every requested language is there, none lacks a part (``Digest.missing``) or had one cut at a
+    length bound (``Digest.truncated``, where the digest records it), and the backend warned of nothing while
+    writing (a failed language, a failed call). A partial result is shown, marked, and never stored.
+    """
+    gaps = [f"no {_NAMES.get(lang, lang)} digest" for lang in languages if lang not in digests]
+    for lang, d in digests.items():
+        name = _NAMES.get(lang, lang)
+        if d.missing:
+            gaps.append(f"{name} lacks {', '.join(p.replace('_', ' ') for p in d.missing)}")
+        truncated = getattr(d, "truncated", None)  # parts cut at a length bound (digest v2)
+        if truncated:
+            gaps.append(f"{name} was cut short in {', '.join(str(p).replace('_', ' ') for p in truncated)}")
+    if backend_warnings and not gaps:
+        gaps.append(f"the backend warned: {backend_warnings[0]}")
+    return gaps
+
+
+def _cached_digests(cache: Cache, key: str, languages: list[str]) -> dict[str, Digest] | None:
+    """The cached digests for ``key``, or None; an entry that breaks the rule (stored before it) is not served."""
+    entry = cache.get_json("digest", key)
+    if not isinstance(entry, dict) or not isinstance(entry.get("digests"), dict):
+        return None
+    digests = {lang: Digest.from_dict(d) for lang, d in entry["digests"].items()}
+    if incomplete(digests, languages, entry.get("warnings") or []):
+        log.info("ignoring an incomplete cached digest %s", key)
+        return None
+    return digests
 
 
 def _fetch(source: str | None, pdf_path: str | None, settings: Settings,
@@ -337,4 +373,4 @@ def digest_to_markdown(source: str, settings: Settings, out: str | None = None, 
 
 
 __all__ = ["DigestResult", "PipelineEvent", "digest_events", "digest_key", "digest_to_markdown", "extract", "fetch",
-           "load_record", "prepare", "record_from_paper"]
+           "incomplete", "load_record", "prepare", "record_from_paper"]
