@@ -23,6 +23,8 @@ import arxiv
 import filelock
 import requests
 from requests.adapters import HTTPAdapter
+from urllib3.exceptions import LocationParseError
+from urllib3.util import parse_url
 
 from chatpaper.cache import Cache
 from chatpaper.errors import InvalidSource, NetworkError, PaperNotFound, PaperWithdrawn, PdfError
@@ -299,17 +301,38 @@ class ArxivClient:
         return NetworkError(f"arXiv answered HTTP {status} for {what}; try again later")
 
     def _checked_url(self, url: str) -> str:
-        """The URL if its host is arXiv (upgraded to https) or the configured API host; refuses any other."""
-        parts = urlsplit(url)
-        host = (parts.hostname or "").lower()
-        if parts.scheme not in ("http", "https") or host not in ARXIV_HOSTS | {self._api_host()}:
-            raise InvalidSource(f"only arXiv links are fetched; refusing {url}")
-        if host in ARXIV_HOSTS and parts.scheme == "http":
-            parts = parts._replace(scheme="https")
-        return urlunsplit(parts)
+        """The URL if it is an arXiv host on its standard port (upgraded to https) or the configured API host and
+        port; refuses any other.
+
+        The URL is parsed once, by urllib3's ``parse_url``, the parser requests connects with: Python's urlsplit
+        reads ``http://evil.example\\@arxiv.org/`` as arxiv.org while requests connects to evil.example. The
+        returned URL is the parsed one, so what was checked is what is fetched.
+        """
+        refused = InvalidSource(f"only arXiv links are fetched; refusing {url}")
+        if re.search(r"[\\\s]", url or ""):
+            raise refused  # backslashes and whitespace are read differently by different parsers: none allowed
+        try:
+            parts = parse_url(url)
+        except LocationParseError:
+            raise refused from None
+        scheme, host = (parts.scheme or "").lower(), (parts.host or "").lower()
+        if scheme not in ("http", "https") or parts.auth or not host:
+            raise refused
+        port = parts.port or (443 if scheme == "https" else 80)
+        if host in ARXIV_HOSTS and port == (443 if scheme == "https" else 80):
+            return parts._replace(scheme="https", host=host, port=None).url
+        if (scheme, host, port) == self._api_origin():
+            return parts._replace(scheme=scheme, host=host).url
+        raise refused
 
     def _api_host(self) -> str:
-        return (urlsplit(self.settings.arxiv_api_url).hostname or "").lower()
+        return self._api_origin()[1]
+
+    def _api_origin(self) -> tuple[str, str, int]:
+        """Scheme, host and port of the configured API endpoint (a mirror or a test server may serve PDFs too)."""
+        parts = parse_url(self.settings.arxiv_api_url)
+        scheme = (parts.scheme or "").lower()
+        return scheme, (parts.host or "").lower(), parts.port or (443 if scheme == "https" else 80)
 
     def _get(self, url: str, **kwargs) -> requests.Response:
         """GET following redirects only to allowed hosts (requests would follow them anywhere)."""
