@@ -181,7 +181,7 @@ def incomplete(digests: dict[str, Digest], languages: list[str], backend_warning
     """Why a digest is not complete, or [] when it is: the one rule for what the digest cache may keep.
 
     Complete means every requested language is there, none lacks a part (``Digest.missing``) or had one cut at a
-    length bound (``Digest.truncated``, where the digest records it), and the backend warned of nothing while
+    length bound (``Digest.truncated``), and the backend warned of nothing while
     writing (a failed language, a failed call). A partial result is shown, marked, and never stored.
     """
     gaps = [f"no {_NAMES.get(lang, lang)} digest" for lang in languages if lang not in digests]
@@ -189,9 +189,8 @@ def incomplete(digests: dict[str, Digest], languages: list[str], backend_warning
         name = _NAMES.get(lang, lang)
         if d.missing:
             gaps.append(f"{name} lacks {', '.join(p.replace('_', ' ') for p in d.missing)}")
-        truncated = getattr(d, "truncated", None)  # parts cut at a length bound (digest v2)
-        if truncated:
-            gaps.append(f"{name} was cut short in {', '.join(str(p).replace('_', ' ') for p in truncated)}")
+        if d.truncated:
+            gaps.append(f"{name} was cut short in {', '.join(p.replace('_', ' ') for p in d.truncated)}")
     if backend_warnings and not gaps:
         gaps.append(f"the backend warned: {backend_warnings[0]}")
     return gaps

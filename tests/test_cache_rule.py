@@ -82,6 +82,19 @@ def test_the_rule_names_every_gap():
         ["English lacks past methods"]
     assert pipeline.incomplete({"en": whole}, ["en"], ["Chinese digest failed"]) == \
         ["the backend warned: Chinese digest failed"]
-    cut = Digest("en", summary="s")
-    cut.truncated = ["approach"]  # digest v2 records the parts cut at a length bound here
+    cut = Digest("en", summary="s", truncated=["approach"])  # a part cut at its length bound
     assert pipeline.incomplete({"en": cut}, ["en"], []) == ["English was cut short in approach"]
+
+
+def test_a_runaway_answer_is_cut_marked_and_not_cached(use, arxiv_fixtures, tmp_path):
+    from tests.test_digest import EN
+
+    pdf = arxiv_fixtures / FIXTURE_PDF
+    runaway = EN["summary.en"].replace("BACKGROUND:", "BACKGROUND: " + "more and more words " * 5000 + "\nX:", 1)
+    use(scripted({"summary.en": runaway}))
+    first = run(pdf, tmp_path, "first", languages="en")
+    assert first.digests["en"].truncated and any("cut short" in w for w in first.warnings)
+    assert len(first.markdown["bilingual"]) < 40_000  # the bound held: not a 300k-character page
+    recovered = use(scripted())
+    second = run(pdf, tmp_path, "second", languages="en")
+    assert recovered.calls and not second.cached and not second.digests["en"].truncated
