@@ -58,6 +58,9 @@ def visitor_settings(server: Settings, *, backend: str = "", model: str = "", ba
     if not backend and (key or url):
         backend = "openai"  # a key or a server typed here means: use it, not whatever the server's env picks
     changes: dict = {"backend": backend or None, "model": model or None}
+    if model and backend in ("local", "transformers") and server.visitor_rule != "any":
+        # An in-process model named by a visitor would be a folder on this server or a download from the Hub.
+        raise ChatPaperError(f"The {backend} backend runs only this server's own model: leave Model empty.")
     if url:
         if backend != "openai":
             raise ChatPaperError("The base URL is for an OpenAI-compatible server: choose that backend (Hugging Face "

@@ -339,3 +339,12 @@ def test_openai_backend_sends_a_visitor_url_through_the_pinned_transport(fake_dn
     own = get_backend(server)._client()  # the server's own URL: the SDK's ordinary client
     assert not isinstance(own._client._transport, PinnedTransport)
     own.close()
+
+
+def test_a_visitor_cannot_name_an_in_process_model_on_a_hosted_server():
+    hosted = Settings(space_id="someone/chatpaper")
+    for backend, model in [("transformers", "/etc"), ("transformers", "someone/huge-model"), ("local", "/tmp/x.gguf")]:
+        with pytest.raises(Exception, match="runs only this server's own model"):
+            visitor_settings(hosted, backend=backend, model=model)
+    assert visitor_settings(hosted, backend="local").backend == "local"  # the server's own model: fine
+    assert visitor_settings(Settings(), backend="transformers", model="/models/mine").model == "/models/mine"  # local
