@@ -507,10 +507,11 @@ def _best_match(text: str, passages: list[Passage]) -> Passage:
 
 
 def sanitize(text: str) -> str:
-    """Model text safe to show as Markdown: no HTML, no images (nothing loads from elsewhere), links as text."""
-    text = re.sub(r"!\[([^\]]*)\]\([^)]*\)", r"\1", text)
-    text = re.sub(r"\[([^\]]*)\]\((?:[^)]*)\)", r"\1", text)
-    return html.escape(text, quote=False)
+    """Model text safe to show as Markdown: the app's one sanitizer (``chatpaper.sanitize``: no HTML, no image, so
+    nothing loads from elsewhere, reference images and brackets in alt text included), then links as text."""
+    from chatpaper.sanitize import markdown
+
+    return re.sub(r"(?<!\\)\[([^\[\]\n]*)\]\((?:[^)\n]*)\)", r"\1", markdown(text))
 
 
 def ask_events(source: str | None, pdf_path: str | None, question: str, settings: Settings, *,

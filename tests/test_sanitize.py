@@ -96,3 +96,11 @@ def test_page_guard_refuses_the_url_form_of_the_file_route():
     assert called == ["/"]
     headers = dict(sent[-2]["headers"])
     assert b"img-src 'self' data: blob:" in headers[b"content-security-policy"]
+
+
+@pytest.mark.parametrize("hostile", HOSTILE + ["![a[b]](https://evil.example/n.png)"])
+def test_the_ask_tab_uses_the_same_sanitizer(hostile):
+    from chatpaper import ask
+
+    rendered = html_of(ask.sanitize(f"Answer.\n\n{hostile}"))
+    assert "<img" not in rendered and "<script" not in rendered and "<iframe" not in rendered
