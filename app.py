@@ -10,6 +10,7 @@ import contextlib
 import datetime as dt
 import html
 import logging
+import os
 import re
 import shutil
 import tempfile
@@ -20,11 +21,12 @@ from pathlib import Path
 import gradio as gr
 from starlette.middleware import Middleware
 
-from chatpaper import daily, pipeline, render, sanitize
+from chatpaper import daily, pipeline, plan, render, sanitize
 from chatpaper.arxiv_source import parse_arxiv_id
 from chatpaper.backends import backend_class, default_backend_name
 from chatpaper.errors import Cancelled, ChatPaperError
 from chatpaper.paper import Paper, Record
+from chatpaper.render import escape
 from chatpaper.settings import Settings
 from chatpaper.visitor import visitor_settings
 
@@ -206,7 +208,8 @@ def figure_items(paper: Paper) -> list[tuple[str, str]]:
 
 # ---------------------------------------------------------------- handlers
 
-OUTPUTS = ("markdown", "en", "zh", "figures", "record", "outline", "first_page", "md_file", "zip_file", "cancel")
+OUTPUTS = ("markdown", "en", "zh", "figures", "record", "outline", "first_page", "md_file", "zip_file", "cancel",
+           "files")
 
 
 def _update(**values) -> tuple:
@@ -224,7 +227,8 @@ def _result_update(result: pipeline.DigestResult, cancel: threading.Event) -> tu
         en=view("en", "*No English digest in this run.*"), zh=view("zh", "*本次没有中文摘要。*"),
         figures=figure_items(result.paper), record=record_markdown(result.record, result.paper),
         outline=outline_rows(result.paper), first_page=result.paper.first_page_image,
-        md_file=str(result.markdown_path), zip_file=str(result.zip_path), cancel=cancel)
+        md_file=str(result.markdown_path), zip_file=str(result.zip_path), cancel=cancel,
+        files={"bib": str(result.bib_path) if result.bib_path else None})
 
 
 def digest(source: str = "", pdf: str | None = None, languages: list[str] | None = None, backend: str = "auto",
@@ -240,7 +244,7 @@ def digest(source: str = "", pdf: str | None = None, languages: list[str] | None
     cancel = threading.Event()
     # A fresh run clears the previous paper's outputs so that nothing stale sits beside the new one.
     yield _update(markdown="", en="", zh="", figures=[], record="", outline=[], first_page=None, md_file=None,
-                  zip_file=None, cancel=cancel)
+                  zip_file=None, cancel=cancel, files=None)
     with _user_facing("digest", cancel), _model_turn(settings, cancel, progress):
         yield from _run_digest(source or None, pdf, settings, cancel, progress)
 
@@ -266,9 +270,12 @@ def _model_turn(settings: Settings, cancel: threading.Event, progress):
 
 
 def _run_digest(source, pdf, settings, cancel, progress):
-    last, shown, warned = 0.0, {}, set()
+    last, shown, warned, expected = 0.0, {}, set(), ""
     for event in pipeline.digest_events(source, pdf, settings, cancel=cancel, out_dir=_new_output_dir("digest")):
-        progress(min(max(event.fraction, 0.0), 1.0), desc=event.message)
+        if event.estimate:  # once the PDF is read: every later step says how long the whole digest takes
+            expected = f" (the digest takes {plan.describe_estimate(*event.estimate)} in all)"
+        desc = event.message if event.estimate else event.message + expected
+        progress(min(max(event.fraction, 0.0), 1.0), desc=desc)
         # The result repeats the warnings streamed on the way: each is shown once.
         for warning in [event.warning] + (event.result.warnings if event.result else []):
             if warning and warning not in warned:
@@ -290,6 +297,37 @@ def stop(cancel: threading.Event | None) -> None:
     if cancel is not None:
         log.info("stop requested")
         cancel.set()
+
+
+def model_line(backend: str = "auto", model: str = "", base_url: str = "", api_key: str = "") -> str:
+    """The line under the Digest button: which backend and model will answer, and what that means for time."""
+    try:
+        choice = plan.model_choice(request_settings(["en"], backend, model, base_url, api_key))
+    except gr.Error:
+        return "**Model:** the server's settings are invalid; see its log."
+    line = f"**Model:** {escape(choice.describe())}"
+    if choice.in_process:
+        cores = os.cpu_count() or 1
+        line += (f". It runs on this server's {cores} CPU core{'s' if cores > 1 else ''}: a digest takes minutes; "
+                 "the time for your paper shows once its PDF is read.")
+    return line
+
+
+def _running():
+    """A run starts: Stop shows, the previous downloads go."""
+    return gr.update(visible=True), *[gr.update(visible=False)] * 3
+
+
+def _finished(files: dict | None, md_file):
+    """A run ended (done, failed or stopped): Stop goes; the downloads show when there is a result."""
+    done = bool(files and md_file)
+    bib = (files or {}).get("bib")
+    return (gr.update(visible=False), gr.update(visible=done), gr.update(visible=done),
+            gr.update(value=bib if done and bib else None, visible=bool(done and bib)))
+
+
+def _hide():
+    return gr.update(visible=False)
 
 
 def topic_search(query: str, categories: str = "", date: str = "", days: float = 7, max_results: float = 10):
@@ -399,7 +437,8 @@ def _digest_tab(settings: Settings, model_inputs: list, llm_limit: int) -> None:
                           type="filepath", elem_id="pdf")
     with gr.Row():
         run = gr.Button("Digest", variant="primary", elem_id="digest-button")
-        halt = gr.Button("Stop", variant="stop", elem_id="stop-button")
+        halt = gr.Button("Stop", variant="stop", elem_id="stop-button", visible=False)
+    line = gr.Markdown(model_line(), elem_id="model-line")
     status = gr.Markdown("", min_height=40, elem_id="status")
     with gr.Tabs():
         with gr.Tab("English", id="en-tab", elem_id="en-tab"):
@@ -420,15 +459,27 @@ def _digest_tab(settings: Settings, model_inputs: list, llm_limit: int) -> None:
             markdown = gr.Code(language="markdown", label="Markdown digest", interactive=False,
                                elem_id="markdown-source")
     with gr.Row():
-        md_file = gr.File(label="Markdown (.md)", interactive=False, elem_id="download-md")
-        zip_file = gr.File(label="Markdown and figures (.zip)", interactive=False, elem_id="download-zip")
+        # Shown only once there is a result (an empty download box invites a click that does nothing).
+        md_file = gr.File(label="Markdown (.md)", interactive=False, elem_id="download-md", visible=False)
+        zip_file = gr.File(label="Markdown and figures (.zip)", interactive=False, elem_id="download-zip",
+                           visible=False)
+        bib_file = gr.File(label="BibTeX (.bib)", interactive=False, elem_id="download-bib", visible=False)
     cancel_state = gr.State(None)
-    outputs = [markdown, en_view, zh_view, figures, record_view, outline, first_page, md_file, zip_file, cancel_state]
+    files_state = gr.State(None)  # the result's other files (the .bib): a State, so the /digest API keeps its outputs
+    outputs = [markdown, en_view, zh_view, figures, record_view, outline, first_page, md_file, zip_file, cancel_state,
+               files_state]
+    downloads = [halt, md_file, zip_file, bib_file]
+    gr.on([c.change for c in model_inputs], model_line, inputs=model_inputs, outputs=[line],
+          queue=False, api_visibility="private", show_progress="hidden")
+    run.click(_running, None, downloads, queue=False, api_visibility="private", show_progress="hidden")
     digesting = run.click(digest, inputs=[source, pdf, languages, *model_inputs], outputs=outputs, api_name="digest",
                           concurrency_limit=llm_limit, concurrency_id="llm", show_progress_on=[status])
+    digesting.then(_finished, [files_state, md_file], downloads, queue=False, api_visibility="private",
+                   show_progress="hidden")
     # Stop sets the run's cancel event (the pipeline and the model stop) and cancels the event in the queue.
     halt.click(stop, inputs=[cancel_state], outputs=None, api_visibility="private", queue=False)
     halt.click(None, cancels=[digesting], api_visibility="private")
+    halt.click(_hide, None, [halt], queue=False, api_visibility="private", show_progress="hidden")
 
 
 def _topic_tab(model_inputs: list, llm_limit: int) -> None:
@@ -448,17 +499,22 @@ def _topic_tab(model_inputs: list, llm_limit: int) -> None:
     records_state = gr.State([])
     with gr.Row():
         write = gr.Button("Write the post", variant="primary", elem_id="topic-write")
-        halt = gr.Button("Stop", variant="stop", elem_id="topic-stop")
-    post_file = gr.File(label="The post (.md)", interactive=False, elem_id="topic-download")
+        halt = gr.Button("Stop", variant="stop", elem_id="topic-stop", visible=False)
+    post_file = gr.File(label="The post (.md)", interactive=False, elem_id="topic-download", visible=False)
     post_view = gr.Markdown(elem_id="topic-post")
     cancel_state = gr.State(None)
     search.click(topic_search, inputs=[query, categories, date, days, max_results],
                  outputs=[picked, records_state, found], api_name="topic_search", concurrency_limit=2)
+    write.click(lambda: (gr.update(visible=True), gr.update(visible=False)), None, [halt, post_file], queue=False,
+                api_visibility="private", show_progress="hidden")
     posting = write.click(topic_post, inputs=[query, date, picked, records_state, *model_inputs],
                           outputs=[post_view, post_file, cancel_state], api_name="topic_post",
                           concurrency_limit=llm_limit, concurrency_id="llm")
+    posting.then(lambda post: (gr.update(visible=False), gr.update(visible=bool(post))), [post_file],
+                 [halt, post_file], queue=False, api_visibility="private", show_progress="hidden")
     halt.click(stop, inputs=[cancel_state], outputs=None, api_visibility="private", queue=False)
     halt.click(None, cancels=[posting], api_visibility="private")
+    halt.click(_hide, None, [halt], queue=False, api_visibility="private", show_progress="hidden")
 
 
 def launch_options(settings: Settings | None = None) -> dict:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import sys
 from typing import Sequence
 
@@ -49,8 +50,11 @@ class _StageBars:
         if event.max_tokens and (self._bar is None or event.message != self._desc):
             self.close()
             self._desc = event.message
+            size = shutil.get_terminal_size((100, 20))
             self._bar = self._tqdm(total=event.max_tokens, desc=event.message.rstrip("…"), unit="tok",
-                                   file=self._stream, leave=True, dynamic_ncols=True, mininterval=0.2,
+                                   file=self._stream, leave=True, mininterval=0.2,
+                                   # a terminal that reports no size (0x0: some ptys) would get hidden, empty bars
+                                   ncols=size.columns, nrows=size.lines,
                                    bar_format="{desc}: {bar} {n_fmt}/{total_fmt} tokens [{elapsed}, {rate_fmt}]")
         if self._bar is not None and event.tokens > self._bar.n:
             self._bar.update(event.tokens - self._bar.n)

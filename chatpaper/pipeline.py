@@ -12,12 +12,13 @@ import queue
 import re
 import tempfile
 import threading
+import time
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterator
 
-from chatpaper import writer
+from chatpaper import plan, writer
 from chatpaper.bibtex import bibtex_entry
 from chatpaper.cache import Cache
 from chatpaper.digest import Digest, DigestProgress
@@ -62,6 +63,7 @@ class PipelineEvent:
     text: str | None = None  #: the digest text so far for ``language`` (full, not a delta) while streaming
     warning: str | None = None  #: a non-fatal problem (e.g. Chinese failed, English kept)
     result: DigestResult | None = None  #: only on the final "done" event
+    estimate: tuple[float, float] | None = None  #: (low, high) seconds the model will take, once the PDF is read
     tokens: int = 0  #: tokens the model has written in its current call (while summarising or translating)
     max_tokens: int = 0  #: that call's answer cap in tokens (0 when no call is running)
 
@@ -161,8 +163,16 @@ def digest_events(source: str | None, pdf_path: str | None, settings: Settings, 
         digests = cached
         yield PipelineEvent("summarising", "Digest served from the cache (no model call).", _FRACTION["rendering"])
     else:
+        estimate = plan.estimate_seconds(record, paper, settings, languages)
+        size = f"{paper.pages} pages" if paper.pages else "the paper"
+        yield PipelineEvent("extracting", f"Read {size}; the digest will take {plan.describe_estimate(*estimate)} "
+                            f"with {plan.model_choice(settings).describe()}", _FRACTION["summarising"],
+                            estimate=estimate)
         digests, written_warnings = {}, []
+        started = time.monotonic()
         yield from _write(record, paper, settings, languages, cancel, digests, written_warnings)
+        plan.learn(settings, sum(d.prompt_tokens for d in digests.values()),
+                   sum(d.completion_tokens for d in digests.values()), time.monotonic() - started)
         warnings += written_warnings
         gaps = incomplete(digests, languages, written_warnings)
         if gaps:

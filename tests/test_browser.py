@@ -6,7 +6,9 @@ import json
 import logging
 import os
 from pathlib import Path
+from urllib.parse import urlsplit
 
+import bibtexparser
 import pymupdf
 import pytest
 from playwright.sync_api import Page, sync_playwright
@@ -61,6 +63,32 @@ def start_digest(page: Page, url: str, pdf: Path, *, english_only: bool = False)
     page.click("#digest-button")
 
 
+DOWNLOADS = ("#download-md", "#download-zip", "#download-bib")
+
+
+def check_fresh_page_and_model_line(page: Page, url: str, server) -> None:
+    """A fresh page: no download boxes, no Stop; the model line names the server's backend and model and follows
+    the settings panel."""
+    page.goto(url)
+    page.wait_for_selector("#digest-button")
+    assert not any(page.locator(box).is_visible() for box in DOWNLOADS)
+    assert not page.locator("#stop-button").is_visible()
+    assert not page.locator("#topic-stop").is_visible() and not page.locator("#topic-download").is_visible()
+    line = page.inner_text("#model-line")
+    assert f"openai backend · {server.model} · {urlsplit(server.base_url).netloc}" in line, line
+    page.get_by_text("Model settings").click()
+    page.click("#backend input")
+    page.get_by_role("option", name="bundled local model (llama.cpp)").click()
+    page.wait_for_function("() => document.querySelector('#model-line').innerText.includes('local backend')")
+    line = page.inner_text("#model-line")
+    assert "qwen2.5-coder-0.5b-instruct-q4_k_m.gguf" in line and "a digest takes minutes" in line, line
+    page.click("#backend input")
+    page.get_by_role("option", name="OpenAI-compatible server").click()
+    page.fill("#model textarea", "my-own-model")
+    page.wait_for_function("() => document.querySelector('#model-line').innerText.includes('my-own-model')")
+    assert "openai backend" in page.inner_text("#model-line")
+
+
 def wait_done(page: Page) -> None:
     """Wait until the run has finished: the .md download link appears with the final outputs."""
     page.wait_for_selector("#download-md a", timeout=DIGEST_TIMEOUT_MS)
@@ -92,14 +120,34 @@ def test_page_digests_an_upload_with_every_tab_filled(llama_server, monkeypatch,
     pdf = corpus_dir / "phrase_generation_vectors_acl2014.pdf"
     title = json.loads(pdf.with_suffix(".json").read_text())["title"]
     with launched_app() as url, browser_page() as page:
-        start_digest(page, url, pdf)
+        check_fresh_page_and_model_line(page, url, llama_server)
+        start_digest(page, url, pdf)  # a fresh load: the settings panel back to the server's defaults
         # The English text streams in while the model writes, before the downloads are ready.
         page.wait_for_function("""() => {
             const text = document.querySelector('#en-view').innerText.trim();
             const ready = document.querySelector('#download-md a') !== null;
             return text.length > 0 && !ready;
         }""", timeout=DIGEST_TIMEOUT_MS)
+        # While it runs: Stop shows, no download box, the model line names the model that is writing, and the
+        # progress says how long the whole digest takes (estimated from the paper once its PDF was read).
+        assert page.locator("#stop-button").is_visible()
+        assert not any(page.locator(box).is_visible() for box in DOWNLOADS)
+        assert f"openai backend · {llama_server.model} · {urlsplit(llama_server.base_url).netloc}" in page.inner_text("#model-line")
+        page.wait_for_function("() => /the digest takes about \\d+/.test(document.querySelector('#status').innerText)",
+                               timeout=DIGEST_TIMEOUT_MS)
         wait_done(page)
+        page.wait_for_selector("#stop-button", state="hidden")
+        for box in DOWNLOADS:
+            assert page.locator(f"{box} a").is_visible(), box
+        with page.expect_download() as bib_download:
+            page.click("#download-bib a")
+        bib = tmp_path / bib_download.value.suggested_filename
+        bib_download.value.save_as(bib)
+        [entry] = bibtexparser.parse_string(bib.read_text(encoding="utf-8")).entries
+        assert bib.suffix == ".bib" and entry.fields_dict["title"].value == title
+        with page.expect_download() as zip_download:
+            page.click("#download-zip a")
+        assert zip_download.value.suggested_filename.endswith(".zip")
 
         assert title in page.inner_text("#en-view")
         open_tab(page, "中文")
@@ -175,11 +223,13 @@ def test_stop_then_html_in_a_title_never_runs(llama_server, monkeypatch, tmp_pat
         page.wait_for_function("() => document.querySelector('#en-view').innerText.trim().length > 0",
                                timeout=DIGEST_TIMEOUT_MS)
         page.click("#stop-button")
+        page.wait_for_selector("#stop-button", state="hidden")
         page.wait_for_timeout(1500)
         stopped_at = page.inner_text("#en-view")
         page.wait_for_timeout(3000)
         assert page.inner_text("#en-view") == stopped_at, "text kept streaming after Stop"
         assert page.locator("#download-md a").count() == 0
+        assert not any(page.locator(box).is_visible() for box in DOWNLOADS)
         assert "digest stopped" in caplog.text  # the server's pipeline ended too, not only the page's stream
 
         start_digest(page, url, pdf, english_only=True)  # a fresh page load, the same server

@@ -1,0 +1,144 @@
+"""What a digest run will do, said before it does it: which backend and model answer, and about how long it takes.
+
+``model_choice`` names the backend and model the settings pick, without loading or calling anything (the page
+shows it under the Digest button). ``estimate_seconds`` turns the paper's size into a time range from the tokens
+the digest sends and writes and the backend's speed: measured rates of the bundled model on a 2-core CPU to start
+with (see ``LOCAL_RATES``), then the speed this process really saw on its last digest with the same model.
+"""
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from chatpaper.backends import default_backend_name, estimate_tokens
+from chatpaper.digest import PARTS, QUESTIONS
+from chatpaper.paper import Paper, Record
+from chatpaper.settings import Settings
+from chatpaper.writer import ANSWER_TOKENS, PAPER_TOKENS
+
+#: The bundled 0.5B model in llama.cpp on 2 CPU cores: prompt tokens read per second, tokens written per second.
+#: Measured with ``python -m chatpaper digest --lang en`` on a terminal (its bars print tokens/s) and the digest
+#: benchmark's sent/received tokens and wall time; a bigger machine is faster, the learned speed corrects it.
+LOCAL_RATES = (120.0, 14.0)
+#: A hosted model (OpenAI-compatible, Hugging Face): reading is fast, writing about this fast, plus latency per call.
+REMOTE_RATES = (2000.0, 50.0)
+REMOTE_LATENCY_S = 1.0
+#: Share of each call's answer cap a model really writes (v1 writer, specter_acl2020.pdf with the bundled model:
+#: 882 of 1,120 tokens, repairs included), and the Chinese tokens written per English token (same run: 463 of 882).
+ANSWER_SHARE, ZH_TOKEN_RATIO = 0.8, 0.55
+#: Prompt tokens of a call besides the paper: system message, question, schema (the writer's prompt files).
+CALL_OVERHEAD = 250
+
+# (backend, model) -> seconds really taken / seconds estimated, from the last digest of this process. Holds no
+# user data (backend and model names only), so it may be shared by every visitor.
+_LEARNED: dict[tuple[str, str], float] = {}
+_LEARNED_LOCK = threading.Lock()
+
+
+@dataclass(frozen=True)
+class ModelChoice:
+    """The backend and model a run will use, named for people."""
+
+    backend: str  #: backend id: local, openai, hf, transformers
+    model: str  #: model name or file name ("" when the server picks: its first listed model)
+    where: str  #: where it runs: "this machine's CPU", a server's host, a provider
+
+    @property
+    def in_process(self) -> bool:
+        """True when the model runs inside this process (one digest at a time, CPU-bound)."""
+        return self.backend in ("local", "transformers")
+
+    def describe(self) -> str:
+        """One line: "local backend · qwen2.5-coder-0.5b-instruct-q4_k_m.gguf · this machine's CPU (llama.cpp)"."""
+        return " · ".join(p for p in (f"{self.backend} backend", self.model or "the server's first model",
+                                      self.where) if p)
+
+
+def model_choice(settings: Settings) -> ModelChoice:
+    """The backend and model ``settings`` pick, named without loading a model or calling a server."""
+    name = default_backend_name(settings).strip().lower()
+    if name == "local":
+        from chatpaper.backends.local import BUNDLED_NAME
+
+        model = Path(settings.model_path).name if settings.model_path else BUNDLED_NAME
+        return ModelChoice("local", model, "this machine's CPU (llama.cpp)")
+    if name == "transformers":
+        from chatpaper.backends.transformers_backend import DEFAULT_MODEL
+
+        return ModelChoice("transformers", settings.model or DEFAULT_MODEL, "in this process (transformers)")
+    if name == "hf":
+        from chatpaper.backends.hf import DEFAULT_MODEL
+
+        where = _host(settings.hf_base_url) or f"Hugging Face Inference Providers ({settings.hf_provider or 'auto'})"
+        return ModelChoice("hf", settings.model or DEFAULT_MODEL, where)
+    if name == "openai":
+        from chatpaper.backends.openai import DEFAULT_MODEL
+
+        host = _host(settings.openai_base_url) or "api.openai.com"
+        official = host == "api.openai.com"
+        return ModelChoice("openai", settings.model or (DEFAULT_MODEL if official else ""), host)
+    return ModelChoice(name, settings.model, "")
+
+
+def _host(url: str) -> str:
+    """The host (and port) of a URL: never its path or query, which may carry a token."""
+    try:
+        parts = urlsplit((url or "").strip())
+        return parts.hostname + (f":{parts.port}" if parts.port else "") if parts.hostname else ""
+    except ValueError:
+        return ""
+
+
+def digest_tokens(record: Record, paper: Paper, settings: Settings, languages: list[str]) -> tuple[int, int]:
+    """Prompt tokens a digest makes the model read, and tokens it writes, about.
+
+    The writer reads the paper once, up to ``PAPER_TOKENS``, and asks each question behind it (an in-process model
+    reuses that prefix, a server reads it again but fast); Chinese is translated part by part from the English.
+    """
+    text = sum(estimate_tokens(s.text) + estimate_tokens(s.heading) for s in paper.sections)
+    text += estimate_tokens(record.abstract or paper.abstract)
+    choice = model_choice(settings)
+    context = settings.context_tokens or (4096 if choice.backend == "local" else 32768)
+    read_paper = min(text, PAPER_TOKENS, max(context - max(ANSWER_TOKENS.values()) - CALL_OVERHEAD, 256))
+    questions = len(QUESTIONS) + 1  # and one repair call, which most digests need
+    sent = read_paper * (1 if choice.in_process else questions) + questions * CALL_OVERHEAD
+    english = int(ANSWER_SHARE * (sum(ANSWER_TOKENS[q] for q in QUESTIONS) + ANSWER_TOKENS["repair"]))
+    wrote = english
+    if "zh" in languages:  # Chinese alone is still translated from an English draft: the English is counted anyway
+        sent += english + len(PARTS) * CALL_OVERHEAD
+        wrote += int(english * ZH_TOKEN_RATIO)
+    return sent, wrote
+
+
+def estimate_seconds(record: Record, paper: Paper, settings: Settings, languages: list[str]) -> tuple[float, float]:
+    """A (low, high) range of seconds the digest of this paper takes with these settings."""
+    choice = model_choice(settings)
+    sent, wrote = digest_tokens(record, paper, settings, languages)
+    base = _model_seconds(choice, sent, wrote)
+    with _LEARNED_LOCK:
+        base *= _LEARNED.get((choice.backend, choice.model), 1.0)
+    return base * 0.7, base * 1.5
+
+
+def _model_seconds(choice: ModelChoice, sent: int, wrote: int) -> float:
+    read, write = LOCAL_RATES if choice.in_process else REMOTE_RATES
+    calls = len(QUESTIONS) + 1 + len(PARTS)
+    return sent / read + wrote / write + (0 if choice.in_process else calls * REMOTE_LATENCY_S)
+
+
+def learn(settings: Settings, sent: int, wrote: int, seconds: float) -> None:
+    """Remember how fast the last digest really was with this backend and model (tokens sent, written, wall time)."""
+    choice = model_choice(settings)
+    expected = _model_seconds(choice, sent, wrote)
+    if expected > 0 and seconds > 0:
+        with _LEARNED_LOCK:
+            _LEARNED[(choice.backend, choice.model)] = min(max(seconds / expected, 0.05), 20.0)
+
+
+def describe_estimate(low: float, high: float) -> str:
+    """"about 2-4 min" or "about 20-45 s"."""
+    if high < 90:
+        return f"about {max(int(low), 1)}–{int(high) + 1} s"
+    return f"about {max(round(low / 60), 1)}–{round(high / 60) + (0 if round(high / 60) > round(low / 60) else 1)} min"
