@@ -70,16 +70,16 @@ def test_installed_wheel_has_the_command_and_the_prompts(tmp_path):
     venv.create(env_dir, system_site_packages=True, with_pip=True)
     py = env_dir / "bin" / "python"
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
-    subprocess.run([py, "-m", "pip", "install", "-q", "--no-deps", "--no-build-isolation", str(ROOT)],
+    subprocess.run([py, "-m", "pip", "install", "-q", "--no-deps", str(ROOT)],
                    check=True, cwd=tmp_path, env=env, timeout=600)
     proc = subprocess.run([env_dir / "bin" / "chatpaper", "--help"], capture_output=True, text=True,
                           cwd=tmp_path, env=env, timeout=120)
     assert proc.returncode == 0, proc.stderr
     assert "digest" in proc.stdout and "daily" in proc.stdout
     code = ("import chatpaper.prompts as p; print(p.PROMPT_DIR); "
-            "print(len(p.available_prompts())); print(p.load_prompt('summary.en').name)")
+            "print(len(p.available_prompts())); print(p.load_prompt('system.en').name)")
     out = subprocess.run([py, "-c", code], capture_output=True, text=True, cwd=tmp_path, env=env,
                          timeout=120, check=True).stdout.split()
     assert str(env_dir) in out[0] and out[0].endswith("_prompts"), out
     assert int(out[1]) == len(list((ROOT / "prompts").glob("*.md")))
-    assert out[2] == "summary.en"
+    assert out[2] == "system.en"
