@@ -26,7 +26,6 @@ from chatpaper.arxiv_source import parse_arxiv_id
 from chatpaper.backends import backend_class, default_backend_name
 from chatpaper.errors import Cancelled, ChatPaperError
 from chatpaper.paper import Paper, Record
-from chatpaper.render import escape
 from chatpaper.settings import Settings
 from chatpaper.visitor import visitor_settings
 
@@ -305,7 +304,7 @@ def model_line(backend: str = "auto", model: str = "", base_url: str = "", api_k
         choice = plan.model_choice(request_settings(["en"], backend, model, base_url, api_key))
     except gr.Error:
         return "**Model:** the server's settings are invalid; see its log."
-    line = f"**Model:** {escape(choice.describe())}"
+    line = f"**Model:** {render.escape(choice.describe())}"
     if choice.in_process:
         cores = os.cpu_count() or 1
         line += (f". It runs on this server's {cores} CPU core{'s' if cores > 1 else ''}: a digest takes minutes; "
