@@ -31,6 +31,19 @@ class Figure:
 
 
 @dataclass
+class Table:
+    """A numbered table: its caption, where it stands, a PNG crop and its cells."""
+
+    label: str  #: normalised label, "Table 2" (Roman numerals kept as printed: "Table IV")
+    caption: str  #: full caption text, label included as printed
+    page: int  #: 1-based page
+    bbox: tuple[float, float, float, float] | None = None  #: table region in PDF points (x0, y0, x1, y1)
+    image: str | None = None  #: path of the PNG crop of the region, when written
+    rows: list[list[str]] = field(default_factory=list)  #: the cells, row by row (the first row as printed first)
+    markdown: str = ""  #: the cells as a Markdown table (the first row is the header); empty when unread
+
+
+@dataclass
 class Paper:
     """What the extractor read from a PDF."""
 
@@ -41,6 +54,7 @@ class Paper:
     abstract: str = ""  #: abstract text
     sections: list[Section] = field(default_factory=list)  #: headings in reading order with their text
     figures: list[Figure] = field(default_factory=list)  #: numbered figures
+    tables: list[Table] = field(default_factory=list)  #: numbered tables
     links: list[str] = field(default_factory=list)  #: URLs printed or linked in the paper (code, project pages)
     code: str | None = None  #: the paper's own code repository or project page (None when it releases none)
     pages: int = 0  #: page count

@@ -23,7 +23,7 @@ WORDS = {
         "comment": "Comment", "figures": "Figures", "first_page": "First page", "section": "English",
         "flagged": "⚠ Numbers not found in the paper's text (check before citing)",
         "missing": "(missing: the model gave no {part})", "sep": ": ", "list_sep": ", ", "item": "({n}) ",
-        "bold": "**{}:** ", "abstract": "Summary", "aff_sep": "; ", "paren": " ({})", "first_author": "first author",
+        "bold": "**{}:** ", "abstract": "Summary", "aff_sep": "; ", "paren": " ({})", "first_author": "first author", "tables": "Tables", "on_page": " (p. {n})",
     },
     "zh": {
         "authors": "作者", "affiliations": "单位", "links": "链接", "conclusion": "结论", "code": "代码",
@@ -32,7 +32,7 @@ WORDS = {
         "section": "中文",
         "flagged": "⚠ 以下数字未在论文原文中找到（引用前请核对）", "missing": "（缺失：模型未给出{part}）",
         "sep": "：", "list_sep": "、", "item": "（{n}）", "bold": "**{}**：", "abstract": "摘要", "aff_sep": "；", "paren": "（{}）",
-        "first_author": "第一作者单位",
+        "first_author": "第一作者单位", "tables": "论文表格", "on_page": "（第 {n} 页）",
     },
 }
 _MD_SPECIAL = re.compile(r"([\\`*_\[\]#|~])")
@@ -182,6 +182,27 @@ def render_figures(paper: Paper, lang: str, images_rel_dir: str | None, *, embed
     return head + "\n\n".join(blocks) + "\n"
 
 
+def render_tables(paper: Paper, lang: str, images_rel_dir: str | None, *, embed_images: bool = False,
+                  heading_level: int = 2) -> str:
+    """The numbered tables: caption, crop (when written) and cells as a Markdown table, every cell escaped."""
+    w = WORDS.get(lang, WORDS["en"])
+    blocks = []
+    for table in paper.tables:
+        src = _image_src(table.image, images_rel_dir, embed_images)
+        block = [f"*{escape(table.caption) or escape(table.label)}*{w['on_page'].format(n=table.page)}"]
+        if src:
+            block.append(f"![{escape(table.label)}]({src})")
+        if table.rows:
+            rows = [[escape(c) for c in r] for r in table.rows]
+            block.append("\n".join(["| " + " | ".join(rows[0]) + " |", "|" + "---|" * len(rows[0])] +
+                                   ["| " + " | ".join(r) + " |" for r in rows[1:]]))
+        blocks.append("\n\n".join(block))
+    if not blocks:
+        return ""
+    head = f"{'#' * heading_level} {w['tables']}\n\n" if heading_level else f"**{w['tables']}**\n\n"
+    return head + "\n\n".join(blocks) + "\n"
+
+
 def _image_src(image: str | None, images_rel_dir: str | None, embed: bool) -> str | None:
     if not image or not Path(image).is_file():
         return None
@@ -231,6 +252,9 @@ def render_markdown(record: Record, paper: Paper, digests: dict[str, Digest], *,
     figures = render_figures(paper, first, images_rel_dir, embed_images=embed_images)
     if figures:
         out.append(figures)
+    tables = render_tables(paper, first, images_rel_dir, embed_images=embed_images)
+    if tables:
+        out.append(tables)
     out.append(render_bibtex(record, paper))
     return "\n".join(out).rstrip("\n") + "\n"
 

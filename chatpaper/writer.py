@@ -447,7 +447,8 @@ def _paper_text(record: Record, paper: Paper) -> str:
     """Everything the paper and the record say, for checking numbers and URLs the model wrote."""
     parts = [record.title, record.abstract, record.comment, record.journal_ref, record.doi, record.abs_url,
              record.pdf_url, paper.title, paper.abstract, *paper.links, *(s.heading + "\n" + s.text for s in paper.sections),
-             *(f.caption for f in paper.figures)]
+             *(f.caption for f in paper.figures),
+             *(t.caption + "\n" + t.markdown for t in paper.tables)]
     return "\n".join(p for p in parts if p)
 
 

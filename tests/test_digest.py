@@ -503,3 +503,16 @@ def test_summary_is_cut_to_one_sentence_and_marked_cut():
     en = write_digests(record, paper, scripted({"summary.en": reply}), ["en"])["en"]
     assert en.summary == "DaC splits the training views into groups and distils the experts into one model."
     assert en.truncated == ["summary"]
+
+
+def test_numbers_in_a_table_count_as_in_the_paper():
+    """A number printed only in a table's cells (issue 12) is the paper's, not the model's invention."""
+    from chatpaper.paper import Table
+
+    record, paper = make_paper()
+    backend = scripted({"summary.en": EN["summary.en"].replace(
+        "BACKGROUND: NeRF treats every view alike.", "BACKGROUND: NeRF treats views alike in 88.1% of runs.")})
+    paper.tables = [Table("Table 2", "Table 2: Ablations.", 6, rows=[["Variant", "Views"], ["DaC", "88.1"]],
+                          markdown="| Variant | Views |\n|---|---|\n| DaC | 88.1 |")]
+    en = write_digests(record, paper, backend, ["en"])["en"]
+    assert en.background == "NeRF treats views alike in 88.1% of runs." and en.flagged_numbers == []

@@ -252,3 +252,54 @@ def test_running_head_inside_the_type_area_stays_out_of_a_crop(tmp_path):
     assert fig.page == 3 and fig.bbox[1] >= 98
     assert not any("Souza" in t for t in _text_inside(tmp_path / "p.pdf", 3, fig.bbox))
     assert not any("Souza and K. Berg" in s.text for s in p.sections)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Tables
+
+
+def test_corpus_table_caption_page_crop_and_cells(corpus_dir, tmp_path):
+    """A real numbered table (ICML 2021, booktabs rules only, in the left column of page 8): caption, page, PNG
+    crop and cells, header row first."""
+    p = extract_paper(corpus_dir / "group_fisher_pruning_icml2021.pdf", images_dir=tmp_path)
+    table = next(t for t in p.tables if t.label == "Table 3")
+    assert table.page == 8 and table.caption.startswith("Table 3: Prune RegNetX on ImageNet.")
+    assert table.rows[0][:3] == ["model", "T1 (%)", "F (109)"]
+    assert ["RegX-3.2G", "78.72", "3.176", "15.29", "11.36", "65.99"] in table.rows
+    assert table.markdown.startswith("| model | T1 (%) |") and "| RegX-3.2G | 78.72 | 3.176 |" in table.markdown
+    assert table.image and open(table.image, "rb").read(8) == b"\x89PNG\r\n\x1a\n"
+    assert [t.label for t in p.tables] == [f"Table {n}" for n in range(1, 7)]
+    assert not any("78.72" in s.text for s in p.sections)  # the cells stay out of the running text
+
+
+ROWS = [["Kalman", "71.2", "60.5", "1.0 ms"], ["Particle", "74.8", "63.1", "9.5 ms"], ["Ours", "78.3", "66.0", "2.2 ms"]]
+
+
+def test_generated_table_below_its_caption(tmp_path):
+    """A caption set above a ruled table of numbers in a two-column paper: the rows and columns come back as
+    printed, and the table's text is in neither the sections nor a figure."""
+    def build(w):
+        _start(w)
+        w.heading("1 Results", size=12)
+        w.para(1)
+        w.keep(150)
+        w.html("<p style='font-size:9px'>Table 1: Accuracy and latency of the compared methods.</p>", space=3)
+        x0, x1 = w._col_x()
+        top = w.y
+        w.page.draw_line((x0, top), (x1, top), width=0.8)  # booktabs: horizontal rules only
+        for r, row in enumerate([["Method", "Acc.", "F1", "Latency"]] + ROWS):
+            y = top + 12 + r * 12
+            for c, cell in enumerate(row):
+                w.page.insert_text((x0 + 4 + c * 58, y), cell, fontsize=8, fontname="tiro")
+            if r == 0:
+                w.page.draw_line((x0, y + 3), (x1, y + 3), width=0.4)
+        w.y = top + 12 * (len(ROWS) + 1) + 6
+        w.page.draw_line((x0, w.y), (x1, w.y), width=0.8)
+        w.y += 8
+        w.para(2)
+    p = _paper(tmp_path, build, columns=2)
+    (table,) = p.tables
+    assert table.label == "Table 1" and table.page == 1 and table.caption.startswith("Table 1: Accuracy and latency")
+    assert table.rows == [["Method", "Acc.", "F1", "Latency"]] + ROWS
+    assert "| Kalman | 71.2 | 60.5 | 1.0 ms |" in table.markdown
+    assert "Kalman" not in " ".join(s.text for s in p.sections)

@@ -148,3 +148,16 @@ def test_block_without_facts_starts_at_the_summary():
     record, paper = make_paper()
     block = render_paper_block(record, paper, Digest(language="zh", summary="总结。"), heading_level=0, facts=False)
     assert block.startswith("**总结**：总结。\n") and "2. **作者**：Rongkai Ma、Leo Lebrat" in block
+
+
+def test_tables_in_the_markdown_download_escaped():
+    """Numbered tables go into the download after the figures: caption, page, cells as a Markdown table; a cell
+    from the paper cannot break the table or inject HTML."""
+    from chatpaper.paper import Table
+
+    record, paper = make_paper()
+    paper.tables = [Table("Table 1", "Table 1: PSNR per scene.", 5, rows=[["Scene", "PSNR"], ["a|b <i>", "31.2"]])]
+    md = render_markdown(record, paper, {"en": Digest(language="en")})
+    assert "## Tables\n\n*Table 1: PSNR per scene.* (p. 5)\n\n| Scene | PSNR |\n|---|---|\n| a\\|b &lt;i&gt; | 31.2 |" in md
+    assert "**论文表格**" not in md and "（第 5 页）" in render_markdown(record, paper, {"zh": Digest(language="zh")},
+                                                                      language="zh")

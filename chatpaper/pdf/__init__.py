@@ -1,7 +1,7 @@
 """PDF extraction (issue 3): read any paper PDF into a typed ``Paper`` with plain PyMuPDF, fast.
 
 Stages, one module each: ``document`` (open and validate), ``layout`` (text lines and blocks, page furniture),
-``columns`` (reading order), ``figures`` (captions, regions, crops), ``headings`` (sections), ``front`` (title,
+``columns`` (reading order), ``figures`` (captions, regions, crops), ``tables`` (cells), ``headings`` (sections), ``front`` (title,
 authors, abstract), ``links`` and ``release`` (the paper's own code or project page).
 """
 from __future__ import annotations
@@ -142,7 +142,7 @@ def _read_structure(doc: pymupdf.Document, pages: list[PageText], images: Path |
     # The front page: page 1, unless it is (nearly) blank, a cover sheet without a text layer.
     first = next((p for p in pages[:3] if sum(len(ln.text) for ln in p.lines) >= 200), pages[0])
     front = _stage("front matter", lambda: read_header(first, body), FrontMatter(), warn)
-    paper.figures = _stage("figures", lambda: extract_figures(doc, pages, body, images), [], warn)
+    paper.figures = _stage("figures", lambda: extract_figures(doc, pages, body, images, paper.tables), [], warn)
     _stage("footnotes", lambda: mark_footnotes(pages, body), None, warn)
     ordered = [ln for p in pages for b in reading_order(p) for ln in b.lines]
     headings = _stage("headings", lambda: extend_multiline(find_headings(ordered, body), ordered), [], warn)

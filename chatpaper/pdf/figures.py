@@ -16,10 +16,11 @@ from pathlib import Path
 
 import pymupdf
 
-from chatpaper.paper import Figure
+from chatpaper.paper import Figure, Table
 from chatpaper.pdf.document import check_images
 from chatpaper.pdf.columns import is_two_column, text_frame
 from chatpaper.pdf.layout import Block, Line, PageText, join_lines
+from chatpaper.pdf.tables import read_cells, to_markdown
 
 log = logging.getLogger(__name__)
 
@@ -243,8 +244,8 @@ def _side_region(graphics: list[Rect], cap: Caption, captions: list[Caption]) ->
 
 
 def figure_region(page: PageText, cap: Caption, graphics: list[Rect], captions: list[Caption], body: float,
-                  two_col: bool) -> Rect | None:
-    """The region of a caption's figure: above the caption, else below, else beside it."""
+                  two_col: bool, below_first: bool = False) -> Rect | None:
+    """The region of a caption's figure: above the caption, else below, else beside it (a table: below first)."""
     sx0, sx1 = _column_span(page, cap, two_col)
     _, cy0, _, cy1 = cap.bbox
     barriers = _barriers(page, cap, sx0, sx1, graphics, captions, body)
@@ -260,7 +261,8 @@ def figure_region(page: PageText, cap: Caption, graphics: list[Rect], captions: 
     lines += turned
     ties = [ln.bbox for ln in free if not _heading_like(ln, body)] + turned
     widen = not two_col or sx1 - sx0 > 0.6 * page.width
-    for top, bottom, up in ((above, cy0, True), (cy1, below, False)):
+    bands = ((above, cy0, True), (cy1, below, False))
+    for top, bottom, up in (bands[::-1] if below_first else bands):
         r = _band_region(graphics, ties, lines, (sx0, top, sx1, bottom), up, 2.5 * body, widen)
         if r is not None:
             return (max(r[0], 0), r[1], min(r[2], page.width), r[3])
@@ -352,8 +354,10 @@ def _dedupe(found: list[tuple[int, Caption]]) -> list[tuple[int, Caption]]:
     return out
 
 
-def extract_figures(doc: pymupdf.Document, pages: list[PageText], body: float, images_dir: Path | None) -> list[Figure]:
-    """Numbered figures with caption, page, region and (when images_dir is given) a PNG crop."""
+def extract_figures(doc: pymupdf.Document, pages: list[PageText], body: float, images_dir: Path | None,
+                    tables: list[Table] | None = None) -> list[Figure]:
+    """Numbered figures with caption, page, region and (when images_dir is given) a PNG crop; numbered tables
+    (caption, page, region, crop and cells) are appended to ``tables`` when it is given."""
     found: list[tuple[int, Caption]] = []
     per_page: dict[int, list[Caption]] = {}
     for p in pages:
@@ -391,14 +395,34 @@ def extract_figures(doc: pymupdf.Document, pages: list[PageText], body: float, i
                 name = f"page{pno + 1:03d}-figure{cap.number}-{len(figures) + 1}.png"
                 fig.image = render_crop(lists[pno], rect, images_dir / name)
         figures.append(fig)
+    seen_tables: set[str] = set()
     for pno, caps in per_page.items():
         for cap in caps:
             if cap.kind == "table":
                 if pno not in graphics_cache:
                     graphics_cache[pno] = _graphics(doc[pno])
-                rect = figure_region(pages[pno], cap, graphics_cache[pno], caps, body, is_two_column(pages[pno]))
+                # Tables carry their caption on top: look below it first.
+                rect = figure_region(pages[pno], cap, graphics_cache[pno], caps, body, is_two_column(pages[pno]),
+                                     below_first=True)
                 if rect:
+                    rect = _clip_to_frame(pages[pno], rect, frame if found else _paper_frame(pages))
                     _mark_inside(pages[pno], rect, "table")
+                label = f"Table {cap.number}"
+                if tables is None or label in seen_tables:
+                    continue
+                seen_tables.add(label)
+                table = Table(label=label, caption=cap.text, page=pno + 1,
+                              bbox=tuple(round(v, 1) for v in rect) if rect else None)
+                if rect:
+                    table.rows = read_cells(doc[pno].get_text("words", clip=pymupdf.Rect(rect)))
+                    table.markdown = to_markdown(table.rows)
+                    if images_dir is not None:
+                        if pno not in lists:
+                            check_images(doc[pno])
+                            lists[pno] = doc[pno].get_displaylist()
+                        name = f"page{pno + 1:03d}-table{cap.number}-{len(tables) + 1}.png"
+                        table.image = render_crop(lists[pno], rect, images_dir / name)
+                tables.append(table)
     return figures
 
 
