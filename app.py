@@ -26,7 +26,6 @@ from chatpaper.arxiv_source import parse_arxiv_id
 from chatpaper.backends import backend_class, default_backend_name
 from chatpaper.errors import Cancelled, ChatPaperError
 from chatpaper.paper import Paper, Record
-from chatpaper.render import render_tables
 from chatpaper.settings import Settings
 from chatpaper.visitor import visitor_settings
 
@@ -192,7 +191,7 @@ def record_markdown(record: Record, paper: Paper) -> str:
         lines += ["", "**Links:** " + " · ".join(render.link(u, u) for u in dict.fromkeys(links))]
     if record.abstract or paper.abstract:
         lines += ["", "**Abstract.** " + e(record.abstract or paper.abstract)]
-    tables = render_tables(paper, "en", None, heading_level=4)  # captions and cells, every cell escaped
+    tables = render.render_tables(paper, "en", None, heading_level=4)  # captions and cells, every cell escaped
     if tables:
         lines += ["", tables]
     return "\n".join(lines)

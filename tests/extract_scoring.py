@@ -11,7 +11,8 @@ ROOT = Path(__file__).resolve().parent.parent
 SCORER = ROOT.parent / "shared" / "tools" / "score_extraction.py"
 BASELINE = Path(__file__).resolve().parent / "data" / "extract_baseline.json"
 # The per-paper numbers a regression test compares; higher is better for each.
-METRICS = ("title", "title_soft", "authors_f1", "abstract", "headings_f1", "headings_soft_f1", "fig_hits", "fig_images")
+METRICS = ("title", "title_soft", "authors_f1", "abstract", "headings_f1", "headings_soft_f1", "fig_hits", "fig_images",
+           "aff_recall", "aff_precision", "code", "crops_clean")
 
 
 def load_scorer():
@@ -27,7 +28,7 @@ def score_pdf(pdf: Path, images_dir: Path, scorer=None) -> dict:
     scorer = scorer or load_scorer()
     truth = json.loads(pdf.with_suffix(".json").read_text(encoding="utf-8"))
     pred = extract_paper(pdf, images_dir=images_dir).to_dict()
-    row = scorer.score_paper(pred, truth)
+    row = scorer.score_paper(pred, truth, pdf)  # with the PDF: the crops are checked too
     row["fig_false"] = row["fig_pred"] - row["fig_hits"]
     row["seconds_per_page"] = pred["seconds"] / max(1, pred["pages"])
     return row

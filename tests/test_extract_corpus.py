@@ -46,3 +46,6 @@ def test_corpus_meets_issue_thresholds(baseline):
     assert mean("headings_soft_f1") >= 0.90
     assert hits / truth >= 0.90 and hits / (hits + sum(r["fig_false"] for r in rows)) >= 0.90
     assert sum(r["fig_images"] for r in rows) / truth >= 0.90
+    # Issue 12: affiliations, the paper's own code, crops that hold only their figure.
+    assert mean("aff_recall") >= 0.95 and mean("code") >= 0.95
+    assert sum(r["crops_clean"] for r in rows) / sum(r["fig_hits"] for r in rows) >= 0.97
