@@ -275,15 +275,20 @@ def test_corpus_table_caption_page_crop_and_cells(corpus_dir, tmp_path):
 ROWS = [["Kalman", "71.2", "60.5", "1.0 ms"], ["Particle", "74.8", "63.1", "9.5 ms"], ["Ours", "78.3", "66.0", "2.2 ms"]]
 
 
-def test_generated_table_below_its_caption(tmp_path):
-    """A caption set above a ruled table of numbers in a two-column paper: the rows and columns come back as
-    printed, and the table's text is in neither the sections nor a figure."""
+@pytest.mark.parametrize("caption_on_top", [True, False])
+def test_generated_table_beside_its_caption(tmp_path, caption_on_top):
+    """A booktabs table of numbers in a two-column paper, its caption on top (most styles) or under it (ACL),
+    another ruled table below: the rows and columns come back as printed, from the table next to the caption,
+    and the table's text is not in the sections."""
+    caption = "<p style='font-size:9px'>Table 1: Accuracy and latency of the compared methods.</p>"
+
     def build(w):
         _start(w)
         w.heading("1 Results", size=12)
         w.para(1)
         w.keep(150)
-        w.html("<p style='font-size:9px'>Table 1: Accuracy and latency of the compared methods.</p>", space=3)
+        if caption_on_top:
+            w.html(caption, space=3)
         x0, x1 = w._col_x()
         top = w.y
         w.page.draw_line((x0, top), (x1, top), width=0.8)  # booktabs: horizontal rules only
@@ -296,6 +301,9 @@ def test_generated_table_below_its_caption(tmp_path):
         w.y = top + 12 * (len(ROWS) + 1) + 6
         w.page.draw_line((x0, w.y), (x1, w.y), width=0.8)
         w.y += 8
+        if not caption_on_top:
+            w.html(caption, space=14)
+            w.table(3)  # the next table's rules, farther from this caption
         w.para(2)
     p = _paper(tmp_path, build, columns=2)
     (table,) = p.tables

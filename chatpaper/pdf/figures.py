@@ -262,10 +262,17 @@ def figure_region(page: PageText, cap: Caption, graphics: list[Rect], captions: 
     ties = [ln.bbox for ln in free if not _heading_like(ln, body)] + turned
     widen = not two_col or sx1 - sx0 > 0.6 * page.width
     bands = ((above, cy0, True), (cy1, below, False))
+    found = []
     for top, bottom, up in (bands[::-1] if below_first else bands):
         r = _band_region(graphics, ties, lines, (sx0, top, sx1, bottom), up, 2.5 * body, widen)
         if r is not None:
-            return (max(r[0], 0), r[1], min(r[2], page.width), r[3])
+            found.append((r, (cy0 - r[3]) if up else (r[1] - cy1)))
+            if not below_first:
+                break
+    if found:
+        # A table's caption may also stand under it (ACL): of the two sides, the one that starts right at the caption.
+        r = found[1][0] if len(found) > 1 and found[1][1] < found[0][1] - 0.5 * body else found[0][0]
+        return (max(r[0], 0), r[1], min(r[2], page.width), r[3])
     r = _side_region(graphics, cap, captions)
     if r is not None:
         return r
