@@ -58,6 +58,7 @@ _CONCLUSION = re.compile(r"^(\d+\.?\s+|[IVX]+\.\s+)?(conclusions?|concluding|sum
 _MARK = re.compile(r"^\s*([*†‡§¶∗⋆]|\d{1,2}|[a-z])\.?\s*(?=\S)")
 _SENTENCE_END = re.compile(r"(?<!\b[A-Z])(?<!\be\.g)(?<!\bi\.e)(?<!\bet al)(?<!\bFig)(?<!\bEq)[.!?;]\s+(?=[A-Z(\[\d])")
 THRESHOLD = 3
+_HINT = re.compile(r"://|www\.|github|gitlab|huggingface|bitbucket", re.I)
 
 
 @dataclass
@@ -162,8 +163,8 @@ def find_mentions(doc: pymupdf.Document, pages: list[PageText], ordered: list[Li
     for p in pages:
         for b in p.blocks:
             lines = [ln for ln in b.lines if not ln.furniture]
-            if not lines:
-                continue
+            if not lines or not any(_HINT.search(ln.text) for ln in lines):
+                continue  # most blocks print no URL: skip joining them
             text, starts = _block_text(lines)
             found = list(_URL.finditer(text))
             if not found:
