@@ -99,6 +99,9 @@ def _cmd_extract(args: argparse.Namespace) -> int:
             print(f"{'  ' * (s.level - 1)}{s.heading}  (p. {s.page})")
         for f in paper.figures:
             print(f"{f.label} (p. {f.page}): {f.caption[:80]}")
+        for t in paper.tables:
+            print(f"{t.label} (p. {t.page}): {t.caption[:80]}")
+        print(f"Code: {paper.code or 'none of its own'}")
         for w in paper.warnings:
             print(f"warning: {w}", file=sys.stderr)
     return 0
