@@ -37,6 +37,8 @@ def parse_answer(text: str, parts: list[str]) -> Answer:
         if part not in raw:
             continue
         value = clean_value(raw[part], part)
+        if _is_echo(value, part):
+            continue
         value, unfinished = (_complete(value), True) if part in cut else _finished(value)
         value, shortened = bound(part, value)
         shortened = shortened or unfinished
@@ -116,6 +118,16 @@ def _complete(value):
     return value
 
 
+def _is_echo(value, part: str) -> bool:
+    """The model copied what the question asked for ("strengths and weaknesses of the results") as its answer."""
+    p = PART.get(part)
+    if p is None:
+        return False
+    ask = set(re.findall(r"[a-z]+", p.ask.lower()))
+    items = value if isinstance(value, list) else [value]
+    return any(len(w) >= 2 and len(w & ask) / len(w) >= 0.8 for w in (set(re.findall(r"[a-z]+", i.lower())) for i in items))
+
+
 def _finished(value):
     """A value whose last sentence stops short (a length bound closed the string) without that sentence, when an
     earlier one is complete: (value, whether a sentence was left out)."""
@@ -123,8 +135,11 @@ def _finished(value):
         done = [_finished(v) for v in value]
         return [v for v, _ in done], any(c for _, c in done)
     sentences = split_sentences(value)
-    if len(sentences) > 1 and not re.search(r"[.!?。！？)\"”]$", sentences[-1]):
-        return " ".join(sentences[:-1]), True
+    if sentences and not re.search(r"[.!?。！？)\"”]$", sentences[-1]) and re.search(r"[,;:(（，；：]\s*\w*$", sentences[-1]):
+        # stopped mid-clause ("…, however there are (Klavans and Boyack, 20"): drop it, or mark the cut
+        if len(sentences) > 1:
+            return " ".join(sentences[:-1]), True
+        return re.sub(r"\s*[,;:(（，；：]\s*\w*$", "", sentences[0]) + "…", True
     return value, False
 
 

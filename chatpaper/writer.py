@@ -44,7 +44,7 @@ MAX_ZH_ENGLISH = 0
 #: Two parts whose word trigrams overlap this much say the same thing.
 REPEAT_OVERLAP = 0.4
 #: Sentences pasted from the paper rewritten per digest, longest first (each call is a few seconds).
-MAX_REWRITES = 5
+MAX_REWRITES = 6
 _EMIT_EVERY_S = 0.15  # streamed text reaches the UI at most this often per language
 _DATA_TAG = re.compile(r"</?\s*(paper|draft)\s*>", re.I)
 
