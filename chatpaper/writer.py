@@ -186,7 +186,7 @@ class DigestWriter:
         found: dict = {}
         for part in [p for p in source if source[p]]:
             found[part] = self._translate(part, source[part], digest)
-        for part in [p for p in found if not self._good_chinese(found[p])]:
+        for part in [p for p in found if not self._good_chinese(found[p], p)]:
             again = self._translate_sentences(part, source[part], digest)
             if _zh_faults(again, self._names) < _zh_faults(found[part], self._names):
                 found[part] = again
@@ -227,7 +227,9 @@ class DigestWriter:
                     return p.name
         return None
 
-    def _good_chinese(self, value) -> bool:
+    def _good_chinese(self, value, part: str = "") -> bool:
+        if part == "keywords":
+            return bool(value) and not checks.english_words(_as_text(value))
         return bool(value) and _zh_faults(value, self._names) == 0
 
     def _keep_method_name(self, translation: str) -> str:
@@ -257,7 +259,9 @@ class DigestWriter:
                 item, removed = checks.drop_unknown_urls(item, self._paper_text)
                 digest.removed_urls += [u for u in removed if u not in digest.removed_urls]
                 item = self._without_unsupported_numbers(item, digest)
-                if zh and p.name != "title_translation" and not self._is_chinese(item):
+                if zh and p.name == "keywords" and not checks.english_words(item):
+                    pass  # a keyword may be a name ("NeRF", "BERT"): kept when no plain English word is left in it
+                elif zh and p.name != "title_translation" and not self._is_chinese(item):
                     continue
                 if not zh and checks.has_cjk(item):
                     continue
