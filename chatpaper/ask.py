@@ -107,6 +107,7 @@ class Answer:
     seconds: float = 0.0  #: seconds for the whole answer
     prompt_tokens: int = 0  #: tokens of the prompt (counted with the backend's tokenizer)
     history_used: int = 0  #: earlier turns kept in the prompt (older ones dropped to fit the context)
+    unsupported_numbers: list[str] = field(default_factory=list)  #: numbers of the answer the paper does not print
 
     def to_dict(self) -> dict:
         """A JSON-ready dict (``ask --json`` and the API's second output)."""
@@ -228,15 +229,23 @@ class PaperIndex:
         self._bm25 = bm25s.BM25()
         corpus = [terms(f"{p.label} {p.text}") for p in self.passages]
         self._vocab = {t for doc in corpus for t in doc}
+        #: every number the paper's passages print, for checking the numbers of an answer
+        self.numbers = checks.numbers_in("\n".join(f"{p.label} {p.text}" for p in self.passages) + self.title)
         if self.passages:
             self._bm25.index(corpus, show_progress=False)
 
+    def scores(self, text: str):
+        """The BM25 score of every passage for ``text`` (an array by passage id), or None when no word matches."""
+        query = list(dict.fromkeys(t for t in terms(text) if t in self._vocab))
+        if not query or not self.passages:
+            return None
+        return self._bm25.get_scores(query)
+
     def search(self, question: str, k: int = TOP_K) -> list[tuple[Passage, float]]:
         """The passages that match the question best, best first, each with its score (only scores above 0)."""
-        query = list(dict.fromkeys(t for t in terms(question) if t in self._vocab))
-        if not query or not self.passages:
+        scores = self.scores(question)
+        if scores is None:
             return []
-        scores = self._bm25.get_scores(query)
         ranked = sorted(range(len(scores)), key=lambda i: (-scores[i], i))
         return [(self.passages[i], float(scores[i])) for i in ranked[:k] if scores[i] > 0]
 
@@ -438,7 +447,7 @@ def answer_events(index: PaperIndex, question: str, history: Sequence | None, ba
     prompt_tokens = sum(conversation.count(m["content"]) for m in messages)
     if len(turns) == 1 and not index.search(question):
         # Not one word of the question is in the paper: nothing to answer from, and no model call to pay for.
-        answer = _finish(question, lang, REFUSAL[lang], [], [], None, started, prompt_tokens, 0)
+        answer = _finish(index, question, lang, REFUSAL[lang], [], [], None, started, prompt_tokens, 0)
         yield AskEvent(answer.text, answer)
         return
     stream = backend.chat(messages, max_tokens=ANSWER_TOKENS, temperature=0.0, cancel=cancel)
@@ -447,15 +456,30 @@ def answer_events(index: PaperIndex, question: str, history: Sequence | None, ba
         if first is None:
             first = time.monotonic() - started
         yield AskEvent(sanitize(stream.text))
-    answer = _finish(question, lang, stream.text, passages, offered, first, started, prompt_tokens, len(turns) - 1)
+    answer = _finish(index, question, lang, stream.text, passages, offered, first, started, prompt_tokens,
+                     len(turns) - 1)
     yield AskEvent(answer.text, answer)
 
 
-def _finish(question: str, lang: str, raw: str, passages: list[Passage],
+def _finish(index: PaperIndex, question: str, lang: str, raw: str, passages: list[Passage],
             offered: list[Passage], first: float | None, started: float, prompt_tokens: int, kept: int) -> Answer:
-    """The Answer: sanitised text, refusal or cited passages, and the sources line."""
+    """The Answer: sanitised text, refusal or cited passages, and the sources line.
+
+    An answer whose every result-like number (a count of 10 or more, a decimal, a percentage) is printed nowhere in
+    the paper is a guess, not an answer from the paper: it becomes the refusal. Some unsupported numbers among
+    supported ones are marked with ⚠, as in the digest.
+    """
     text = sanitize(raw.strip()) or REFUSAL[lang]
     refused = is_refusal(text)
+    prose = _PAGE_REF.sub(" ", text)
+    numbers = checks.checkable_numbers(prose)
+    unsupported = checks.unsupported_numbers(prose, index.numbers)
+    if not refused and numbers and len(unsupported) == len(numbers):
+        log.info("answer refused: its numbers %s are not in the paper", unsupported)
+        text, refused = REFUSAL[lang], True
+    elif not refused:
+        for number in unsupported:
+            text = re.sub(rf"(?<![\d.]){re.escape(number)}(?![\d])", f"{number} ⚠", text, count=1)
     cited, attributed = [], False
     if refused:
         text = REFUSAL[lang] if len(text) < 160 else text
@@ -466,7 +490,7 @@ def _finish(question: str, lang: str, raw: str, passages: list[Passage],
             by_page.setdefault(p.page, p)
         cited = [by_page[n] for n in pages if n in by_page]
         if not cited and passages:
-            cited, attributed = [_best_match(text, passages)], True
+            cited, attributed = [_best_match(index, question, text, passages)], True
     cited.sort(key=lambda p: p.page)
     markdown = text
     if cited:
@@ -475,7 +499,7 @@ def _finish(question: str, lang: str, raw: str, passages: list[Passage],
     return Answer(question=question, language=lang, text=text, markdown=markdown, passages=passages, cited=cited,
                   cited_pages=sorted({p.page for p in cited}), attributed=attributed, refused=refused,
                   first_token_s=first, seconds=time.monotonic() - started, prompt_tokens=prompt_tokens,
-                  history_used=kept)
+                  history_used=kept, unsupported_numbers=unsupported if not refused else [])
 
 
 def is_refusal(text: str) -> bool:
@@ -496,14 +520,11 @@ def cited_pages(text: str) -> list[int]:
     return pages
 
 
-def _best_match(text: str, passages: list[Passage]) -> Passage:
-    """The passage that shares the most words with the answer (weighted towards rarer, longer words)."""
-    words = set(terms(text))
-
-    def overlap(p: Passage) -> float:
-        return sum(len(w) for w in words & set(terms(p.text)))
-
-    return max(passages, key=lambda p: (overlap(p), -p.id))
+def _best_match(index: PaperIndex, question: str, text: str, passages: list[Passage]) -> Passage:
+    """The passage that the question and the answer together match best (BM25 over the paper, among ``passages``):
+    the answer's words say which of the question's passages it was read from."""
+    scores = index.scores(f"{question} {text}")
+    return max(passages, key=lambda p: (scores[p.id] if scores is not None else 0.0, -p.id))
 
 
 def sanitize(text: str) -> str:

@@ -142,9 +142,7 @@ def test_a_follow_up_repeats_the_previous_prompt_exactly_then_adds_its_turn(mapr
     before, after = b1.calls[0], b2.calls[0]
     assert after[:len(before)] == before  # the cached prefix: same system, same first turn, word for word
     assert after[len(before)] == {"role": "assistant", "content": "It does partial merging (p. 6)."}
-    assert after[-1]["content"].rstrip().endswith(
-        f"Question: {second_q}\nAnswer the question in English from the passages above, and cite the page of each "
-        "fact as (p. N).")
+    assert f"</passages>\n\nQuestion: {second_q}\nAnswer in English" in after[-1]["content"]
     assert second.history_used == 1
     # the new turn brings only passages the first did not
     assert not {p.id for p in first.passages} & {p.id for p in second.passages}
@@ -242,3 +240,13 @@ def test_cli_ask_answers_without_a_model_when_the_paper_has_no_such_words(corpus
     empty = subprocess.run([sys.executable, "-m", "chatpaper", "ask", "missing.pdf", ""], capture_output=True,
                            text=True, cwd=ROOT, timeout=120)
     assert empty.returncode == 1 and empty.stderr.strip() == "error: Type a question about the paper."
+
+
+def test_an_answer_made_of_numbers_the_paper_never_prints_is_a_refusal(mapreduce):
+    _, guess, _ = ask_once(mapreduce, "How much electricity did the cluster use during the sort?",
+                           "The cluster used 4,700 kWh of electricity (p. 8).")
+    assert guess.refused and guess.text == "The paper does not say." and guess.cited == []
+    _, mixed, _ = ask_once(mapreduce, "How many machines were in the cluster?",
+                           "About 1800 machines (p. 8) using 37.5 kW.")
+    assert not mixed.refused and mixed.unsupported_numbers == ["37.5"] and "37.5 ⚠" in mixed.text
+    assert "1800 machines" in mixed.text and mixed.cited_pages == [8]
