@@ -21,7 +21,7 @@ from pathlib import Path
 import gradio as gr
 from starlette.middleware import Middleware
 
-from chatpaper import daily, pipeline, plan, render, sanitize
+from chatpaper import ask, daily, pipeline, plan, render, sanitize
 from chatpaper.arxiv_source import parse_arxiv_id
 from chatpaper.backends import backend_class, default_backend_name
 from chatpaper.errors import Cancelled, ChatPaperError
@@ -391,6 +391,67 @@ def topic_post(query: str, date: str, selected: list[str] | None, records: list[
     yield sanitize.markdown(post, OUTPUT_ROOT), str(path), cancel
 
 
+# ---------------------------------------------------------------- Ask tab
+
+def paper_loaded(source: str = "", pdf: str | None = None):
+    """After a digest: the Ask tab opens on that paper, with an empty chat (a new paper, a new conversation)."""
+    paper = {"source": "", "pdf": pdf} if pdf else {"source": _arxiv_source(source or ""), "pdf": None}
+    return gr.update(interactive=True), paper, []
+
+
+def _passage_messages(answer: ask.Answer) -> list[dict]:
+    """The cited passages as folded messages under the answer (Gradio shows a titled message as an accordion)."""
+    return [{"role": "assistant", "content": sanitize.text(p.text), "metadata": {"title": p.cite(), "status": "done"}}
+            for p in answer.cited]
+
+
+def ask_chat(question: str, chat: list | None, paper: dict | None, backend: str = "auto", model: str = "",
+             base_url: str = "", api_key: str = "", progress=gr.Progress()):
+    """Ask the loaded paper a question; yields the chat with the answer streaming in, then its cited passages."""
+    question = (question or "").strip()
+    if not paper:
+        raise gr.Error("Digest a paper first: the Ask tab answers from its text.", print_exception=False)
+    if not question:
+        raise gr.Error("Type a question about the paper.", print_exception=False)
+    settings = request_settings(["en", "zh"], backend, model, base_url, api_key)
+    history = list(chat or [])  # the conversation so far lives in this visitor's Chatbot only
+    chat = history + [{"role": "user", "content": sanitize.text(question)}, {"role": "assistant", "content": "…"}]
+    yield list(chat), ""
+    cancel = threading.Event()
+    last = 0.0
+    with _user_facing("ask", cancel), _model_turn(settings, cancel, progress):
+        for event in ask.ask_events(paper["source"] or None, paper["pdf"], question, settings, history=history,
+                                    cancel=cancel):
+            if event.answer is not None:
+                chat[-1] = {"role": "assistant", "content": event.answer.markdown}
+                yield chat + _passage_messages(event.answer), ""
+            elif time.monotonic() - last >= STREAM_EVERY_S:
+                last = time.monotonic()
+                chat[-1] = {"role": "assistant", "content": event.text}
+                yield list(chat), ""
+
+
+def ask_api(source: str = "", pdf: str | None = None, question: str = "", history: list | None = None,
+            backend: str = "auto", model: str = "", base_url: str = "", api_key: str = ""):
+    """The ``/ask`` endpoint: a question about a paper (arXiv link/id or PDF) with earlier turns as ``history``
+    ([question, answer] pairs or chat messages); yields the answer's Markdown with its page references, then the
+    answer's details (cited pages and passages, timings)."""
+    source = (source or "").strip()
+    settings = request_settings(["en", "zh"], backend, model, base_url, api_key)
+    pdf = _check_upload(pdf, settings)
+    if not source and not pdf:
+        raise gr.Error("Give an arXiv link or id, or upload a PDF.", print_exception=False)
+    source = _arxiv_source(source) if source and not pdf else ""
+    cancel = threading.Event()
+    with _user_facing("ask", cancel), _model_turn(settings, cancel, gr.Progress()):
+        for event in ask.ask_events(source or None, pdf, question, settings, history=history or [], cancel=cancel):
+            if event.answer is not None:
+                details = event.answer.to_dict()
+                yield event.answer.markdown, details
+            else:
+                yield event.text, None
+
+
 # ---------------------------------------------------------------- the page
 
 def build_demo(settings: Settings | None = None) -> gr.Blocks:
@@ -460,6 +521,9 @@ def _digest_tab(settings: Settings, model_inputs: list, llm_limit: int) -> None:
         with gr.Tab("Markdown", id="markdown-tab", elem_id="markdown-tab"):
             markdown = gr.Code(language="markdown", label="Markdown digest", interactive=False,
                                elem_id="markdown-source")
+        with gr.Tab("Ask", id="ask-tab", elem_id="ask-tab", interactive=False) as ask_tab:
+            paper_state = gr.State(None)
+            chat = _ask_tab(paper_state, model_inputs, llm_limit)
     with gr.Row():
         # Shown only once there is a result (an empty download box invites a click that does nothing).
         md_file = gr.File(label="Markdown (.md)", interactive=False, elem_id="download-md", visible=False)
@@ -482,6 +546,36 @@ def _digest_tab(settings: Settings, model_inputs: list, llm_limit: int) -> None:
     halt.click(stop, inputs=[cancel_state], outputs=None, api_visibility="private", queue=False)
     halt.click(None, cancels=[digesting], api_visibility="private")
     halt.click(_hide, None, [halt], queue=False, api_visibility="private", show_progress="hidden")
+    digesting.success(paper_loaded, inputs=[source, pdf], outputs=[ask_tab, paper_state, chat],
+                      api_visibility="private")
+
+
+def _ask_tab(paper_state: gr.State, model_inputs: list, llm_limit: int) -> gr.Chatbot:
+    """A chat about the digested paper; and the ``/ask`` endpoint, which names its paper itself."""
+    chat = gr.Chatbot(label="Ask the paper", height=480, elem_id="ask-chat", feedback_options=None,
+                      placeholder="Questions are answered from the paper's own text, with its pages. "
+                              "用中文提问，就用中文回答。")
+    with gr.Row():
+        question = gr.Textbox(label="Question", placeholder="What dataset do they use? / 用了什么数据集？", scale=5,
+                              elem_id="ask-question", submit_btn=False)
+        send = gr.Button("Ask", variant="primary", scale=1, elem_id="ask-button")
+        halt = gr.Button("Stop", variant="stop", scale=1, elem_id="ask-stop")
+    for trigger in (send.click, question.submit):
+        asking = trigger(ask_chat, inputs=[question, chat, paper_state, *model_inputs], outputs=[chat, question],
+                         api_visibility="private", concurrency_limit=llm_limit, concurrency_id="llm")
+        halt.click(None, cancels=[asking], api_visibility="private")
+    with gr.Group(visible=False):  # the endpoint's own inputs: a client names the paper with each question
+        api_source = gr.Textbox(label="source")
+        api_pdf = gr.File(label="pdf", type="filepath")
+        api_question = gr.Textbox(label="question")
+        api_history = gr.JSON(value=[], label="history")
+        api_answer = gr.Markdown(label="answer")
+        api_details = gr.JSON(label="details")
+        api_button = gr.Button("ask")
+    api_button.click(ask_api, inputs=[api_source, api_pdf, api_question, api_history, *model_inputs],
+                     outputs=[api_answer, api_details], api_name="ask", concurrency_limit=llm_limit,
+                     concurrency_id="llm")
+    return chat
 
 
 def _topic_tab(model_inputs: list, llm_limit: int) -> None:

@@ -204,7 +204,7 @@ def test_model_text_cannot_load_anything_or_inject_html(mapreduce):
     reply = ('![x](https://evil.example/t.png) <img src=x onerror=alert(1)> [click](https://evil.example) '
              'It merges (p. 6).')
     _, answer, _ = ask_once(mapreduce, "What does the combiner function do?", reply)
-    assert "evil.example" not in answer.markdown and "<img" not in answer.markdown
+    assert "![" not in answer.markdown and "<img" not in answer.markdown  # shown as a link, never loaded
     assert "&lt;img" in answer.markdown and answer.cited_pages == [6]
 
 
