@@ -565,7 +565,7 @@ def _ask_tab(paper_state: gr.State, model_inputs: list, llm_limit: int) -> gr.Ch
                          api_visibility="private", concurrency_limit=llm_limit, concurrency_id="llm")
         halt.click(None, cancels=[asking], api_visibility="private")
     with gr.Group(visible=False):  # the endpoint's own inputs: a client names the paper with each question
-        api_source = gr.Textbox(label="source")
+        api_source = gr.Textbox(value="", label="source")
         api_pdf = gr.File(label="pdf", type="filepath")
         api_question = gr.Textbox(label="question")
         api_history = gr.JSON(value=[], label="history")

@@ -84,3 +84,26 @@ def test_ask_api_answers_with_pages_and_details(scripted, corpus_dir):
     assert markdown.endswith("**Sources:** p. 6 (4.3 Combiner Function)")
     assert details["cited_pages"] == [6] and details["history_used"] == 1
     assert scripted.calls[0][2] == {"role": "assistant", "content": "Earlier answer."}
+
+
+def test_ask_endpoint_through_gradio_client(scripted, corpus_dir, monkeypatch):
+    """The launched app's /ask with a scripted model: parameters by name, history as pairs, page refs first."""
+    from gradio_client import Client, handle_file
+
+    from tests.test_app_client import launched_app
+
+    monkeypatch.setenv("GRADIO_ANALYTICS_ENABLED", "False")
+    pdf = handle_file(str(corpus_dir / "mapreduce_osdi2004.pdf"))
+    with launched_app() as url:
+        client = Client(url, verbose=False)
+        parameters = client.view_api(print_info=False, return_format="dict")["named_endpoints"]["/ask"]["parameters"]
+        markdown, details = client.predict(pdf=pdf, question="What does the combiner function do?", api_name="/ask")
+        again, details2 = client.predict(pdf=pdf, question="How many machines?", api_name="/ask",
+                                         history=[["What does the combiner function do?", markdown]])
+    assert [p["parameter_name"] for p in parameters[:4]] == ["source", "pdf", "question", "history"]
+    assert {p["parameter_name"]: p["parameter_default"] for p in parameters[:4]}["history"] == []
+    assert markdown.endswith("**Sources:** p. 6 (4.3 Combiner Function)") and details["cited_pages"] == [6]
+    assert details2["history_used"] == 1 and "1800 machines" in again
+    # the follow-up starts with the first request, then the first answer as the model wrote it
+    assert scripted.calls[1][:2] == scripted.calls[0][:2]
+    assert scripted.calls[1][2]["content"] == "The Combiner function does partial merging of the data (p. 6)."
