@@ -22,7 +22,7 @@ class Answer:
     """The parts read from one answer."""
 
     values: dict[str, str | list[str]] = field(default_factory=dict)  #: part -> cleaned text or list
-    cut: list[str] = field(default_factory=list)  #: parts shortened to their bound, or cut off mid-answer
+    cut: list[str] = field(default_factory=list)  #: parts cut off mid-text (the answer's or the part's bound)
     structured: bool = False  #: True when the answer was a JSON object
 
 
@@ -246,21 +246,22 @@ def clean_value(raw, part: str):
 
 
 def bound(part: str, value):
-    """``value`` held to the part's bound (items, sentences, characters): (bounded value, whether it was cut).
+    """``value`` held to the part's bound (items, sentences, characters): (bounded value, whether text was cut).
 
-    Whole sentences are kept; a single sentence over the limit is cut at a word and ends in "…".
+    Whole sentences and items are kept and the rest left out (a shorter part, not a cut one); a single sentence
+    over the limit is cut at a word and ends in "…" (a cut).
     """
     p = PART.get(part)
     if p is None or not value:
         return value, False
     if isinstance(value, list):
         kept = [bound_prose(item, p.sentences, p.chars) for item in value[:p.items]]
-        return [v for v, _ in kept if v], len(value) > p.items or any(c for _, c in kept)
+        return [v for v, _ in kept if v], any(c for _, c in kept)
     return bound_prose(value, p.sentences, p.chars)
 
 
 def bound_prose(text: str, sentences: int, chars: int) -> tuple[str, bool]:
-    """At most ``sentences`` sentences and ``chars`` characters of ``text``, and whether anything was cut."""
+    """At most ``sentences`` sentences and ``chars`` characters of ``text``, and whether a sentence was cut."""
     parts = split_sentences(text) or [text]
     kept: list[str] = []
     for sentence in parts[:sentences]:
@@ -270,5 +271,4 @@ def bound_prose(text: str, sentences: int, chars: int) -> tuple[str, bool]:
     if not kept:  # one sentence longer than the bound: cut at a word
         cut = parts[0][:chars].rsplit(" ", 1)[0] if " " in parts[0][:chars] else parts[0][:chars]
         return cut.rstrip(",;:，；： ") + "…", True
-    out = " ".join(kept)
-    return out, len(kept) < len(parts)
+    return " ".join(kept), False
