@@ -106,8 +106,9 @@ class OpenAIBackend(RemoteBackend):
                 response_format = {"type": "json_object", "schema": schema}
             try:
                 return self._open(client, messages, max_tokens, temperature, stop, response_format)
-            except (self._openai.BadRequestError, self._openai.UnprocessableEntityError) as exc:
-                if "response_format" not in str(exc) and "json" not in str(exc).lower():
+            except (self._openai.BadRequestError, self._openai.UnprocessableEntityError,
+                    self._openai.InternalServerError) as exc:  # llama-cpp-python's server says 500 for it
+                if "response_format" not in str(exc):
                     raise
                 log.info("%s rejects response_format %s; trying the next form", self.base_url, form)
                 self._schema_forms.pop(0)
