@@ -1,12 +1,17 @@
-"""The Ask tab's handlers and the /ask endpoint's, called directly with a scripted model."""
+"""The Ask tab's handlers called directly (a scripted model), and the /ask endpoint through gradio_client with a
+real model behind it (llama.cpp's server)."""
 from __future__ import annotations
+
+import json
 
 import gradio as gr
 import pytest
+from gradio_client import Client, handle_file
 
 import app
 import chatpaper.backends
 from tests.fakes import ScriptedBackend
+from tests.test_app_client import SECRET, _no_telemetry, launched_app, use_llama_server  # noqa: F401 (fixture)
 
 
 def progress(*args, **kwargs):  # gr.Progress outside a running app: nothing to report to
@@ -84,6 +89,26 @@ def test_ask_api_answers_with_pages_and_details(scripted, corpus_dir):
     assert markdown.endswith("**Sources:** p. 6 (4.3 Combiner Function)")
     assert details["cited_pages"] == [6] and details["history_used"] == 1
     assert scripted.calls[0][2] == {"role": "assistant", "content": "Earlier answer."}
+
+
+@pytest.mark.slow
+def test_ask_endpoint_with_a_real_model(llama_server, monkeypatch, corpus_dir, caplog, tmp_path):
+    use_llama_server(monkeypatch, llama_server)
+    monkeypatch.setenv("CHATPAPER_CONTEXT_TOKENS", "2048")
+    pdf = corpus_dir / "specter_acl2020.pdf"
+    with launched_app() as url:
+        client = Client(url, verbose=False, download_files=str(tmp_path / "downloads"))
+        markdown, details = client.predict(source="", pdf=handle_file(str(pdf)), question="On what GPU was SPECTER "
+                                           "trained?", api_key=SECRET, base_url=llama_server.base_url,
+                                           api_name="/ask")
+        again, details2 = client.predict(source="", pdf=handle_file(str(pdf)), question="How many epochs?",
+                                         history=[[details["question"], markdown]], api_name="/ask")
+    assert details["question"] == "On what GPU was SPECTER trained?" and details["passages"]
+    assert any("Titan V" in p["text"] and p["page"] == 5 for p in details["passages"])  # the passage that answers
+    if not details["refused"]:
+        assert details["cited_pages"] and f"p. {details['cited_pages'][0]}" in markdown
+    assert details2["history_used"] == 1 and again
+    assert SECRET not in json.dumps([markdown, details, again, details2]) and SECRET not in caplog.text
 
 
 def test_ask_endpoint_through_gradio_client(scripted, corpus_dir, monkeypatch):
