@@ -142,7 +142,7 @@ def test_a_follow_up_repeats_the_previous_prompt_exactly_then_adds_its_turn(mapr
     before, after = b1.calls[0], b2.calls[0]
     assert after[:len(before)] == before  # the cached prefix: same system, same first turn, word for word
     assert after[len(before)] == {"role": "assistant", "content": "It does partial merging (p. 6)."}
-    assert f"</passages>\n\nQuestion: {second_q}\nAnswer in English" in after[-1]["content"]
+    assert f"</passages>\n\nQuestion: {second_q}\nAnswer the question in English" in after[-1]["content"]
     assert second.history_used == 1
     # the new turn brings only passages the first did not
     assert not {p.id for p in first.passages} & {p.id for p in second.passages}
