@@ -67,6 +67,10 @@ def test_local_backend_streams_in_process_with_exact_usage(smollm_gguf):
     assert reference["choices"][0]["message"]["content"] == stream.text
     assert (stream.usage.prompt_tokens, stream.usage.completion_tokens) == (reference["usage"]["prompt_tokens"],
                                                                           reference["usage"]["completion_tokens"])
+    # The reference call left the same prompt in the KV cache: all of it but the last token is reused now.
+    again = backend.chat(COLOURS, max_tokens=4, temperature=0.0)
+    list(again)
+    assert again.usage.cached_tokens == again.usage.prompt_tokens - 1
     assert backend.count_tokens("Hello world") == 2
 
 
