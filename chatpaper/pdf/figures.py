@@ -396,11 +396,8 @@ def extract_figures(doc: pymupdf.Document, pages: list[PageText], body: float, i
             _mark_inside(p, rect, "figure")
         if rect:
             if images_dir is not None:
-                if pno not in lists:
-                    check_images(doc[pno])
-                    lists[pno] = doc[pno].get_displaylist()
                 name = f"page{pno + 1:03d}-figure{cap.number}-{len(figures) + 1}.png"
-                fig.image = render_crop(lists[pno], rect, images_dir / name)
+                fig.image = _crop_png(doc, lists, pno, rect, images_dir / name)
         figures.append(fig)
     seen_tables: set[str] = set()
     for pno, caps in per_page.items():
@@ -424,14 +421,18 @@ def extract_figures(doc: pymupdf.Document, pages: list[PageText], body: float, i
                     table.rows = read_cells(doc[pno].get_text("words", clip=pymupdf.Rect(rect)))
                     table.markdown = to_markdown(table.rows)
                     if images_dir is not None:
-                        if pno not in lists:
-                            check_images(doc[pno])
-                            lists[pno] = doc[pno].get_displaylist()
                         name = f"page{pno + 1:03d}-table{cap.number}-{len(tables) + 1}.png"
-                        table.image = render_crop(lists[pno], rect, images_dir / name)
+                        table.image = _crop_png(doc, lists, pno, rect, images_dir / name)
                 tables.append(table)
     return figures
 
+
+def _crop_png(doc, lists: dict, pno: int, rect, path: Path):
+    """Write the crop ``rect`` of page ``pno`` as a PNG; each page's images are checked and listed once."""
+    if pno not in lists:
+        check_images(doc[pno])
+        lists[pno] = doc[pno].get_displaylist()
+    return render_crop(lists[pno], rect, path)
 
 def _guess_region(page: PageText, cap: Caption, two_col: bool) -> Rect | None:
     """No drawing found for a caption: the column band above it (or, near the page top, below it) is the best guess."""
