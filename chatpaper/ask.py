@@ -21,10 +21,11 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Iterator, Sequence
 
-from chatpaper import checks, sections
+from chatpaper import backends, checks, pipeline, sections
 from chatpaper.errors import ChatPaperError
 from chatpaper.paper import Paper, Record
 from chatpaper.prompts import load_prompt
+from chatpaper.sanitize import markdown as safe_markdown
 from chatpaper.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -273,8 +274,6 @@ def load_index(source: str | None, pdf_path: str | None, settings: Settings, pro
     Kept by the PDF's SHA-256 (holding the paper's text, no user data); a repeated question on the same paper does
     not read the PDF again. Raises the pipeline's errors (bad source, bad PDF).
     """
-    from chatpaper import pipeline
-
     record, path = pipeline.fetch(source, pdf_path, settings, progress)
     key = _file_key(path)
     with _INDEXES_LOCK:
@@ -530,9 +529,7 @@ def _best_match(index: PaperIndex, question: str, text: str, passages: list[Pass
 def sanitize(text: str) -> str:
     """Model text safe to show as Markdown: the app's one sanitizer (``chatpaper.sanitize``: no HTML, no image, so
     nothing loads from elsewhere, reference images and brackets in alt text included), then links as text."""
-    from chatpaper.sanitize import markdown
-
-    return re.sub(r"(?<!\\)\[([^\[\]\n]*)\]\((?:[^)\n]*)\)", r"\1", markdown(text))
+    return re.sub(r"(?<!\\)\[([^\[\]\n]*)\]\((?:[^)\n]*)\)", r"\1", safe_markdown(text))
 
 
 def ask_events(source: str | None, pdf_path: str | None, question: str, settings: Settings, *,
@@ -540,11 +537,9 @@ def ask_events(source: str | None, pdf_path: str | None, question: str, settings
                cancel: threading.Event | None = None) -> Iterator[AskEvent]:
     """Answer one question about a paper (arXiv id/link or PDF), streaming: the paper is fetched and extracted once
     (``load_index``), the backend comes from ``settings`` (the caller's, key included)."""
-    from chatpaper.backends import get_backend
-
     check_question(question)
     index = load_index(source, pdf_path, settings, progress)
-    yield from answer_events(index, question, history, get_backend(settings), cancel=cancel)
+    yield from answer_events(index, question, history, backends.get_backend(settings), cancel=cancel)
 
 
 def ask(source: str | None, pdf_path: str | None, question: str, settings: Settings, *,

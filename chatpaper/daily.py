@@ -26,9 +26,13 @@ from typing import Callable
 
 from filelock import FileLock
 
+from chatpaper import backends, pipeline
+from chatpaper.arxiv_source import ArxivClient
 from chatpaper.digest import Digest
 from chatpaper.errors import Cancelled, ChatPaperError
+from chatpaper.feed import build_feed, feed_path
 from chatpaper.paper import Paper, Record
+from chatpaper.render import escape, link, render_paper_block
 from chatpaper.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -60,8 +64,6 @@ def search_topic(query: str, settings: Settings, *, categories: list[str] | None
 
     Raises ChatPaperError for a bad date or window, NetworkError when arXiv cannot be reached.
     """
-    from chatpaper.arxiv_source import ArxivClient
-
     end = parse_date(date)
     if days < 1:
         raise ChatPaperError(f"--days {days} must be at least 1: the window ends on --date and goes back that far.")
@@ -128,9 +130,7 @@ def run_daily(query: str, category: list[str] | str | None, date: str | None, da
 
 def _backend(settings: Settings):
     """The backend the pipeline will use, asked for its concurrency limit and its name for the disclaimer."""
-    from chatpaper.backends import get_backend
-
-    return get_backend(settings)
+    return backends.get_backend(settings)
 
 
 def _workers(settings: Settings, backend) -> int:
@@ -168,15 +168,13 @@ def _digest_all(records: list[Record], settings: Settings, backend, post_dir: Pa
 
 def _digest_one(record: Record, settings: Settings, post_dir: Path, cancel: threading.Event | None) -> PostEntry:
     """One paper through the pipeline (digest cache included); any ChatPaperError becomes the entry's error."""
-    from chatpaper.pipeline import digest_events
-
     entry = PostEntry(record)
     # A per-paper event: the pipeline sets its event when it stops early, which must not stop the other papers.
     stop = threading.Event()
     try:
         with tempfile.TemporaryDirectory(prefix="chatpaper-daily-") as tmp:
             result = None
-            for event in digest_events(record.versioned_id, None, settings, cancel=stop, out_dir=Path(tmp)):
+            for event in pipeline.digest_events(record.versioned_id, None, settings, cancel=stop, out_dir=Path(tmp)):
                 if cancel is not None and cancel.is_set():
                     stop.set()
                 result = event.result or result
@@ -277,8 +275,6 @@ def render_front_matter(entries: list[PostEntry], *, topic: str, day: dt.date, n
 
 def render_entry(entry: PostEntry, languages: list[str]) -> str:
     """One paper: facts from the record, then the digest block per language, then its figures."""
-    from chatpaper.render import escape, link, render_paper_block
-
     r = entry.record
     parts = [
         f"## {escape(r.title)}",
@@ -381,8 +377,6 @@ def mark_posted(out_dir: str | os.PathLike, records: list[Record], post: str) ->
 
 def write_feed(out_dir: str | os.PathLike, topic: str, author: str = "chatpaper") -> Path:
     """Rebuild the topic's Atom feed ``DIR/<Topic>.atom.xml`` from what ``DIR`` has posted; returns its path."""
-    from chatpaper.feed import build_feed, feed_path
-
     root, stem = Path(out_dir), topic_file_name(topic)
     with FileLock(str(root / f"{STATE_FILE}.lock"), timeout=60):
         data = build_feed(load_posted(root), topic=topic, file_stem=stem, now=_now(), author=author)

@@ -18,7 +18,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterator
 
-from chatpaper import plan, writer
+from chatpaper import backends, pdf, plan, writer
+from chatpaper.arxiv_source import fetch_record_and_pdf
+from chatpaper.backends.local import BUNDLED_NAME
 from chatpaper.bibtex import bibtex_entry
 from chatpaper.cache import Cache
 from chatpaper.digest import Digest, DigestProgress
@@ -115,12 +117,10 @@ def extract(record: Record, path: Path, settings: Settings, images_dir: Path | N
 def digest_key(record: Record, settings: Settings, languages: list[str]) -> str:
     """The digest cache key: paper (arXiv id+version, else the PDF's SHA-256), backend, model, context, languages,
     prompt version and how Chinese is written. Never an API key."""
-    from chatpaper.backends import default_backend_name
-
     paper_id = record.versioned_id or _sha256(record.pdf_path)
     model = settings.model or settings.model_path or "default"
-    base_url = settings.openai_base_url if default_backend_name(settings) == "openai" else ""
-    return Cache.key(paper_id, default_backend_name(settings), model, base_url, settings.context_tokens,
+    base_url = settings.openai_base_url if backends.default_backend_name(settings) == "openai" else ""
+    return Cache.key(paper_id, backends.default_backend_name(settings), model, base_url, settings.context_tokens,
                      sorted(languages), prompt_version(), writer.WRITER_VERSION)
 
 
@@ -228,17 +228,13 @@ def _fetch(source: str | None, pdf_path: str | None, settings: Settings,
     path = _local_pdf(source.strip())
     if path is not None:
         return Record(title="", authors=[], pdf_path=str(path)), path
-    from chatpaper.arxiv_source import fetch_record_and_pdf
-
     record = fetch_record_and_pdf(source.strip(), settings, progress)
     return record, Path(record.pdf_path)
 
 
 def _extract(record: Record, path: Path, settings: Settings, images_dir: Path | None) -> tuple[Record, Paper]:
     """Extract the PDF; an upload's placeholder record is replaced by one made from the PDF's own facts."""
-    from chatpaper.pdf import extract_paper
-
-    paper = extract_paper(path, images_dir=images_dir, settings=settings)
+    paper = pdf.extract_paper(path, images_dir=images_dir, settings=settings)
     return (record if record.id else record_from_paper(paper, path)), paper
 
 
@@ -250,9 +246,7 @@ def _check(cancel: threading.Event) -> None:
 def _write(record: Record, paper: Paper, settings: Settings, languages: list[str], cancel: threading.Event,
            digests: dict, warnings: list) -> Iterator[PipelineEvent]:
     """Run ``write_digests`` on a worker thread and relay its progress as events (filling ``digests``)."""
-    from chatpaper.backends import get_backend
-
-    backend = get_backend(settings)
+    backend = backends.get_backend(settings)
     names = " and ".join(_NAMES.get(lang, lang) for lang in languages)
     yield PipelineEvent("summarising", f"Writing the {names} digest with {backend.model or backend.id}…",
                         _FRACTION["summarising"])
@@ -307,13 +301,9 @@ def _digest_warnings(digests: dict[str, Digest]) -> list[str]:
 
 def _meta(settings: Settings) -> dict:
     """How the digest was made, for the front matter."""
-    from chatpaper.backends import default_backend_name
-
-    backend = default_backend_name(settings)
+    backend = backends.default_backend_name(settings)
     model = settings.model or settings.model_path
     if not model and backend == "local":
-        from chatpaper.backends.local import BUNDLED_NAME
-
         model = BUNDLED_NAME
     return {"backend": backend, "model": model or "the server's default", "prompt_version": prompt_version()}
 

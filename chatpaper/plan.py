@@ -12,7 +12,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from chatpaper.backends import default_backend_name, estimate_tokens
+from chatpaper.backends import default_backend_name, estimate_tokens, hf, local, transformers_backend
+from chatpaper.backends import openai as openai_backend
 from chatpaper.digest import PARTS, QUESTIONS
 from chatpaper.paper import Paper, Record
 from chatpaper.settings import Settings
@@ -60,25 +61,17 @@ def model_choice(settings: Settings) -> ModelChoice:
     """The backend and model ``settings`` pick, named without loading a model or calling a server."""
     name = default_backend_name(settings).strip().lower()
     if name == "local":
-        from chatpaper.backends.local import BUNDLED_NAME
-
-        model = Path(settings.model_path).name if settings.model_path else BUNDLED_NAME
+        model = Path(settings.model_path).name if settings.model_path else local.BUNDLED_NAME
         return ModelChoice("local", model, "this machine's CPU (llama.cpp)")
     if name == "transformers":
-        from chatpaper.backends.transformers_backend import DEFAULT_MODEL
-
-        return ModelChoice("transformers", settings.model or DEFAULT_MODEL, "in this process (transformers)")
+        return ModelChoice("transformers", settings.model or transformers_backend.DEFAULT_MODEL, "in this process (transformers)")
     if name == "hf":
-        from chatpaper.backends.hf import DEFAULT_MODEL
-
         where = _host(settings.hf_base_url) or f"Hugging Face Inference Providers ({settings.hf_provider or 'auto'})"
-        return ModelChoice("hf", settings.model or DEFAULT_MODEL, where)
+        return ModelChoice("hf", settings.model or hf.DEFAULT_MODEL, where)
     if name == "openai":
-        from chatpaper.backends.openai import DEFAULT_MODEL
-
         host = _host(settings.openai_base_url) or "api.openai.com"
         official = host == "api.openai.com"
-        return ModelChoice("openai", settings.model or (DEFAULT_MODEL if official else ""), host)
+        return ModelChoice("openai", settings.model or (openai_backend.DEFAULT_MODEL if official else ""), host)
     return ModelChoice(name, settings.model, "")
 
 

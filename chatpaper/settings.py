@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Mapping
 
+from chatpaper.errors import ChatPaperError
+
 
 def _default_cache_dir() -> str:
     base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
@@ -74,8 +76,6 @@ class Settings:
             try:
                 values[f.name] = kind(raw)
             except ValueError:
-                from chatpaper.errors import ChatPaperError
-
                 raise ChatPaperError(f"{f.metadata['env']}={raw!r} is not a valid {kind.__name__}: {f.metadata['help']}") from None
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)
@@ -100,8 +100,6 @@ class Settings:
             local = self.server_name.strip().lower() in _LOOPBACK_NAMES and not self.space_id
             return "any" if local else "public"
         if rule not in VISITOR_BASE_URL_RULES:
-            from chatpaper.errors import ChatPaperError
-
             raise ChatPaperError(f"CHATPAPER_VISITOR_BASE_URL={self.visitor_base_url!r} is not one of "
                                  f"{', '.join(VISITOR_BASE_URL_RULES)}")
         return rule

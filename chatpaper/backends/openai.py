@@ -7,6 +7,7 @@ from urllib.parse import urlparse
 from chatpaper.backends import RemoteBackend, Retry, Usage, retry_after
 from chatpaper.errors import BackendError, MissingKey
 from chatpaper.settings import Settings
+from chatpaper.visitor import pinned_client
 
 log = logging.getLogger(__name__)
 
@@ -63,8 +64,6 @@ class OpenAIBackend(RemoteBackend):
         # base URL is checked again now and the connection pinned to the checked address (chatpaper.visitor).
         http_client = None
         if self._guard:
-            from chatpaper.visitor import pinned_client
-
             http_client = pinned_client(self.base_url, timeout=self.timeout)
         return self._openai.OpenAI(api_key=self._key, base_url=self.base_url, timeout=self.timeout, max_retries=0,
                                    http_client=http_client)
