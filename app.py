@@ -22,11 +22,12 @@ import gradio as gr
 from starlette.middleware import Middleware
 
 from chatpaper import ask, daily, pipeline, plan, render, sanitize
-from chatpaper.arxiv_source import parse_arxiv_id
+from chatpaper.arxiv_source import ArxivRef
 from chatpaper.backends import backend_class, default_backend_name
 from chatpaper.errors import Cancelled, ChatPaperError
 from chatpaper.paper import Paper, Record
 from chatpaper.settings import Settings
+from chatpaper.sources import LocalPdf, Source
 from chatpaper.visitor import visitor_settings
 
 log = logging.getLogger(__name__)
@@ -134,14 +135,20 @@ def _new_output_dir(kind: str) -> Path:
     return Path(tempfile.mkdtemp(prefix=f"{kind}-", dir=OUTPUT_ROOT))
 
 
-def _arxiv_source(text: str) -> str:
-    # The pipeline also accepts local PDF paths (for the CLI); a web visitor must never make the server read one,
-    # so only a parsed arXiv id travels on.
+def _arxiv_source(text: str) -> ArxivRef:
+    # A visitor's text is only ever an arXiv reference: a web visitor must never make the server read a local file
+    # (the CLI's parse_source would take a path).
     try:
-        arxiv_id, version = parse_arxiv_id(text)
+        return ArxivRef.parse(text)
     except ChatPaperError as exc:
         raise _user_error(exc) from None
-    return f"{arxiv_id}v{version}" if version else arxiv_id
+
+
+def _source(text: str, pdf: str | None) -> Source:
+    """The paper a request names, parsed once: the upload when there is one (the text must still be an arXiv
+    reference when given), else the arXiv reference."""
+    ref = _arxiv_source(text) if text else None
+    return LocalPdf(Path(pdf)) if pdf else ref
 
 
 def _check_upload(pdf: str | None, settings: Settings) -> str | None:
@@ -242,13 +249,13 @@ def digest(source: str = "", pdf: str | None = None, languages: list[str] | None
     pdf = _check_upload(pdf, settings)
     if not source and not pdf:
         raise gr.Error("Give an arXiv link or id, or upload a PDF.", print_exception=False)
-    source = _arxiv_source(source) if source else ""
+    paper = _source(source, pdf)
     cancel = threading.Event()
     # A fresh run clears the previous paper's outputs so that nothing stale sits beside the new one.
     yield _update(markdown="", en="", zh="", figures=[], record="", outline=[], first_page=None, md_file=None,
                   zip_file=None, cancel=cancel, files=None)
     with _user_facing("digest", cancel), _model_turn(settings, cancel, progress):
-        yield from _run_digest(source or None, pdf, settings, cancel, progress)
+        yield from _run_digest(paper, settings, cancel, progress)
 
 
 @contextlib.contextmanager
@@ -271,9 +278,9 @@ def _model_turn(settings: Settings, cancel: threading.Event, progress):
         _IN_PROCESS_MODEL.release()
 
 
-def _run_digest(source, pdf, settings, cancel, progress):
+def _run_digest(source: Source, settings: Settings, cancel: threading.Event, progress):
     last, shown, warned, expected = 0.0, {}, set(), ""
-    for event in pipeline.digest_events(source, pdf, settings, cancel=cancel, out_dir=_new_output_dir("digest")):
+    for event in pipeline.digest_events(source, settings, cancel=cancel, out_dir=_new_output_dir("digest")):
         if event.estimate:  # once the PDF is read: every later step says how long the whole digest takes
             expected = f" (the digest takes {plan.describe_estimate(*event.estimate)} in all)"
         desc = event.message if event.estimate else event.message + expected
@@ -395,7 +402,7 @@ def topic_post(query: str, date: str, selected: list[str] | None, records: list[
 
 def paper_loaded(source: str = "", pdf: str | None = None):
     """After a digest: the Ask tab opens on that paper, with an empty chat (a new paper, a new conversation)."""
-    paper = {"source": "", "pdf": pdf} if pdf else {"source": _arxiv_source(source or ""), "pdf": None}
+    paper = {"source": "", "pdf": pdf} if pdf else {"source": str(_arxiv_source(source or "")), "pdf": None}
     return gr.update(interactive=True), paper, []
 
 
@@ -420,7 +427,7 @@ def ask_chat(question: str, chat: list | None, paper: dict | None, backend: str 
     cancel = threading.Event()
     last = 0.0
     with _user_facing("ask", cancel), _model_turn(settings, cancel, progress):
-        for event in ask.ask_events(paper["source"] or None, paper["pdf"], question, settings, history=history,
+        for event in ask.ask_events(_source(paper["source"], paper["pdf"]), question, settings, history=history,
                                     cancel=cancel):
             if event.answer is not None:
                 chat[-1] = {"role": "assistant", "content": event.answer.markdown}
@@ -441,10 +448,10 @@ def ask_api(source: str = "", pdf: str | None = None, question: str = "", histor
     pdf = _check_upload(pdf, settings)
     if not source and not pdf:
         raise gr.Error("Give an arXiv link or id, or upload a PDF.", print_exception=False)
-    source = _arxiv_source(source) if source and not pdf else ""
+    paper = LocalPdf(Path(pdf)) if pdf else _arxiv_source(source)
     cancel = threading.Event()
     with _user_facing("ask", cancel), _model_turn(settings, cancel, gr.Progress()):
-        for event in ask.ask_events(source or None, pdf, question, settings, history=history or [], cancel=cancel):
+        for event in ask.ask_events(paper, question, settings, history=history or [], cancel=cancel):
             if event.answer is not None:
                 details = event.answer.to_dict()
                 yield event.answer.markdown, details

@@ -51,6 +51,7 @@ def run(questions: list[dict], settings, mode: str, corpus: Path, out=sys.stdout
     """Ask every question; print one line each; return the totals and the rows."""
     from chatpaper.ask import answer_events, load_index
     from chatpaper.backends import get_backend
+    from chatpaper.sources import LocalPdf
 
     backend = get_backend(settings)
     load_s = backend.load() if hasattr(backend, "load") else 0.0
@@ -61,7 +62,7 @@ def run(questions: list[dict], settings, mode: str, corpus: Path, out=sys.stdout
     for item in questions:
         by_paper.setdefault(item["paper"], []).append(item)
     for paper, items in by_paper.items():
-        index = load_index(None, str(corpus / f"{paper}.pdf"), settings)
+        index = load_index(LocalPdf(corpus / f"{paper}.pdf"), settings)
         history: list[tuple[str, str]] = []
         for n, item in enumerate(items):
             answer = None

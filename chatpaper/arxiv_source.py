@@ -13,7 +13,7 @@ import logging
 import re
 import threading
 import time
-from dataclasses import fields
+from dataclasses import dataclass, fields
 from datetime import date, datetime, timezone
 from pathlib import Path
 from typing import Callable, Iterable
@@ -106,6 +106,22 @@ def _parse_url(url: str, text: str) -> tuple[str, int | None]:
     return found
 
 
+@dataclass(frozen=True)
+class ArxivRef:
+    """An arXiv paper named by its id: what to fetch (``ArxivClient`` is how, the ``Record`` what came back)."""
+
+    id: str  #: the id without its version: 2401.16144, hep-th/9901001
+    version: int | None = None  #: one version, or None for the latest
+
+    @classmethod
+    def parse(cls, text: str) -> "ArxivRef":
+        """The paper any id or link form names (``parse_arxiv_id``); raises InvalidSource for anything else."""
+        return cls(*parse_arxiv_id(text))
+
+    def __str__(self) -> str:
+        return f"{self.id}v{self.version}" if self.version else self.id
+
+
 class _PoliteAdapter(HTTPAdapter):
     """Gives each request a timeout, spaces requests process-wide, and retries 429/5xx/refused with backoff."""
 
@@ -183,14 +199,17 @@ class ArxivClient:
         """Close the HTTP connections."""
         self._session.close()
 
-    def fetch_record(self, arxiv_id: str, version: int | None = None) -> Record:
-        """The record of one paper (any id form; ``version`` overrides one in the id), from the cache or arXiv.
+    def fetch_record(self, ref: ArxivRef | str, version: int | None = None) -> Record:
+        """The record of one paper, from the cache or arXiv; ``version`` overrides the reference's.
+
+        A string (any id or link form) is parsed here, for callers from Python; the pipeline passes the ``ArxivRef``
+        its caller parsed at the edge.
 
         Raises:
             InvalidSource, PaperNotFound (unknown id), PaperWithdrawn, NetworkError.
         """
-        base, parsed_version = parse_arxiv_id(arxiv_id)
-        version = version or parsed_version
+        ref = ArxivRef.parse(ref) if isinstance(ref, str) else ref
+        base, version = ref.id, version or ref.version
         cached = self._cached_record(base, version)
         if cached:
             log.debug("record %s served from the cache", cached.versioned_id)
@@ -395,13 +414,14 @@ class ArxivClient:
             self.cache.put_json("latest", record.id, {"version": record.version, "fetched": time.time()})
 
 
-def fetch_record_and_pdf(source_text: str, settings: Settings, progress: Callable[[str], None] | None = None) -> Record:
-    """The arXiv record of ``source_text`` (any id or link) with ``pdf_path`` set to its PDF in the cache."""
+def fetch_record_and_pdf(ref: ArxivRef | str, settings: Settings,
+                         progress: Callable[[str], None] | None = None) -> Record:
+    """The arXiv record of ``ref`` (a string: any id or link) with ``pdf_path`` set to its PDF in the cache."""
     progress = progress or (lambda message: None)
-    arxiv_id, version = parse_arxiv_id(source_text)
+    ref = ArxivRef.parse(ref) if isinstance(ref, str) else ref
     with ArxivClient(settings) as client:
-        progress(f"looking up arXiv {arxiv_id}{f'v{version}' if version else ''}")
-        record = client.fetch_record(arxiv_id, version)
+        progress(f"looking up arXiv {ref}")
+        record = client.fetch_record(ref)
         cached = client.cache.get_file("pdf", record.versioned_id, ".pdf")
         progress(f"{'PDF from the cache' if cached else 'downloading the PDF'} of {record.versioned_id}: {record.title}")
         record.pdf_path = str(client.download_pdf(record))

@@ -27,6 +27,7 @@ from chatpaper.paper import Paper, Record
 from chatpaper.prompts import load_prompt
 from chatpaper.sanitize import markdown as safe_markdown
 from chatpaper.settings import Settings
+from chatpaper.sources import Source
 
 log = logging.getLogger(__name__)
 
@@ -268,19 +269,19 @@ _INDEXES_LOCK = threading.Lock()
 _INDEXES_MAX = 8
 
 
-def load_index(source: str | None, pdf_path: str | None, settings: Settings, progress=None) -> PaperIndex:
+def load_index(source: Source, settings: Settings, progress=None) -> PaperIndex:
     """The paper's index, fetched and extracted through the pipeline once per PDF in this process.
 
     Kept by the PDF's SHA-256 (holding the paper's text, no user data); a repeated question on the same paper does
     not read the PDF again. Raises the pipeline's errors (bad source, bad PDF).
     """
-    record, path = pipeline.fetch(source, pdf_path, settings, progress)
+    record, path = pipeline.fetch(source, settings, progress)
     key = _file_key(path)
     with _INDEXES_LOCK:
         if key in _INDEXES:
             _INDEXES.move_to_end(key)
             cached = _INDEXES[key]
-            if record.id and not cached.record.id:  # the same PDF, now with its arXiv record
+            if record is not None and not cached.record.id:  # the same PDF, now with its arXiv record
                 cached.record = record
             return cached
     (progress or (lambda m: None))(f"reading {Path(path).name}")
@@ -532,21 +533,21 @@ def sanitize(text: str) -> str:
     return re.sub(r"(?<!\\)\[([^\[\]\n]*)\]\((?:[^)\n]*)\)", r"\1", safe_markdown(text))
 
 
-def ask_events(source: str | None, pdf_path: str | None, question: str, settings: Settings, *,
+def ask_events(source: Source, question: str, settings: Settings, *,
                history: Sequence | None = None, progress=None,
                cancel: threading.Event | None = None) -> Iterator[AskEvent]:
     """Answer one question about a paper (arXiv id/link or PDF), streaming: the paper is fetched and extracted once
     (``load_index``), the backend comes from ``settings`` (the caller's, key included)."""
     check_question(question)
-    index = load_index(source, pdf_path, settings, progress)
+    index = load_index(source, settings, progress)
     yield from answer_events(index, question, history, backends.get_backend(settings), cancel=cancel)
 
 
-def ask(source: str | None, pdf_path: str | None, question: str, settings: Settings, *,
+def ask(source: Source, question: str, settings: Settings, *,
         history: Sequence | None = None, progress=None, on_text=None, cancel: threading.Event | None = None) -> Answer:
     """Answer one question about a paper; ``on_text`` gets each new piece of the streamed text."""
     shown = ""
-    for event in ask_events(source, pdf_path, question, settings, history=history, progress=progress, cancel=cancel):
+    for event in ask_events(source, question, settings, history=history, progress=progress, cancel=cancel):
         if event.answer is not None:
             return event.answer
         if on_text is not None and event.text.startswith(shown) and len(event.text) > len(shown):

@@ -108,16 +108,20 @@ def _cmd_extract(args: argparse.Namespace) -> int:
 
 
 def _cmd_info(args: argparse.Namespace) -> int:
-    from chatpaper.pipeline import load_record, prepare
+    from chatpaper import pipeline
+    from chatpaper.sources import parse_source
 
+    source, settings = parse_source(args.source), _settings(args)
     if args.bibtex:
         from chatpaper.bibtex import bibtex_entry
 
         # The PDF is read too: an upload's entry takes what the PDF says (title, authors, its DOI and date).
-        record, paper = prepare(args.source, None, _settings(args), progress=_progress)
+        record, path = pipeline.fetch(source, settings, progress=_progress)
+        _progress(f"extracting {path.name}")
+        record, paper = pipeline.extract(record, path, settings)
         sys.stdout.write(bibtex_entry(record, paper))
         return 0
-    record = load_record(args.source, settings=_settings(args), progress=_progress)
+    record = pipeline.load_record(source, settings, progress=_progress)
     if args.json:
         _print_json(record.to_dict())
     else:
@@ -127,10 +131,12 @@ def _cmd_info(args: argparse.Namespace) -> int:
 
 def _cmd_digest(args: argparse.Namespace) -> int:
     from chatpaper.pipeline import digest_to_markdown
+    from chatpaper.sources import parse_source
 
+    source = parse_source(args.source)
     bars = _StageBars() if sys.stderr.isatty() else None
     try:
-        markdown = digest_to_markdown(args.source, settings=_settings(args), out=args.out,
+        markdown = digest_to_markdown(source, settings=_settings(args), out=args.out,
                                       embed_images=args.embed_images, progress=bars.line if bars else _progress,
                                       on_event=bars.event if bars else None)
     finally:
@@ -144,8 +150,11 @@ def _cmd_digest(args: argparse.Namespace) -> int:
 
 
 def _cmd_ask(args: argparse.Namespace) -> int:
-    from chatpaper.ask import ask
+    from chatpaper.ask import ask, check_question
+    from chatpaper.sources import parse_source
 
+    check_question(args.question)  # a question that cannot be asked is said first, before the paper is looked for
+    source = parse_source(args.source)
     streamed = []
 
     def show(text: str) -> None:
@@ -154,7 +163,7 @@ def _cmd_ask(args: argparse.Namespace) -> int:
             sys.stdout.write(text)
             sys.stdout.flush()
 
-    answer = ask(args.source, None, args.question, _settings(args), progress=_progress, on_text=show)
+    answer = ask(source, args.question, _settings(args), progress=_progress, on_text=show)
     if args.json:
         _print_json(answer.to_dict())
     elif streamed:  # the answer is on the screen already: add its sources

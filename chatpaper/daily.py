@@ -28,6 +28,7 @@ from filelock import FileLock
 
 from chatpaper import backends, pipeline
 from chatpaper.arxiv_source import ArxivClient
+from chatpaper.backends import Backend
 from chatpaper.digest import Digest
 from chatpaper.errors import Cancelled, ChatPaperError
 from chatpaper.feed import build_feed, feed_path
@@ -95,7 +96,7 @@ def write_post(records: list[Record], settings: Settings, *, out_dir: str | os.P
     if skipped:
         progress(f"skipping {skipped} paper(s) already posted in {root}")
 
-    backend = _backend(settings)
+    backend = backends.get_backend(settings)
     entries = _digest_all(todo, settings, backend, post_dir, progress, cancel)
     if cancel is not None and cancel.is_set():
         raise Cancelled("Stopped: the daily post was cancelled; digests finished so far are cached.")
@@ -128,11 +129,6 @@ def run_daily(query: str, category: list[str] | str | None, date: str | None, da
 # ---------------------------------------------------------------------------------------------------- digesting
 
 
-def _backend(settings: Settings):
-    """The backend the pipeline will use, asked for its concurrency limit and its name for the disclaimer."""
-    return backends.get_backend(settings)
-
-
 def _workers(settings: Settings, backend) -> int:
     """Papers digested at once: the setting, but 1 for a backend that runs one request at a time (in-process)."""
     limit = max(1, int(getattr(backend, "max_parallel", 1) or 1))
@@ -151,7 +147,7 @@ def _digest_all(records: list[Record], settings: Settings, backend, post_dir: Pa
             return PostEntry(record, error="cancelled")
         with lock:
             progress(f"[{n}/{total}] digesting {record.versioned_id} ...")
-        entry = _digest_one(record, settings, post_dir, cancel)
+        entry = _digest_one(record, settings, backend, post_dir, cancel)
         if entry.error:
             log.warning("daily: %s failed: %s", record.versioned_id, entry.error)
         done = f"failed: {entry.error}" if entry.error else "done" + (" (from the cache)" if entry.cached else "")
@@ -166,24 +162,23 @@ def _digest_all(records: list[Record], settings: Settings, backend, post_dir: Pa
         return list(pool.map(one, enumerate(records, 1)))
 
 
-def _digest_one(record: Record, settings: Settings, post_dir: Path, cancel: threading.Event | None) -> PostEntry:
-    """One paper through the pipeline (digest cache included); any ChatPaperError becomes the entry's error."""
+def _digest_one(record: Record, settings: Settings, backend: Backend, post_dir: Path,
+                cancel: threading.Event | None) -> PostEntry:
+    """One paper through the pipeline's stages: its PDF, read, digested (the cache first) by the job's backend; the
+    first page and figures copied beside the post. Any ChatPaperError becomes the entry's error."""
     entry = PostEntry(record)
-    # A per-paper event: the pipeline sets its event when it stops early, which must not stop the other papers.
-    stop = threading.Event()
     try:
-        with tempfile.TemporaryDirectory(prefix="chatpaper-daily-") as tmp:
-            result = None
-            for event in pipeline.digest_events(record.versioned_id, None, settings, cancel=stop, out_dir=Path(tmp)):
-                if cancel is not None and cancel.is_set():
-                    stop.set()
-                result = event.result or result
-            if result is None:
-                raise ChatPaperError("the pipeline ended without a result")
-            entry.paper, entry.digests, entry.cached = result.paper, dict(result.digests), result.cached
+        pdf_path = pipeline.fetch_pdf(record, settings)
+        if cancel is not None and cancel.is_set():
+            raise Cancelled("cancelled")
+        with tempfile.TemporaryDirectory(prefix="chatpaper-daily-") as images:
+            # Figures are read into a scratch folder: only the first page and the figures go beside the post.
+            record, entry.paper = pipeline.extract(record, pdf_path, settings, Path(images))
+            digested = pipeline.digest(record, entry.paper, settings, backend, cancel=cancel)
+            entry.digests, entry.cached = dict(digested.digests), digested.cached
             # Extraction notes are for developers (logged by the extractor); the rest concerns readers.
-            entry.warnings = [w for w in dict.fromkeys(result.warnings) if w not in result.paper.warnings]
-            entry.images = _copy_images(result.paper, post_dir, record)
+            entry.warnings = list(dict.fromkeys(digested.warnings))
+            entry.images = _copy_images(entry.paper, post_dir, record)
     except Cancelled:
         entry.error = "cancelled"
     except ChatPaperError as exc:

@@ -11,6 +11,10 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field, fields
 
 
+#: The languages a digest is written in, by code, with their English names for messages ("no Chinese digest").
+LANGUAGES: dict[str, str] = {"en": "English", "zh": "Chinese"}
+
+
 @dataclass(frozen=True)
 class Part:
     """One prose part of a digest."""

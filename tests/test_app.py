@@ -123,7 +123,7 @@ def test_tab_view_drops_front_matter_and_serves_relative_figures(tmp_path):
 
 def fake_events(*events):
     """A stand-in for digest_events that replays ``events`` (items that are exceptions are raised)."""
-    def digest_events(source, pdf_path, settings, *, cancel=None, out_dir=None):
+    def digest_events(source, settings, *, cancel=None, out_dir=None):
         for event in events:
             if isinstance(event, BaseException):
                 raise event
@@ -163,7 +163,7 @@ def test_warning_keeps_the_partial_result_streaming(monkeypatch):
 def test_stop_sets_the_runs_cancel_event(monkeypatch):
     seen = {}
 
-    def digest_events(source, pdf_path, settings, *, cancel=None, out_dir=None):
+    def digest_events(source, settings, *, cancel=None, out_dir=None):
         seen["cancel"] = cancel
         yield pipeline.PipelineEvent("summarising", "Writing", 0.2, language="en", text="partial")
         assert cancel.wait(5), "Stop did not reach the pipeline"
@@ -250,9 +250,9 @@ def test_in_process_backend_runs_one_digest_at_a_time():
 def test_local_model_runs_one_digest_at_a_time_and_stop_frees_a_waiter(monkeypatch):
     release, entered = threading.Event(), []
 
-    def digest_events(source, pdf_path, settings, *, cancel=None, out_dir=None):
-        entered.append(source)
-        yield pipeline.PipelineEvent("summarising", "Writing", 0.2, language="en", text=source)
+    def digest_events(source, settings, *, cancel=None, out_dir=None):
+        entered.append(str(source))
+        yield pipeline.PipelineEvent("summarising", "Writing", 0.2, language="en", text=str(source))
         release.wait(10)
         raise Cancelled("done waiting")
 
@@ -338,8 +338,8 @@ def test_done_event_fills_every_output_and_warns_once(monkeypatch, tmp_path):
 def test_arxiv_source_reaches_the_pipeline_as_a_bare_id(typed, sent, monkeypatch):
     seen = []
 
-    def digest_events(source, pdf_path, settings, *, cancel=None, out_dir=None):
-        seen.append((source, pdf_path, settings.languages, settings.backend))
+    def digest_events(source, settings, *, cancel=None, out_dir=None):
+        seen.append((str(source), getattr(source, "path", None), settings.languages, settings.backend))
         raise Cancelled("enough")
         yield
 

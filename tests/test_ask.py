@@ -17,6 +17,7 @@ from chatpaper import ask, pipeline
 from chatpaper.ask import PaperIndex, answer_events, cited_pages, history_turns, language_of, paper_passages
 from chatpaper.pdf import extract_paper
 from chatpaper.settings import Settings
+from chatpaper.sources import LocalPdf
 from tests.conftest import ROOT
 from tests.fakes import ScriptedBackend
 from tests.test_digest import INJECTION, make_paper
@@ -29,7 +30,7 @@ def _squash(text: str) -> str:
 @pytest.fixture(scope="module")
 def mapreduce(corpus_dir) -> PaperIndex:
     pdf = corpus_dir / "mapreduce_osdi2004.pdf"
-    record, paper = pipeline.extract(*pipeline.fetch(None, str(pdf), Settings()), Settings())
+    record, paper = pipeline.extract(*pipeline.fetch(LocalPdf(pdf), Settings()), Settings())
     return PaperIndex(record, paper)
 
 
@@ -215,7 +216,7 @@ def test_cited_page_forms():
 
 def test_questions_are_checked_before_anything_is_read(tmp_path, monkeypatch):
     with pytest.raises(ask.AskError, match="Type a question"):
-        ask.ask(None, str(tmp_path / "missing.pdf"), "  ", Settings())
+        ask.ask(LocalPdf(tmp_path / "missing.pdf"), "  ", Settings())
     with pytest.raises(ask.AskError, match="at most 2000"):
         ask.check_question("x" * 2001)
 
@@ -226,8 +227,8 @@ def test_the_paper_is_extracted_once_per_pdf(corpus_dir, monkeypatch):
     monkeypatch.setattr(pipeline, "extract", lambda *a, **k: calls.append(a) or real(*a, **k))
     monkeypatch.setattr(ask, "_INDEXES", ask.OrderedDict())
     pdf = str(corpus_dir / "specter_acl2020.pdf")
-    a = ask.load_index(None, pdf, Settings())
-    b = ask.load_index(None, pdf, Settings())
+    a = ask.load_index(LocalPdf(pdf), Settings())
+    b = ask.load_index(LocalPdf(pdf), Settings())
     assert a is b and len(calls) == 1
     assert a.title.startswith("SPECTER")
 

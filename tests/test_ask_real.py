@@ -9,6 +9,7 @@ from chatpaper import ask
 from chatpaper.ask import PaperIndex, answer_events
 from chatpaper.backends import get_backend, local
 from chatpaper.settings import Settings
+from chatpaper.sources import LocalPdf
 from tests.test_digest import INJECTION, make_paper
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
@@ -18,7 +19,7 @@ def test_an_answer_streams_from_llama_server_with_page_references(llama_server, 
     settings = Settings(backend="openai", openai_base_url=llama_server.base_url, model=llama_server.model,
                         context_tokens=2048)
     chunks = []
-    answer = ask.ask(None, str(corpus_dir / "mapreduce_osdi2004.pdf"), "What does the combiner function do?",
+    answer = ask.ask(LocalPdf(corpus_dir / "mapreduce_osdi2004.pdf"), "What does the combiner function do?",
                      settings, on_text=chunks.append)
     assert len(chunks) > 3 and "".join(chunks).strip()  # streamed, not one block
     assert answer.first_token_s is not None and answer.prompt_tokens <= 2048 - ask.ANSWER_TOKENS
@@ -26,7 +27,7 @@ def test_an_answer_streams_from_llama_server_with_page_references(llama_server, 
         assert answer.cited and set(answer.cited_pages) <= {p.page for p in answer.passages}
         assert f"**Sources:** p. {answer.cited[0].page}" in answer.markdown
     # a follow-up in the same conversation reaches the same server with the first turn as history
-    again = ask.ask(None, str(corpus_dir / "mapreduce_osdi2004.pdf"), "How many machines were in the cluster?",
+    again = ask.ask(LocalPdf(corpus_dir / "mapreduce_osdi2004.pdf"), "How many machines were in the cluster?",
                     settings, history=[(answer.question, answer.markdown)])
     assert again.history_used == 1 and again.text
 
@@ -44,7 +45,7 @@ def test_a_follow_up_sends_the_previous_prompt_tokens_first(smollm_gguf, corpus_
 
     loaded.llama.generate = recording
     try:
-        index = ask.load_index(None, str(corpus_dir / "specter_acl2020.pdf"), Settings())
+        index = ask.load_index(LocalPdf(corpus_dir / "specter_acl2020.pdf"), Settings())
         first = [e for e in answer_events(index, "On what GPU was SPECTER trained?", [], backend)][-1].answer
         history = [(first.question, first.markdown)]
         second = [e for e in answer_events(index, "How many training triples are there?", history, backend)][-1]

@@ -11,7 +11,7 @@ import pytest
 
 from chatpaper.bibtex import bibtex_entry
 from chatpaper.paper import Paper, Record
-from chatpaper.pipeline import prepare
+from chatpaper.pipeline import extract
 from chatpaper.render import render_markdown
 from chatpaper.settings import Settings
 from tests.conftest import ROOT
@@ -66,7 +66,7 @@ def test_corpus_upload_gives_what_the_pdf_says(corpus_dir):
 
 def test_upload_of_an_arxiv_pdf_reads_its_margin_stamp(corpus_dir):
     # arXiv stamps "arXiv:2210.00379v2 [cs.CV] 8 Nov 2022" down the left margin of page 1.
-    record, paper = prepare(None, str(corpus_dir / "nerf_survey_gao2022.pdf"), Settings.from_env())
+    record, paper = extract(None, corpus_dir / "nerf_survey_gao2022.pdf", Settings.from_env())
     fields = parse_one(bibtex_entry(record, paper)).fields_dict
     assert (fields["eprint"].value, fields["primaryClass"].value, fields["year"].value) == ("2210.00379", "cs.CV", "2022")
     assert fields["url"].value == "https://arxiv.org/abs/2210.00379v2"
@@ -89,7 +89,7 @@ def test_upload_with_a_doi_in_its_metadata(tmp_path):
                          '<rdf:Description xmlns:prism="http://prismstandard.org/namespaces/basic/2.0/">'
                          '<prism:doi>10.1145/3366423.3380159</prism:doi></rdf:Description></rdf:RDF></x:xmpmeta>')
     doc.save(path)
-    record, paper = prepare(None, str(path), Settings.from_env())
+    record, paper = extract(None, path, Settings.from_env())
     text = bibtex_entry(record, paper)
     fields = parse_one(text).fields_dict
     assert fields["doi"].value == "10.1145/3366423.3380159"

@@ -14,6 +14,7 @@ from chatpaper.checks import has_cjk
 from chatpaper.digest import Digest
 from chatpaper.errors import BackendError
 from chatpaper.settings import Settings
+from chatpaper.sources import LocalPdf
 from tests.fakes import ScriptedBackend
 from tests.test_digest import scripted
 
@@ -30,7 +31,7 @@ def use(monkeypatch):
 
 
 def run(pdf, tmp_path, name, **kw):
-    events = list(pipeline.digest_events(None, str(pdf), Settings.from_env(**kw), out_dir=tmp_path / name))
+    events = list(pipeline.digest_events(LocalPdf(pdf), Settings.from_env(**kw), out_dir=tmp_path / name))
     return events[-1].result
 
 
@@ -65,7 +66,7 @@ def test_a_backend_that_answers_nothing_is_never_cached(use, arxiv_fixtures, tmp
 def test_an_incomplete_entry_stored_before_the_rule_is_not_served(use, arxiv_fixtures, tmp_path):
     pdf = arxiv_fixtures / FIXTURE_PDF
     settings = Settings.from_env(languages="en,zh")
-    record = pipeline.record_from_paper(pipeline.prepare(None, str(pdf), settings)[1], pdf)
+    record = pipeline.record_from_paper(pipeline.extract(None, pdf, settings)[1], pdf)
     key = pipeline.digest_key(record, settings, ["en", "zh"])
     Cache(settings.cache_path).put_json("digest", key, {"digests": {"en": Digest("en", summary="x").to_dict()},
                                                         "warnings": ["Chinese digest failed"]})

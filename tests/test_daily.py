@@ -279,12 +279,12 @@ def test_a_model_failure_on_one_paper_leaves_the_others(arxiv, backend, tmp_path
 
 @pytest.fixture
 def in_flight(monkeypatch):
-    """Counts the papers being digested at once (the pipeline's digest_events, wrapped); ``barrier`` optional."""
+    """Counts the papers being digested at once (the pipeline's digest stage, wrapped); ``barrier`` optional."""
     from chatpaper import pipeline
 
     state = {"running": 0, "peak": 0, "barrier": None}
     lock = threading.Lock()
-    real = pipeline.digest_events
+    real = pipeline.digest
 
     def counted(*args, **kwargs):
         with lock:
@@ -295,12 +295,12 @@ def in_flight(monkeypatch):
                 state["barrier"].wait()  # the papers must be in flight together, or this times out
             else:
                 threading.Event().wait(0.2)  # long enough for a second paper to start, if it were allowed to
-            yield from real(*args, **kwargs)
+            return real(*args, **kwargs)
         finally:
             with lock:
                 state["running"] -= 1
 
-    monkeypatch.setattr(pipeline, "digest_events", counted)
+    monkeypatch.setattr(pipeline, "digest", counted)
     return state
 
 

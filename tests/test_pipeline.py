@@ -9,6 +9,7 @@ import pytest
 from chatpaper import cli, pipeline
 from chatpaper.errors import BackendError, Cancelled, InvalidSource
 from chatpaper.settings import Settings
+from chatpaper.sources import LocalPdf, parse_source
 from tests.test_digest import scripted
 
 FIXTURE_PDF = "1111.2011v2.pdf"
@@ -24,7 +25,8 @@ def backend(monkeypatch):
 
 
 def run(source, pdf_path, tmp_path, **kw):
-    events = list(pipeline.digest_events(source, pdf_path, Settings.from_env(**kw), out_dir=tmp_path / "out"))
+    paper = LocalPdf(pdf_path) if pdf_path else parse_source(source)
+    events = list(pipeline.digest_events(paper, Settings.from_env(**kw), out_dir=tmp_path / "out"))
     return events, events[-1].result
 
 
@@ -93,7 +95,7 @@ def test_cancel_stops_the_pipeline(backend, arxiv_fixtures, tmp_path):
     cancel = threading.Event()
     seen = []
     with pytest.raises(Cancelled):
-        for event in pipeline.digest_events(None, str(arxiv_fixtures / FIXTURE_PDF), Settings.from_env(),
+        for event in pipeline.digest_events(LocalPdf(arxiv_fixtures / FIXTURE_PDF), Settings.from_env(),
                                             cancel=cancel, out_dir=tmp_path):
             seen.append(event.stage)
             if event.stage == "summarising" and event.text:
@@ -111,8 +113,8 @@ def test_bad_sources_raise_clear_errors(backend, tmp_path):
 
 def test_load_record_for_arxiv_and_for_a_local_pdf(arxiv_server, arxiv_fixtures):
     settings = Settings.from_env()
-    remote = pipeline.load_record("arXiv:1111.2011v2", settings)
-    local = pipeline.load_record(str(arxiv_fixtures / FIXTURE_PDF), settings)
+    remote = pipeline.load_record(parse_source("arXiv:1111.2011v2"), settings)
+    local = pipeline.load_record(parse_source(str(arxiv_fixtures / FIXTURE_PDF)), settings)
     assert remote.title == TITLE and remote.pdf_path and remote.versioned_id == "1111.2011v2"
     assert local.id is None and local.pdf_path.endswith(FIXTURE_PDF)
     assert set(local.to_dict()) == set(remote.to_dict())
@@ -144,7 +146,9 @@ def test_cli_digest_error_is_one_line(backend, capsys):
     assert err.splitlines()[-1].startswith("error: No such file: nope.pdf") and "Traceback" not in err
 
 
-def test_prepare_returns_record_and_paper_for_an_upload(arxiv_fixtures, tmp_path):
-    record, paper = pipeline.prepare(None, str(arxiv_fixtures / FIXTURE_PDF), Settings.from_env(), images_dir=tmp_path)
+def test_fetch_and_extract_give_record_and_paper_for_an_upload(arxiv_fixtures, tmp_path):
+    settings = Settings.from_env()
+    record, paper = pipeline.extract(*pipeline.fetch(LocalPdf(arxiv_fixtures / FIXTURE_PDF), settings), settings,
+                                     images_dir=tmp_path)
     assert record.title == paper.title and record.pdf_path.endswith(FIXTURE_PDF)
     assert paper.first_page_image and (tmp_path / "page-001.png").is_file()

@@ -10,6 +10,7 @@ from chatpaper.backends import get_backend
 from chatpaper.digest import PARTS
 from chatpaper.render import render_paper_block
 from chatpaper.settings import Settings
+from chatpaper.sources import LocalPdf
 from chatpaper.writer import write_digests
 from tests.test_digest import INJECTION, make_paper
 
@@ -25,7 +26,7 @@ def prose(digest) -> str:
 def test_bundled_model_digests_the_fixture_paper_in_both_languages(qwen_gguf, arxiv_fixtures, tmp_path):
     # 2048 tokens of context keeps the test to a few minutes on 2 cores; the budget logic is the same as at 4096.
     settings = Settings.from_env(backend="local", model_path=qwen_gguf, languages="en,zh", context_tokens=2048)
-    events = list(pipeline.digest_events(None, str(arxiv_fixtures / "1111.2011v2.pdf"), settings, out_dir=tmp_path))
+    events = list(pipeline.digest_events(LocalPdf(arxiv_fixtures / "1111.2011v2.pdf"), settings, out_dir=tmp_path))
     result = events[-1].result
     assert any(e.text for e in events if e.language == "en")  # the text streamed while the model wrote
     en = result.digests["en"]
@@ -52,7 +53,7 @@ def test_bundled_model_digests_the_fixture_paper_in_both_languages(qwen_gguf, ar
     not_stored = any("it was not cached" in w for w in result.warnings)
     if pipeline.incomplete(result.digests, ["en", "zh"], []):
         assert not_stored, result.warnings
-    again = list(pipeline.digest_events(None, str(arxiv_fixtures / "1111.2011v2.pdf"), settings, out_dir=tmp_path))
+    again = list(pipeline.digest_events(LocalPdf(arxiv_fixtures / "1111.2011v2.pdf"), settings, out_dir=tmp_path))
     if not_stored:
         assert not again[-1].result.cached  # asked the model again
     else:

@@ -9,6 +9,7 @@ import app
 from chatpaper import pipeline, plan
 from chatpaper.paper import Paper, Record, Section
 from chatpaper.settings import Settings
+from chatpaper.sources import LocalPdf
 from tests.fakes import ScriptedBackend
 from tests.test_daily import scripted_reply
 
@@ -72,7 +73,7 @@ def test_describe_estimate():
 def test_the_pipeline_says_the_estimate_once_the_pdf_is_read(corpus_dir, monkeypatch):
     fake = ScriptedBackend(scripted_reply)
     monkeypatch.setattr("chatpaper.backends.get_backend", lambda settings: fake)
-    events = list(pipeline.digest_events(None, str(corpus_dir / "specter_acl2020.pdf"),
+    events = list(pipeline.digest_events(LocalPdf(corpus_dir / "specter_acl2020.pdf"),
                                          Settings.from_env().replace(languages="en")))
     stages = [e.stage for e in events]
     [told] = [e for e in events if e.estimate]
