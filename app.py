@@ -7,7 +7,6 @@ functions the CLI and the daily job call. A user's API key lives only in the ``S
 from __future__ import annotations
 
 import contextlib
-import datetime as dt
 import html
 import logging
 import os
@@ -367,13 +366,11 @@ def _record_label(record: Record) -> str:
 
 
 def _parse_date(text: str) -> str:
-    text = (text or "").strip()
-    if not text:
-        return dt.date.today().isoformat()
+    """The day typed in the Topic tab as YYYY-MM-DD (empty: today, UTC), or a gr.Error naming the form to write."""
     try:
-        return dt.date.fromisoformat(text).isoformat()
-    except ValueError:
-        raise gr.Error(f"{html.escape(text)} is not a date: use YYYY-MM-DD.", print_exception=False) from None
+        return daily.parse_date((text or "").strip(), "The date").isoformat()
+    except ChatPaperError as exc:
+        raise _user_error(exc) from None
 
 
 def topic_post(query: str, date: str, selected: list[str] | None, records: list[Record] | None,

@@ -265,7 +265,7 @@ class ArxivClient:
         between the two dates (inclusive, UTC), asked of arXiv as a submittedDate range and checked again here.
         """
         categories = [c.strip() for c in (categories or []) if c and c.strip()]
-        start, end = _to_date(start_date, "start_date"), _to_date(end_date, "end_date")
+        start, end = parse_date(start_date, "start_date"), parse_date(end_date, "end_date")
         if max_results < 1:
             raise InvalidSource(f"max_results must be at least 1, not {max_results}")
         full_query = _build_query(query, categories, start, end)
@@ -521,8 +521,15 @@ def _reason(exc: Exception) -> str:
     return text[:160] or type(exc).__name__
 
 
-def _to_date(value: date | str | None, name: str) -> date | None:
-    if value is None or value == "":
+def parse_date(value: date | str | None, name: str = "the date") -> date | None:
+    """A day from ``YYYY-MM-DD``, a date or a datetime (an aware one's UTC day); None or "" gives None.
+
+    The one date parser of the package: the search window, the daily post and the app's Topic tab read dates here.
+
+    Raises:
+        InvalidSource: naming ``name`` (``--date``, ``start_date``) and the form to write.
+    """
+    if value is None or (isinstance(value, str) and not value.strip()):
         return None
     if isinstance(value, datetime):
         return value.astimezone(timezone.utc).date() if value.tzinfo else value.date()
@@ -531,7 +538,7 @@ def _to_date(value: date | str | None, name: str) -> date | None:
     try:
         return date.fromisoformat(str(value).strip())
     except ValueError:
-        raise InvalidSource(f"{name} {value!r} is not a date: expected YYYY-MM-DD") from None
+        raise InvalidSource(f"{name} {value!r} is not a date: expected YYYY-MM-DD, e.g. 2024-01-30") from None
 
 
 def _build_query(query: str, categories: list[str], start: date | None, end: date | None) -> str:

@@ -26,8 +26,7 @@ from typing import Callable
 
 from filelock import FileLock
 
-from chatpaper import backends, pipeline
-from chatpaper.arxiv_source import ArxivClient
+from chatpaper import arxiv_source, backends, pipeline
 from chatpaper.backends import Backend
 from chatpaper.digest import Digest
 from chatpaper.errors import Cancelled, ChatPaperError
@@ -69,7 +68,7 @@ def search_topic(query: str, settings: Settings, *, categories: list[str] | None
     if days < 1:
         raise ChatPaperError(f"--days {days} must be at least 1: the window ends on --date and goes back that far.")
     # The client asks arXiv for the window (submittedDate) and checks window, categories and order again itself.
-    with ArxivClient(settings) as client:
+    with arxiv_source.ArxivClient(settings) as client:
         return client.search(query, categories=categories or None, start_date=end - dt.timedelta(days=days - 1),
                              end_date=end, max_results=max_results)
 
@@ -314,18 +313,10 @@ def render_post(entries: list[PostEntry], *, topic: str, day: dt.date, now: dt.d
 # ---------------------------------------------------------------------------------------------------- helpers
 
 
-def parse_date(value: str | dt.date | None) -> dt.date:
-    """A day from ``YYYY-MM-DD`` (or a date); None means today in UTC, the calendar arXiv announces by."""
-    if value is None or value == "":
-        return dt.datetime.now(dt.timezone.utc).date()
-    if isinstance(value, dt.datetime):
-        return value.date()
-    if isinstance(value, dt.date):
-        return value
-    try:
-        return dt.date.fromisoformat(str(value).strip())
-    except ValueError:
-        raise ChatPaperError(f"--date {value!r} is not a date: write it as YYYY-MM-DD, e.g. 2024-01-30.") from None
+def parse_date(value: str | dt.date | None, name: str = "--date") -> dt.date:
+    """The post's day from ``YYYY-MM-DD`` (or a date, ``arxiv_source.parse_date``); None or "" means today in UTC,
+    the calendar arXiv announces by. Raises InvalidSource, naming ``name``, for anything else."""
+    return arxiv_source.parse_date(value, name) or dt.datetime.now(dt.timezone.utc).date()
 
 
 def topic_from_query(query: str) -> str:
