@@ -20,9 +20,8 @@ from pathlib import Path
 import gradio as gr
 from starlette.middleware import Middleware
 
-from chatpaper import ask, daily, pipeline, plan, render, sanitize
+from chatpaper import ask, backends, daily, pipeline, plan, render, sanitize
 from chatpaper.arxiv_source import ArxivRef
-from chatpaper.backends import backend_class, default_backend_name
 from chatpaper.errors import Cancelled, ChatPaperError
 from chatpaper.paper import Paper, Record
 from chatpaper.settings import Settings
@@ -31,9 +30,7 @@ from chatpaper.visitor import visitor_settings
 
 log = logging.getLogger(__name__)
 
-BACKEND_CHOICES = [("auto (from the server's keys)", "auto"), ("OpenAI-compatible server", "openai"),
-                   ("Hugging Face Inference Providers", "hf"), ("bundled local model (llama.cpp)", "local"),
-                   ("transformers (in-process)", "transformers")]
+BACKEND_CHOICES = [("auto (from the server's keys)", "auto"), *backends.choices()]
 LANGUAGE_CHOICES = [("English", "en"), ("中文", "zh")]
 EXAMPLE_SOURCES = ["1111.2011", "https://arxiv.org/abs/2401.16144"]
 # Per-request output folders (digest .md, figures, zip) live here; launch() serves this folder so the figures
@@ -41,6 +38,9 @@ EXAMPLE_SOURCES = ["1111.2011", "https://arxiv.org/abs/2401.16144"]
 OUTPUT_ROOT = Path(tempfile.gettempdir()) / "chatpaper-app"
 OUTPUT_MAX_AGE_S = 6 * 3600
 STREAM_EVERY_S = 0.25  # the model streams per token; the page needs a repaint only a few times a second
+# A remote backend runs at most this many digests at once: 2 vCPUs, extraction is CPU work of seconds, generation
+# is waiting on the network.
+MAX_DIGESTS = 4
 QUEUE_MAX_SIZE = 32  # past this many waiting requests a visitor is told the queue is full instead of waiting
 GENERIC_ERROR = "Something went wrong on our side (it has been logged). Try again, or try another paper."
 # The digest puts the first page and the figures inline: keep them thumbnail-sized so the prose stays in view.
@@ -106,20 +106,9 @@ def _user_facing(what: str, cancel: threading.Event):
         cancel.set()  # Stop, a closed tab or an error: the pipeline and the backend stop at their next check
 
 
-def _max_parallel(settings: Settings) -> int:
-    name = default_backend_name(settings).strip().lower()
-    try:
-        return backend_class(name).max_parallel
-    except (ChatPaperError, ImportError):
-        # unknown name or SDK missing: the pipeline raises the helpful error; here only the queue size is decided
-        return 1 if name in ("local", "transformers") else 2
-
-
 def digest_concurrency(settings: Settings) -> int:
-    """Digests run at once: 1 for an in-process model, up to 4 for a remote backend (2 vCPUs: extraction is CPU
-    work of seconds, generation is waiting on the network)."""
-    parallel = _max_parallel(settings)
-    return 1 if parallel <= 1 else min(parallel, 4)
+    """Digests run at once (``plan.digests_at_once``): 1 for an in-process model, up to ``MAX_DIGESTS``."""
+    return plan.digests_at_once(backends.max_parallel(settings), MAX_DIGESTS)
 
 
 def _new_output_dir(kind: str) -> Path:
@@ -263,7 +252,7 @@ def _model_turn(settings: Settings, cancel: threading.Event, progress):
 
     Raises Cancelled when Stop is pressed while waiting.
     """
-    if _max_parallel(settings) > 1:
+    if backends.max_parallel(settings) > 1:
         yield
         return
     if not _IN_PROCESS_MODEL.acquire(blocking=False):

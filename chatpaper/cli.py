@@ -12,6 +12,7 @@ import shutil
 import sys
 from typing import Sequence
 
+from chatpaper.backends import BACKENDS
 from chatpaper.errors import ChatPaperError
 from chatpaper.settings import Settings
 
@@ -206,7 +207,7 @@ def _cmd_cache(args: argparse.Namespace) -> int:
 
 def _add_backend_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--lang", help="languages, comma-separated (default from CHATPAPER_LANGUAGES: en,zh)")
-    p.add_argument("--backend", choices=["openai", "hf", "local", "transformers"], help="LLM backend (default: chosen from the environment)")
+    p.add_argument("--backend", choices=list(BACKENDS), help="LLM backend (default: chosen from the environment)")
     p.add_argument("--model", help="model name or path for the backend")
     p.add_argument("--base-url", help="base URL of an OpenAI-compatible server (openai backend)")
 
@@ -240,7 +241,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("source", help="arXiv id or link, or a PDF path")
     p.add_argument("question", help="the question, in English or Chinese")
     p.add_argument("--json", action="store_true", help="print one JSON object: answer, cited pages, passages, timings")
-    p.add_argument("--backend", choices=["openai", "hf", "local", "transformers"], help="LLM backend (default: chosen from the environment)")
+    p.add_argument("--backend", choices=list(BACKENDS), help="LLM backend (default: chosen from the environment)")
     p.add_argument("--model", help="model name or path for the backend")
     p.add_argument("--base-url", help="base URL of an OpenAI-compatible server (openai backend)")
     p.set_defaults(func=_cmd_ask)

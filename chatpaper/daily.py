@@ -26,7 +26,7 @@ from typing import Callable
 
 from filelock import FileLock
 
-from chatpaper import arxiv_source, backends, pipeline
+from chatpaper import arxiv_source, backends, pipeline, plan
 from chatpaper.backends import Backend
 from chatpaper.digest import Digest
 from chatpaper.errors import Cancelled, ChatPaperError
@@ -128,12 +128,6 @@ def run_daily(query: str, category: list[str] | str | None, date: str | None, da
 # ---------------------------------------------------------------------------------------------------- digesting
 
 
-def _workers(settings: Settings, backend) -> int:
-    """Papers digested at once: the setting, but 1 for a backend that runs one request at a time (in-process)."""
-    limit = max(1, int(getattr(backend, "max_parallel", 1) or 1))
-    return 1 if limit == 1 else max(1, min(settings.max_concurrency, limit))
-
-
 def _digest_all(records: list[Record], settings: Settings, backend, post_dir: Path, progress: Progress,
                 cancel: threading.Event | None) -> list[PostEntry]:
     """Digest every record, a few at a time; the entries come back in the records' order (newest first)."""
@@ -154,7 +148,7 @@ def _digest_all(records: list[Record], settings: Settings, backend, post_dir: Pa
             progress(f"[{n}/{total}] {record.versioned_id} {done}")
         return entry
 
-    workers = _workers(settings, backend)
+    workers = plan.digests_at_once(backend.max_parallel, settings.max_concurrency)
     if workers == 1 or total <= 1:
         return [one(item) for item in enumerate(records, 1)]
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="daily") as pool:

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from chatpaper.backends import default_backend_name, estimate_tokens, hf, local, transformers_backend
+from chatpaper.backends import default_backend_name, estimate_tokens, hf, is_in_process, local, transformers_backend
 from chatpaper.backends import openai as openai_backend
 from chatpaper.digest import PARTS, QUESTIONS
 from chatpaper.paper import Paper, Record
@@ -49,7 +49,7 @@ class ModelChoice:
     @property
     def in_process(self) -> bool:
         """True when the model runs inside this process (one digest at a time, CPU-bound)."""
-        return self.backend in ("local", "transformers")
+        return is_in_process(self.backend)
 
     def describe(self) -> str:
         """One line: "local backend · qwen2.5-coder-0.5b-instruct-q4_k_m.gguf · this machine's CPU (llama.cpp)"."""
@@ -128,6 +128,12 @@ def learn(settings: Settings, sent: int, wrote: int, seconds: float) -> None:
     if expected > 0 and seconds > 0:
         with _LEARNED_LOCK:
             _LEARNED[(choice.backend, choice.model)] = min(max(seconds / expected, 0.05), 20.0)
+
+
+def digests_at_once(max_parallel: int, wanted: int) -> int:
+    """How many digests run at once: one for a backend that serves one request at a time (an in-process model),
+    else ``wanted``, up to what the backend serves. The app's queue and the daily job both ask here."""
+    return 1 if max_parallel <= 1 else max(1, min(max_parallel, wanted))
 
 
 def describe_estimate(low: float, high: float) -> str:

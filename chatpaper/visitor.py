@@ -21,6 +21,7 @@ from dataclasses import dataclass
 
 import httpx2 as httpx  # the openai SDK (3.x) and huggingface_hub send through httpx2, httpx's successor
 
+from chatpaper.backends import is_in_process
 from chatpaper.errors import ChatPaperError
 from chatpaper.settings import Settings
 
@@ -58,7 +59,7 @@ def visitor_settings(server: Settings, *, backend: str = "", model: str = "", ba
     if not backend and (key or url):
         backend = "openai"  # a key or a server typed here means: use it, not whatever the server's env picks
     changes: dict = {"backend": backend or None, "model": model or None}
-    if model and backend in ("local", "transformers") and server.visitor_rule != "any":
+    if model and is_in_process(backend) and server.visitor_rule != "any":
         # An in-process model named by a visitor would be a folder on this server or a download from the Hub.
         raise ChatPaperError(f"The {backend} backend runs only this server's own model: leave Model empty.")
     if url:

@@ -241,6 +241,8 @@ class Backend:
     """A way to run a chat model. Subclasses set the attributes and implement ``_produce``."""
 
     id: str = ""
+    label: str = ""  # its name in a list people choose from ("OpenAI-compatible server")
+    in_process: bool = True  # the model runs inside this process (one generation at a time, on this CPU)
     key_env_var: str | None = None  # environment variable of the API key, for messages
     model: str = ""  # resolved model name or path
     context_tokens: int = 4096  # prompt + output budget
@@ -286,6 +288,7 @@ class RemoteBackend(Backend):
     set ``retries`` and ``backoff``.
     """
 
+    in_process = False
     retries: int = 3
     backoff: float = 1.0
 
@@ -334,10 +337,32 @@ def default_backend_name(settings: Settings) -> str:
     return "local"
 
 
+def choices() -> list[tuple[str, str]]:
+    """(label, id) of every registered backend, in the registry's order: the app's dropdown."""
+    return [(backend_class(name).label or name, name) for name in BACKENDS]
+
+
+def is_in_process(name: str) -> bool:
+    """True when the backend ``name`` runs its model inside this process; False for a name that is no backend."""
+    try:
+        return backend_class(name.strip().lower()).in_process
+    except BackendError:
+        return False
+
+
+def max_parallel(settings: Settings) -> int:
+    """Requests the backend ``settings`` pick serves at once; 1 for a name that is no backend (building it fails)."""
+    try:
+        return backend_class(default_backend_name(settings).strip().lower()).max_parallel
+    except BackendError:
+        return 1
+
+
 def get_backend(settings: Settings) -> Backend:
     """The backend named by ``settings.backend`` (or chosen from the keys present), ready to ``chat``."""
     return backend_class(default_backend_name(settings).strip().lower())(settings)
 
 
-__all__ = ["BACKENDS", "Backend", "ChatStream", "Retry", "StopSignal", "Usage", "Wait", "backend_class", "default_backend_name",
-           "estimate_tokens", "get_backend", "retry_after", "retrying"]
+__all__ = ["BACKENDS", "Backend", "ChatStream", "Retry", "StopSignal", "Usage", "Wait", "backend_class", "choices",
+           "default_backend_name", "estimate_tokens", "get_backend", "is_in_process", "max_parallel", "retry_after",
+           "retrying"]

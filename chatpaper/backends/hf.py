@@ -25,6 +25,7 @@ class HFBackend(RemoteBackend):
     """Chat through ``huggingface_hub.InferenceClient``: a Hub model id with a provider, or ``hf_base_url``."""
 
     id = "hf"
+    label = "Hugging Face Inference Providers"
     key_env_var = "HF_TOKEN"
     max_parallel = 4
 

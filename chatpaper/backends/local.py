@@ -274,6 +274,7 @@ class LocalBackend(Backend):
     """llama.cpp in this process: one generation at a time per model, shared by every request."""
 
     id = "local"
+    label = "bundled local model (llama.cpp)"
     key_env_var = None
     max_parallel = 1
     supports_schema = True  # llama.cpp turns the JSON schema into a grammar

@@ -29,6 +29,7 @@ class OpenAIBackend(RemoteBackend):
     """Chat through the OpenAI SDK against ``settings.openai_base_url`` (api.openai.com when empty)."""
 
     id = "openai"
+    label = "OpenAI-compatible server"
     key_env_var = "OPENAI_API_KEY"
     max_parallel = 4
     supports_schema = True  # asked for; a server that refuses response_format is asked again without it

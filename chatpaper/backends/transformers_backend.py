@@ -67,6 +67,7 @@ class TransformersBackend(Backend):
     """transformers' AutoModelForCausalLM in this process, streamed with TextIteratorStreamer."""
 
     id = "transformers"
+    label = "transformers (in-process)"
     key_env_var = None
     max_parallel = 1
 
