@@ -24,6 +24,7 @@ from chatpaper import ask, backends, daily, pipeline, plan, render, sanitize
 from chatpaper.arxiv_source import ArxivRef
 from chatpaper.errors import Cancelled, ChatPaperError
 from chatpaper.paper import Paper, Record
+from chatpaper.render import record_markdown
 from chatpaper.settings import Settings
 from chatpaper.sources import LocalPdf, Source
 from chatpaper.visitor import visitor_settings
@@ -155,9 +156,8 @@ def _check_upload(pdf: str | None, settings: Settings) -> str | None:
 # ---------------------------------------------------------------- views of a result
 
 def _served(markdown: str, base: Path) -> str:
-    """The digest for a tab: front matter dropped (it is for blog engines), relative image links pointed at this
+    """Markdown for a tab (a view the renderer wrote without front matter), its relative image links pointed at this
     server's file route so the figures show."""
-    markdown = re.sub(r"\A---\n.*?\n---\n", "", markdown, flags=re.S)
     def repl(match: re.Match) -> str:
         target = match.group(2)
         if re.match(r"^[a-z][a-z0-9+.-]*:", target, re.I) or target.startswith("/"):
@@ -165,31 +165,6 @@ def _served(markdown: str, base: Path) -> str:
         return f"![{match.group(1)}](gradio_api/file={(base / target).resolve()})"
 
     return re.sub(r"!\[([^\]]*)\]\(([^)\s]+)\)", repl, markdown)
-
-
-def record_markdown(record: Record, paper: Paper) -> str:
-    """The paper's facts as Markdown, every field escaped as HTML and as Markdown (titles come from strangers' PDFs)."""
-    e = sanitize.text
-    lines = [f"### {e(record.title or paper.title or '(untitled)')}", ""]
-    authors = record.authors or paper.authors
-    if authors:
-        lines.append(f"**Authors:** {e(', '.join(authors))}  ")
-    if paper.affiliations:
-        marked = [a + (" (first author)" if a in paper.first_author_affiliations else "") for a in paper.affiliations]
-        lines.append(f"**Affiliations:** {e('; '.join(marked))}  ")
-    facts = [("arXiv", record.versioned_id), ("Published", record.published[:10]), ("Updated", record.updated[:10]),
-             ("Categories", ", ".join(record.categories)), ("Comment", record.comment),
-             ("Journal", record.journal_ref), ("DOI", record.doi), ("Pages", str(paper.pages or ""))]
-    lines += [f"**{name}:** {e(value)}  " for name, value in facts if value]
-    links = [u for u in (record.abs_url, record.pdf_url) if u] + [u for u in paper.links if u.startswith("http")]
-    if links:
-        lines += ["", "**Links:** " + " · ".join(render.link(u, u) for u in dict.fromkeys(links))]
-    if record.abstract or paper.abstract:
-        lines += ["", "**Abstract.** " + e(record.abstract or paper.abstract)]
-    tables = render.render_tables(paper, "en", None, heading_level=4)  # captions and cells, every cell escaped
-    if tables:
-        lines += ["", tables]
-    return "\n".join(lines)
 
 
 def outline_rows(paper: Paper) -> list[list]:
@@ -215,8 +190,8 @@ def _update(**values) -> tuple:
 
 def _result_update(result: pipeline.DigestResult, cancel: threading.Event) -> tuple:
     def view(lang: str, absent: str) -> str:
-        if lang in result.digests and lang in result.markdown:
-            return sanitize.markdown(_served(result.markdown[lang], result.markdown_path.parent), OUTPUT_ROOT)
+        if lang in result.digests and lang in result.views:
+            return sanitize.markdown(_served(result.views[lang], result.markdown_path.parent), OUTPUT_ROOT)
         return absent
 
     return _update(
@@ -380,7 +355,7 @@ def topic_post(query: str, date: str, selected: list[str] | None, records: list[
                                 progress=lambda message: progress((next(steps), None), desc=message))
     if path is None:  # stopped
         return
-    post = _served(Path(path).read_text(encoding="utf-8"), Path(path).parent)
+    post = _served(daily.post_body(Path(path).read_text(encoding="utf-8")), Path(path).parent)
     yield sanitize.markdown(post, OUTPUT_ROOT), str(path), cancel
 
 

@@ -87,17 +87,8 @@ class Cache:
     @contextlib.contextmanager
     def writer(self, kind: str, key: str, suffix: str) -> Iterator[IO[bytes]]:
         """Write a file entry through a temporary file that replaces the entry only if the block succeeds."""
-        path = self.path_for(kind, key, suffix)
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
-        try:
-            with open(tmp, "wb") as f:
-                yield f
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, path)
-        finally:
-            with contextlib.suppress(FileNotFoundError):
-                tmp.unlink()
+        with atomic_writer(self.path_for(kind, key, suffix)) as f:
+            yield f
 
     def clear(self, keep: Iterable[str] = ("models",)) -> int:
         """Delete every entry (records, PDFs, digests, anything else); returns how many files were removed.
@@ -120,6 +111,31 @@ class Cache:
         shutil.rmtree(self.root / _LOCKS, ignore_errors=True)
         log.info("cleared %d cache entries from %s", removed, self.root)
         return removed
+
+
+@contextlib.contextmanager
+def atomic_writer(path: Path) -> Iterator[IO[bytes]]:
+    """Write ``path`` through a temporary file in its folder, moved into place with ``os.replace`` only if the block
+    succeeds: a reader sees the old file or the new one, never half of one. The package's one atomic write (cache
+    entries, the daily post, its state file and feed)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
+    try:
+        with open(tmp, "wb") as f:
+            yield f
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            tmp.unlink()
+
+
+def write_atomic(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` atomically (``atomic_writer``)."""
+    with atomic_writer(path) as f:
+        f.write(data)
 
 
 def _check_kind(kind: str) -> str:

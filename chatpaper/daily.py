@@ -9,7 +9,6 @@ Atom feed of its newest posts (``chatpaper.feed``), rebuilt on every run.
 """
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import json
 import logging
@@ -18,7 +17,6 @@ import re
 import shutil
 import tempfile
 import threading
-import uuid
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,11 +26,12 @@ from filelock import FileLock
 
 from chatpaper import arxiv_source, backends, pipeline, plan
 from chatpaper.backends import Backend
+from chatpaper.cache import write_atomic
 from chatpaper.digest import Digest
 from chatpaper.errors import Cancelled, ChatPaperError
 from chatpaper.feed import build_feed, feed_path
 from chatpaper.paper import Paper, Record
-from chatpaper.render import escape, link, render_paper_block
+from chatpaper.render import escape, post_facts, render_paper_block, yaml_value
 from chatpaper.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -102,7 +101,7 @@ def write_post(records: list[Record], settings: Settings, *, out_dir: str | os.P
 
     markdown = render_post(entries, topic=topic, day=day, now=_now(), author=settings.blog_author or "chatpaper",
                            model_note=_model_note(backend), languages=settings.language_list)
-    _write_atomic(post_path, markdown.encode("utf-8"))
+    write_atomic(post_path, markdown.encode("utf-8"))
     done = [e.record for e in entries if not e.error]
     mark_posted(root, done, post_rel)
     feed = write_feed(root, topic, author=settings.blog_author or "chatpaper")
@@ -221,12 +220,6 @@ def _model_note(backend) -> str:
     return f"{getattr(backend, 'id', '') or 'unknown'} backend, model {model}"
 
 
-def _yaml_str(text: str) -> str:
-    """A YAML double-quoted scalar (JSON strings are valid YAML): titles carry ': ' and quotes; < and > escaped so
-    a front-matter renderer never sees HTML."""
-    return json.dumps(text, ensure_ascii=False).replace("<", "\\u003c").replace(">", "\\u003e")
-
-
 def render_front_matter(entries: list[PostEntry], *, topic: str, day: dt.date, now: dt.datetime, author: str) -> str:
     """Hexo front matter in the seed's shape: cover is the first digested paper's first page, never hot-linked."""
     first = entries[0].record.title if entries else ""
@@ -234,15 +227,15 @@ def render_front_matter(entries: list[PostEntry], *, topic: str, day: dt.date, n
     description = f"{topic} 方向最新论文已更新，请持续关注 Update in {day.isoformat()} {first}".rstrip()
     lines = [
         "---",
-        f"title: {_yaml_str(topic)}",
+        f"title: {yaml_value(topic)}",
         f"date: {day.isoformat()} {now.strftime('%H:%M:%S')}",
-        f"author: {_yaml_str(author)}",
-        f"cover: {_yaml_str(cover)}" if cover else "cover:",
+        f"author: {yaml_value(author)}",
+        f"cover: {yaml_value(cover)}" if cover else "cover:",
         "categories: Paper",
         "tags:",
-        f"    - {_yaml_str(topic)}",
-        f"description: {_yaml_str(description)}",
-        f"keywords: {_yaml_str(topic)}",
+        f"    - {yaml_value(topic)}",
+        f"description: {yaml_value(description)}",
+        f"keywords: {yaml_value(topic)}",
         "toc:",
         "toc_number: false",
         "toc_style_simple: true",
@@ -261,15 +254,17 @@ def render_front_matter(entries: list[PostEntry], *, topic: str, day: dt.date, n
     return "\n".join(lines) + "\n"
 
 
+def post_body(text: str) -> str:
+    """A post without the front matter ``render_front_matter`` put on top (for a page: it is for Hexo)."""
+    if text.startswith("---\n") and "\n---\n" in text[3:]:
+        return text[3:].split("\n---\n", 1)[1]
+    return text
+
+
 def render_entry(entry: PostEntry, languages: list[str]) -> str:
     """One paper: facts from the record, then the digest block per language, then its figures."""
     r = entry.record
-    parts = [
-        f"## {escape(r.title)}",
-        f"**Authors:{escape(', '.join(r.authors))}**",
-        escape(r.abstract),
-        f"{link('PDF', r.abs_url or r.pdf_url)} {escape(r.comment)}".rstrip(),
-    ]
+    parts = [post_facts(r)]
     if entry.error:
         parts.append(f"> ⚠️ 这篇论文的摘要生成失败 / the digest of this paper failed: {escape(entry.error)}")
     for lang in [lang for lang in languages if lang in entry.digests] or list(entry.digests):
@@ -352,7 +347,7 @@ def mark_posted(out_dir: str | os.PathLike, records: list[Record], post: str) ->
         for r in records:
             papers[_paper_key(r)] = {"version": r.version, "post": post, "title": r.title, "posted_at": stamp}
         blob = json.dumps({"papers": papers}, ensure_ascii=False, indent=1, sort_keys=True) + "\n"
-        _write_atomic(root / STATE_FILE, blob.encode("utf-8"))
+        write_atomic(root / STATE_FILE, blob.encode("utf-8"))
 
 
 def write_feed(out_dir: str | os.PathLike, topic: str, author: str = "chatpaper") -> Path:
@@ -361,7 +356,7 @@ def write_feed(out_dir: str | os.PathLike, topic: str, author: str = "chatpaper"
     with FileLock(str(root / f"{STATE_FILE}.lock"), timeout=60):
         data = build_feed(load_posted(root), topic=topic, file_stem=stem, now=_now(), author=author)
         path = feed_path(root, stem)
-        _write_atomic(path, data)
+        write_atomic(path, data)
     return path
 
 
@@ -369,14 +364,3 @@ def _paper_key(record: Record) -> str:
     """A paper's identity across versions: a v2 of a paper posted as v1 is not new."""
     return record.id or record.title
 
-
-def _write_atomic(path: Path, data: bytes) -> None:
-    """Write through a temporary file in the same folder, then ``os.replace``: readers never see half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
-    try:
-        tmp.write_bytes(data)
-        os.replace(tmp, path)
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            tmp.unlink()

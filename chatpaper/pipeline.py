@@ -60,10 +60,11 @@ class DigestResult:
     record: Record  #: the paper's facts (arXiv metadata, or the PDF's own for an upload)
     paper: Paper  #: what the extractor read from the PDF
     digests: dict[str, Digest]  #: by language, only those that succeeded
-    markdown: dict[str, str]  #: "en", "zh", "bilingual" (relative image links)
+    markdown: dict[str, str]  #: "en", "zh", "bilingual" (relative image links), as in the files
     markdown_path: Path  #: bilingual .md written in out_dir, figures in out_dir/<images>/
     zip_path: Path  #: the .md and its figures
     bib_path: Path | None = None  #: the paper's BibTeX entry (.bib) beside the .md
+    views: dict[str, str] = field(default_factory=dict)  #: "en", "zh" for a page: no front matter, relative links
     warnings: list[str] = field(default_factory=list)  #: non-fatal problems, for the user
     cached: bool = False  #: True when the digests came from the cache (no model call)
 
@@ -165,6 +166,8 @@ def write_files(record: Record, paper: Paper, digested: Digested, settings: Sett
     markdown = {lang: render_markdown(record, paper, digests, language=lang, images_rel_dir=rel, meta=meta)
                 for lang in digests}
     markdown["bilingual"] = render_markdown(record, paper, digests, images_rel_dir=rel, meta=meta)
+    views = {lang: render_markdown(record, paper, digests, language=lang, images_rel_dir=rel, front_matter=False)
+             for lang in digests}
     stem = _stem(record, Path(record.pdf_path or "paper"))
     md_path = out_dir / f"{stem}.md"
     md_path.write_text(markdown["bilingual"], encoding="utf-8")
@@ -181,7 +184,8 @@ def write_files(record: Record, paper: Paper, digested: Digested, settings: Sett
         if images.is_dir():
             for image in sorted(images.iterdir()):
                 z.write(image, f"{rel}/{image.name}")
-    return DigestResult(record=record, paper=paper, digests=digests, markdown=markdown, markdown_path=md_path,
+    return DigestResult(record=record, paper=paper, digests=digests, markdown=markdown, views=views,
+                        markdown_path=md_path,
                         zip_path=zip_path, bib_path=bib_path, warnings=list(paper.warnings) + digested.warnings,
                         cached=digested.cached)
 

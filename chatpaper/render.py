@@ -12,7 +12,7 @@ import re
 from pathlib import Path
 
 from chatpaper.bibtex import bibtex_entry
-from chatpaper.digest import PART, Digest
+from chatpaper.digest import PART, QUESTIONS, Digest
 from chatpaper.paper import Figure, Paper, Record
 
 #: Fixed words of the block, per language (the parts' own labels and names are in ``digest.PARTS``).
@@ -124,12 +124,12 @@ def render_paper_block(record: Record, paper: Paper, digest: Digest, images_rel_
         f"5. {b(w['links'])}{_links(record, paper, w)}",
         f"6. {b(w['abstract']).rstrip()}",
     ]
-    for n, part in enumerate(("background", "past_methods", "approach", "performance"), 1):
+    for n, part in enumerate(QUESTIONS["summary"], 1):
         lines.append(f"   - {w['item'].format(n=n)}{PART[part].label_in(lang)}{sep}{_prose(digest, part)}")
     lines.append(f"7. {b(label['methods']).rstrip()}")
     lines += [f"   - {w['item'].format(n=n)}{step}" for n, step in enumerate(_items(digest, "methods"), 1)]
     lines.append(f"8. {b(w['conclusion']).rstrip()}")
-    for n, part in enumerate(("significance", "innovation", "performance_eval", "workload"), 1):
+    for n, part in enumerate(QUESTIONS["conclusion"], 1):
         lines.append(f"   - {w['item'].format(n=n)}{PART[part].label_in(lang)}{sep}{_prose(digest, part)}")
     if digest.flagged_numbers:
         lines += ["", f"> {w['flagged']}{sep}{w['list_sep'].join(escape(n) for n in digest.flagged_numbers)}"]
@@ -150,6 +150,42 @@ def _facts_line(record: Record, w: dict) -> str:
     if record.comment:
         bits.append(f"{w['bold'].format(w['comment'])}{escape(record.comment)}")
     return " · ".join(bits)
+
+
+def record_markdown(record: Record, paper: Paper) -> str:
+    """The paper's facts as Markdown (the app's Paper tab), every field escaped as HTML and as Markdown (titles come
+    from strangers' PDFs)."""
+    e = escape
+    lines = [f"### {e(record.title or paper.title or '(untitled)')}", ""]
+    authors = record.authors or paper.authors
+    if authors:
+        lines.append(f"**Authors:** {e(', '.join(authors))}  ")
+    if paper.affiliations:
+        marked = [a + (" (first author)" if a in paper.first_author_affiliations else "") for a in paper.affiliations]
+        lines.append(f"**Affiliations:** {e('; '.join(marked))}  ")
+    facts = [("arXiv", record.versioned_id), ("Published", record.published[:10]), ("Updated", record.updated[:10]),
+             ("Categories", ", ".join(record.categories)), ("Comment", record.comment),
+             ("Journal", record.journal_ref), ("DOI", record.doi), ("Pages", str(paper.pages or ""))]
+    lines += [f"**{name}:** {e(value)}  " for name, value in facts if value]
+    links = [u for u in (record.abs_url, record.pdf_url) if u] + [u for u in paper.links if u.startswith("http")]
+    if links:
+        lines += ["", "**Links:** " + " · ".join(link(u, u) for u in dict.fromkeys(links))]
+    if record.abstract or paper.abstract:
+        lines += ["", "**Abstract.** " + e(record.abstract or paper.abstract)]
+    tables = render_tables(paper, "en", None, heading_level=4)  # captions and cells, every cell escaped
+    if tables:
+        lines += ["", tables]
+    return "\n".join(lines)
+
+
+def post_facts(record: Record) -> str:
+    """A paper's facts in a daily post, in the seed post's shape: title, authors, abstract, then link and comment."""
+    return "\n\n".join([
+        f"## {escape(record.title)}",
+        f"**Authors:{escape(', '.join(record.authors))}**",
+        escape(record.abstract),
+        f"{link('PDF', record.abs_url or record.pdf_url)} {escape(record.comment)}".rstrip(),
+    ])
 
 
 def _links(record: Record, paper: Paper, w: dict) -> str:
@@ -215,6 +251,12 @@ def _image_src(image: str | None, images_rel_dir: str | None, embed: bool) -> st
     return f"{images_rel_dir.rstrip('/')}/{name}" if images_rel_dir else name
 
 
+def yaml_value(value) -> str:
+    """A front-matter value: JSON (valid YAML, so ': ' and quotes in a title are safe), with < and > escaped so a
+    front-matter renderer never sees HTML. The one YAML writer of the package (digests and daily posts)."""
+    return json.dumps(value, ensure_ascii=False).replace("<", "\\u003c").replace(">", "\\u003e")
+
+
 def metadata_header(record: Record, digests: dict[str, Digest], meta: dict | None = None) -> str:
     """YAML front matter: the record's facts and how the digest was made (backend, model, prompt version)."""
     fields = {
@@ -229,19 +271,23 @@ def metadata_header(record: Record, digests: dict[str, Digest], meta: dict | Non
     lines = ["---"]
     for key, value in fields.items():
         if value is not None:
-            # JSON is valid YAML; escaping < and > keeps a front-matter renderer from seeing HTML.
-            lines.append(f"{key}: " + json.dumps(value, ensure_ascii=False).replace("<", "\\u003c").replace(">", "\\u003e"))
+            lines.append(f"{key}: {yaml_value(value)}")
     return "\n".join(lines + ["---"]) + "\n"
 
 
 def render_markdown(record: Record, paper: Paper, digests: dict[str, Digest], *, language: str = "bilingual",
-                    images_rel_dir: str | None = None, embed_images: bool = False, meta: dict | None = None) -> str:
-    """A whole digest document: metadata header, the block per language ("en", "zh" or "bilingual"), figures."""
+                    images_rel_dir: str | None = None, embed_images: bool = False, meta: dict | None = None,
+                    front_matter: bool = True) -> str:
+    """A whole digest document: metadata header, the block per language ("en", "zh" or "bilingual"), figures.
+
+    ``front_matter=False`` leaves the YAML header out (it is for files and blog engines, not for a page).
+    """
     langs = [lang for lang in ("en", "zh") if lang in digests] if language == "bilingual" else [language]
     langs = [lang for lang in langs if lang in digests]
     shown = {lang: digests[lang] for lang in langs}
     first = langs[0] if langs else "en"
-    out = [metadata_header(record, shown, meta), f"# {escape(record.title or paper.title or '(untitled)')}", ""]
+    out = [metadata_header(record, shown, meta)] if front_matter else []
+    out += [f"# {escape(record.title or paper.title or '(untitled)')}", ""]
     page = _image_src(paper.first_page_image, images_rel_dir, embed_images)
     if page:
         out += [f"![{WORDS[first]['first_page']}]({page})", ""]

@@ -22,7 +22,7 @@ import time
 from typing import Callable
 
 from chatpaper import answer, checks, sections
-from chatpaper.digest import LIST_PARTS, PART, PARTS, QUESTIONS, Digest, DigestProgress
+from chatpaper.digest import LANGUAGES, LIST_PARTS, PART, PARTS, QUESTIONS, Digest, DigestProgress
 from chatpaper.errors import BackendError, Cancelled
 from chatpaper.paper import Paper, Record
 from chatpaper.prompts import load_prompt
@@ -376,7 +376,7 @@ class DigestWriter:
         if self.cancel is not None and self.cancel.is_set():
             raise Cancelled("Stopped: the digest was cancelled.")
         stage = "summarising" if lang == "en" else "translating"
-        name = f"{'English' if lang == 'en' else 'Chinese'} {_STEP_NAMES.get(step, step)}"
+        name = f"{LANGUAGES.get(lang, lang)} {_STEP_NAMES.get(step, step)}"
         doing = "Translating the digest into Chinese…" if step == "translate" else f"Writing the {name}…"
         max_tokens = max_tokens or ANSWER_TOKENS[step]
         self._emit(stage, lang, doing, max_tokens=max_tokens)

@@ -112,8 +112,9 @@ def test_outline_rows_keep_pages_and_levels():
     assert app.outline_rows(paper) == [["1 Introduction", 1, 1], ["\u20031.1 Setting", 2, 2]]
 
 
-def test_tab_view_drops_front_matter_and_serves_relative_figures(tmp_path):
-    md = ("---\ntitle: \"T\"\nlanguages: [\"en\"]\n---\n\n# T\n\n"
+def test_tab_view_serves_relative_figures(tmp_path):
+    # The renderer writes views without front matter (tests/test_views.py); the tab only points the figures here.
+    md = ("\n# T\n\n"
           "![Figure 1](images/fig1.png) ![x](https://arxiv.org/a.png) ![y](data:image/png;base64,AAAA)")
     served = app._served(md, tmp_path)
     assert served.startswith("\n# T\n")
@@ -316,6 +317,7 @@ def test_done_event_fills_every_output_and_warns_once(monkeypatch, tmp_path):
     result = pipeline.DigestResult(
         record=Record(title="T", authors=["A. Author"]), paper=paper, digests={"en": Digest("en")},
         markdown={"en": "---\ntitle: T\n---\n# T\n\n![Figure 1](p_images/fig1.png)\n", "bilingual": md.read_text()},
+        views={"en": "# T\n\n![Figure 1](p_images/fig1.png)\n"},
         markdown_path=md, zip_path=tmp_path / "p.zip", warnings=[chinese_failed])
     monkeypatch.setattr(pipeline, "digest_events", fake_events(
         pipeline.PipelineEvent("translating", "Chinese failed", 0.9, warning=chinese_failed),
