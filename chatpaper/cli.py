@@ -205,8 +205,9 @@ def _cmd_cache(args: argparse.Namespace) -> int:
     return 0
 
 
-def _add_backend_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--lang", help="languages, comma-separated (default from CHATPAPER_LANGUAGES: en,zh)")
+def _add_backend_options(p: argparse.ArgumentParser, languages: bool = True) -> None:
+    if languages:
+        p.add_argument("--lang", help="languages, comma-separated (default from CHATPAPER_LANGUAGES: en,zh)")
     p.add_argument("--backend", choices=list(BACKENDS), help="LLM backend (default: chosen from the environment)")
     p.add_argument("--model", help="model name or path for the backend")
     p.add_argument("--base-url", help="base URL of an OpenAI-compatible server (openai backend)")
@@ -241,9 +242,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("source", help="arXiv id or link, or a PDF path")
     p.add_argument("question", help="the question, in English or Chinese")
     p.add_argument("--json", action="store_true", help="print one JSON object: answer, cited pages, passages, timings")
-    p.add_argument("--backend", choices=list(BACKENDS), help="LLM backend (default: chosen from the environment)")
-    p.add_argument("--model", help="model name or path for the backend")
-    p.add_argument("--base-url", help="base URL of an OpenAI-compatible server (openai backend)")
+    _add_backend_options(p, languages=False)
     p.set_defaults(func=_cmd_ask)
 
     p = sub.add_parser("daily", help="digest new arXiv papers on a topic into a blog post")
