@@ -249,22 +249,26 @@ class Backend:
     max_parallel: int = 1  # requests this backend serves at once
     idle_timeout: float | None = None  # seconds without a chunk before the stream gives up
     supports_schema: bool = False  # True when ``chat(schema=...)`` constrains the answer to the JSON schema
+    supports_copy_guard: bool = False  # True when ``chat(avoid=...)`` keeps the answer from pasting that text
     exact_tokens: bool = False  # True when ``count_tokens`` uses the model's own tokenizer
 
     def chat(self, messages: list[dict], *, max_tokens: int = 512, temperature: float = 0.2,
              stop: list[str] | None = None, cancel: threading.Event | None = None,
-             schema: dict | None = None) -> ChatStream:
+             schema: dict | None = None, avoid: str | None = None) -> ChatStream:
         """Stream one completion of ``messages`` (OpenAI-style role/content dicts).
 
         ``schema``: a JSON schema the answer should follow; backends that can (``supports_schema``) constrain the
         model's output to it, the others ignore it (the prompt still asks for JSON).
+        ``avoid``: a text the answer must not paste (the paper); backends that can (``supports_copy_guard``) forbid
+        its runs of tokens while decoding (``chatpaper.backends.copy_guard``), the others ignore it.
         """
         if not messages:
             raise BackendError("Nothing to send: the chat has no messages.")
 
         def producer(stop_event: threading.Event):
+            guard = {"avoid": avoid} if avoid and self.supports_copy_guard else {}
             return self._produce(messages, max_tokens=max_tokens, temperature=temperature, stop=stop,
-                                 stop_event=stop_event, schema=schema if self.supports_schema else None)
+                                 stop_event=stop_event, schema=schema if self.supports_schema else None, **guard)
 
         return ChatStream(producer, cancel=cancel, idle_timeout=self.idle_timeout, source=self.describe())
 

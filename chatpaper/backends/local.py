@@ -186,6 +186,19 @@ class _Loaded:
     llama: object
     lock: threading.Lock
     seconds: float  # load time, for the benchmark
+    guard: tuple = (None, None, None)  # (vocabulary, last guarded text, its CopyGuard), built on first use
+
+    def copy_guard(self, text: str):
+        """The ``CopyGuard`` against ``text`` (the paper a digest reads: the same for all its English calls)."""
+        from chatpaper.backends.copy_guard import CopyGuard, Vocabulary
+
+        vocabulary, last, guard = self.guard
+        if vocabulary is None:  # the text of each of the model's tokens, once per loaded model (about a second)
+            vocabulary = Vocabulary.of(lambda t: self.llama.detokenize([t]), self.llama.n_vocab())
+        if text != last:
+            guard = CopyGuard(self.llama.tokenize(text.encode("utf-8"), add_bos=False, special=False), vocabulary)
+        self.guard = (vocabulary, text, guard)
+        return guard
 
 
 # Models loaded in this process, keyed by (path, n_ctx, threads): shared by every request, holds no user data.
@@ -278,6 +291,7 @@ class LocalBackend(Backend):
     key_env_var = None
     max_parallel = 1
     supports_schema = True  # llama.cpp turns the JSON schema into a grammar
+    supports_copy_guard = True  # chat(avoid=...) forbids runs of the paper's tokens while decoding
     exact_tokens = True
 
     def __init__(self, settings: Settings, progress: Progress | None = None):
@@ -302,22 +316,26 @@ class LocalBackend(Backend):
         llama = self._loaded().llama
         return len(llama.tokenize(text.encode("utf-8"), add_bos=False, special=False))
 
-    def _produce(self, messages, *, max_tokens, temperature, stop, stop_event: threading.Event, schema=None):
+    def _produce(self, messages, *, max_tokens, temperature, stop, stop_event: threading.Event, schema=None,
+                 avoid=None):
         loaded = self._loaded()
         while not loaded.lock.acquire(timeout=0.1):  # queue behind the running generation, unless cancelled
             if stop_event.is_set():
                 return Usage(), None
         try:
-            return (yield from self._generate(loaded.llama, messages, max_tokens, temperature, stop, stop_event, schema))
+            guard = [loaded.copy_guard(avoid)] if avoid else None
+            return (yield from self._generate(loaded.llama, messages, max_tokens, temperature, stop, stop_event, schema,
+                                              guard))
         finally:
             loaded.lock.release()
 
-    def _generate(self, llama, messages, max_tokens, temperature, stop, stop_event, schema):
+    def _generate(self, llama, messages, max_tokens, temperature, stop, stop_event, schema, processors=None):
         # llama-cpp-python compiles the schema to a GBNF grammar: every sampled token keeps the answer valid JSON.
         response_format = {"type": "json_object", "schema": schema} if schema else None
         try:
             chunks = llama.create_chat_completion(messages=messages, max_tokens=max_tokens, temperature=temperature,
-                                                  stop=stop or None, stream=True, response_format=response_format)
+                                                  stop=stop or None, stream=True, response_format=response_format,
+                                                  logits_processor=processors)
             finish = None
             for chunk in chunks:
                 if stop_event.is_set():

@@ -1,0 +1,92 @@
+"""The copy guard: its table and prefix rules on a toy vocabulary, and a real model kept from pasting a passage."""
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pytest
+
+from chatpaper import checks
+from chatpaper.backends import get_backend
+from chatpaper.backends.copy_guard import CopyGuard, Vocabulary
+from chatpaper.settings import Settings
+
+# A toy vocabulary: the guard sees only token ids and their text.
+PIECES = ["<s>", " the", " Ne", " NeRF", " NeRFs", "RFs", " render", " scenes", " 20", "%", ".", " N", " un",
+          " unbounded", " ", "bounded"]
+ID = {p: i for i, p in enumerate(PIECES)}
+
+
+def ids(*pieces):
+    return [ID[p] for p in pieces]
+
+
+def test_a_run_of_n_tokens_from_the_text_is_banned_at_its_last_token():
+    text = ids(" the", " NeRFs", " render", " unbounded", " scenes", ".")
+    guard = CopyGuard(text, Vocabulary(PIECES), n=4)
+    # After " the NeRFs render" the text goes on with " unbounded": banned, with its prefix " un".
+    assert guard.banned(ids("<s>", " the", " NeRFs", " render")) == set(ids(" unbounded", " un"))
+    # One token different and nothing is banned: only runs the text really has.
+    assert guard.banned(ids(" the", " NeRF", " render")) == set()
+    assert guard.banned(ids(" render")) == set()  # shorter than a run
+
+
+def test_prefixes_of_a_banned_token_are_banned_but_not_blank_ones_or_longer_tokens():
+    vocabulary = Vocabulary(PIECES)
+    assert set(vocabulary.with_prefixes(ID[" NeRFs"])) == set(ids(" NeRFs", " NeRF", " Ne", " N"))
+    assert ID[" "] not in vocabulary.with_prefixes(ID[" unbounded"])  # a space is a prefix of every word
+    assert vocabulary.with_prefixes(ID[" Ne"]) == tuple(ids(" Ne", " N"))  # a prefix bans no longer token
+
+
+def test_numbers_and_punctuation_are_never_banned():
+    text = ids(" the", " NeRFs", " 20", "%", ".")
+    guard = CopyGuard(text, Vocabulary(PIECES), n=2)
+    assert guard.banned(ids(" NeRFs")) == set()  # " 20": a number stays as the paper gives it
+    assert guard.banned(ids("%")) == set()  # "." has no letter
+    assert guard.banned(ids(" the")) == set(ids(" NeRFs", " NeRF", " Ne", " N"))
+
+
+def test_the_processor_sets_banned_scores_to_minus_infinity_only():
+    guard = CopyGuard(ids(" the", " NeRFs", " render"), Vocabulary(PIECES), n=3)
+    scores = np.zeros(len(PIECES), dtype=np.float32)
+    out = guard(np.array(ids("<s>", " the", " NeRFs")), scores)
+    assert np.isneginf(out[ID[" render"]])
+    assert np.isfinite(np.delete(out, ID[" render"])).all()
+
+
+def test_a_guard_needs_runs_of_two_tokens():
+    with pytest.raises(ValueError):
+        CopyGuard([1, 2, 3], Vocabulary(PIECES), n=1)
+
+
+PASSAGE = ("Neural radiance fields render novel views of a scene by integrating the colour and density that a "
+           "small network predicts at points sampled along every camera ray, and the sampling of those points "
+           "decides both the quality of the image and the time it takes to render it on a single graphics card.")
+
+
+def _longest_copied_run(answer: str, passage: str) -> int:
+    """Words in the longest run of ``answer`` that ``passage`` holds verbatim."""
+    a, p = checks.words(answer), " " + " ".join(checks.words(passage)) + " "
+    best = 0
+    for i in range(len(a)):
+        for j in range(i + best + 1, len(a) + 1):
+            if " " + " ".join(a[i:j]) + " " not in p:
+                break
+            best = j - i
+    return best
+
+
+@pytest.mark.slow
+def test_the_local_backend_cannot_paste_a_passage_it_is_told_to_repeat(smollm_gguf):
+    """SmolLM2 repeats a passage verbatim when asked; with the paper as ``avoid`` no 12-word run gets through."""
+    backend = get_backend(Settings(backend="local", model_path=smollm_gguf))
+    assert backend.supports_copy_guard
+    messages = [{"role": "user", "content": f"Repeat this text exactly, word for word:\n\n{PASSAGE}"}]
+    free = backend.chat(messages, max_tokens=90, temperature=0.0)
+    list(free)
+    guarded = backend.chat(messages, max_tokens=90, temperature=0.0, avoid=PASSAGE)
+    list(guarded)
+    assert _longest_copied_run(free.text, PASSAGE) >= 12, free.text  # the model does paste when it may
+    assert _longest_copied_run(guarded.text, PASSAGE) < 12, guarded.text
+    assert len(checks.words(guarded.text)) >= 12  # it still wrote something, not an empty answer
+    assert not re.search(r"\b(Ne|un) (RFs|bounded)\b", guarded.text)
