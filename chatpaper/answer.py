@@ -40,6 +40,8 @@ def parse_answer(text: str, parts: list[str]) -> Answer:
         if _is_echo(value, part):
             continue
         value, unfinished = (_complete(value), True) if part in cut else _finished(value)
+        value, stopped = _whole_sentences(value, part)
+        unfinished = unfinished or stopped
         value, shortened = bound(part, value)
         shortened = shortened or unfinished
         if value:
@@ -126,6 +128,21 @@ def _is_echo(value, part: str) -> bool:
     ask = set(re.findall(r"[a-z]+", p.ask.lower()))
     items = value if isinstance(value, list) else [value]
     return any(len(w) >= 2 and len(w & ask) / len(w) >= 0.8 for w in (set(re.findall(r"[a-z]+", i.lower())) for i in items))
+
+
+def _whole_sentences(value, part: str):
+    """A value that reached its part's length bound (the schema's maxLength closed the string there) without its
+    unfinished last sentence: (value, whether a sentence was left out or cut). "... overhead. Compared to" loses
+    "Compared to"; a single sentence stopped at the bound ends in "…"."""
+    p = PART.get(part)
+    if p is None or part == "keywords" or not value:
+        return value, False
+    if isinstance(value, list):
+        done = [_whole_sentences(v, part) for v in value]
+        return [v for v, _ in done if v], any(c for _, c in done)
+    if len(value) < p.chars - 2 or re.search(r"[.!?。！？)\"”…]$", value):
+        return value, False
+    return _complete(value), True
 
 
 def _finished(value):
@@ -224,8 +241,8 @@ def clean_list(raw, part: str) -> list[str]:
             items = split_sentences(lines[0])
         else:
             items = lines
-    if part == "keywords" and len(items) == 1:
-        items = re.split(r"[,，、;；]", items[0])
+    if part == "keywords":  # one keyword per item, also when a model pastes a list ("NeRFs, K-Planes, iNGP") into one
+        items = [k for item in items for k in re.split(r"[,，、;；]", item)]
     cleaned = [clean_text(item).strip("。.;；,， ") if part == "keywords" else clean_text(item) for item in items]
     out: list[str] = []
     for item in cleaned:

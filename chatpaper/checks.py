@@ -151,7 +151,13 @@ def english_words(text: str) -> list[str]:
     return found
 
 
-_TERM = re.compile(r"(?<![\w-])[A-Za-z][A-Za-z0-9]*(?:-[A-Za-z0-9]+)*(?![\w-])")
+# A term may start with a digit when capitals follow ("3DiM", "4DVLM"); hyphenated parts stay one term ("Dex-Net").
+_TERM = re.compile(r"(?<![\w-])[A-Za-z0-9][A-Za-z0-9]*(?:-[A-Za-z0-9]+)*(?![\w-])")
+#: Capitalised words that are not a paper's own terms: units, venues and publishing boilerplate.
+_NOT_TERMS = {"KB", "MB", "GB", "TB", "PB", "Hz", "kHz", "MHz", "GHz", "ms", "dB", "FLOPs", "TFLOPs", "IEEE", "ACM",
+              "PDF", "URL", "DOI", "ISBN", "ISSN", "LaTeX", "PhD", "USA", "UK", "AI", "arXiv", "CVPR", "ICCV", "ECCV",
+              "NeurIPS", "NIPS", "ICML", "ICLR", "ACL", "EMNLP", "NAACL", "AAAI", "IJCAI", "SIGGRAPH", "TPAMI", "OSDI",
+              "VLDB", "SIGMOD"}
 
 
 def technical_terms(text: str, n: int = 8, exclude: tuple[str, ...] = ()) -> list[str]:
@@ -160,9 +166,10 @@ def technical_terms(text: str, n: int = 8, exclude: tuple[str, ...] = ()) -> lis
     counts: dict[str, int] = {}
     for term in _TERM.findall(text):
         caps = sum(c.isupper() for c in term)
-        if (len(term) < 2 or term in exclude or re.fullmatch(r"[IVXLC]+", term)
+        if (len(term) < 2 or term in exclude or term in _NOT_TERMS or re.fullmatch(r"[IVXLC]+", term)
+                or not any(c.isalpha() for c in term) or re.fullmatch(r"[\d.]+[A-Za-z]{1,3}", term)
                 or not (term.isupper() or any(c.isupper() for c in term[1:]))
-                or (term[0].islower() and caps < 2) or (any(c.isdigit() for c in term) and caps < 2)):
+                or (not term[0].isupper() and caps < 2) or (any(c.isdigit() for c in term) and caps < 2)):
             continue
         counts[term] = counts.get(term, 0) + 1
     return [t for t in sorted(counts, key=lambda t: -counts[t]) if counts[t] >= 2][:n]

@@ -121,8 +121,9 @@ def task_pieces(paper: Paper, abstract: str, task: str) -> list[Piece]:
     if task == "summary" and abstract.strip():
         pieces.append(Piece("Abstract", abstract.strip()))
     for section, role in zip(paper.sections, roles):
-        if role in wanted and section.text.strip():
-            pieces.append(Piece(section.heading, section.text.strip()))
+        text = without_back_matter(section.text)
+        if role in wanted and text:
+            pieces.append(Piece(section.heading, text))
     if len(pieces) <= (1 if task == "summary" else 0):
         pieces += _fallback(paper, task)
     return pieces
@@ -139,9 +140,29 @@ def digest_pieces(paper: Paper, abstract: str) -> list[Piece]:
     return sorted(pieces, key=lambda p: -1 if p.label == "Abstract" else order.get(p.label, len(order)))
 
 
+# Back matter written inside a section: a run-in heading ("Acknowledgements. HT was supported ..."), after which
+# the section says nothing about the research, and sentences about who paid for it or who may reprint it.
+_RUN_IN_BACK = re.compile(r"(?:^|(?<=[.!?]\s)|\n)\s*(?:Acknowledge?ments?|Funding|Disclosure of Funding)\b\s*[.:]", re.I)
+_BACK_SENTENCE = re.compile(r"\b(?:supported (?:in part )?by|funded (?:in part )?by|grant (?:no|number)|contract number|"
+                            r"we (?:would like to )?thank|(?:are|is) grateful to|acknowledges? (?:the )?(?:support|funding)|"
+                            r"views and conclusions contained|authorized to reproduce and distribute|"
+                            r"official policies or endorsements)\b", re.I)
+
+
+def without_back_matter(text: str) -> str:
+    """A section's text without the acknowledgements and funding notes a PDF runs into it (they are not what a
+    digest reads: a small model pastes them as results)."""
+    m = _RUN_IN_BACK.search(text)
+    if m:
+        text = text[:m.start()]
+    if not _BACK_SENTENCE.search(text):
+        return text.strip()
+    return " ".join(s for s in split_sentences(text) if not _BACK_SENTENCE.search(s))
+
+
 def _fallback(paper: Paper, task: str) -> list[Piece]:
     """No section had the role (or the extractor found no headings): take the matching third of the body."""
-    body = "\n".join(s.text for s in paper.sections if s.text.strip()) or paper.abstract
+    body = "\n".join(without_back_matter(s.text) for s in paper.sections if s.text.strip()) or paper.abstract
     sentences = split_sentences(body)
     third = max(len(sentences) // 3, 1)
     part = {"summary": sentences[:third], "methods": sentences[third:2 * third], "conclusion": sentences[2 * third:]}[task]

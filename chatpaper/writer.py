@@ -30,12 +30,13 @@ from chatpaper.prompts import load_prompt
 log = logging.getLogger(__name__)
 
 #: Part of the digest cache key: a change of the writing logic invalidates cached digests.
-WRITER_VERSION = "2"
+WRITER_VERSION = "3"
 #: Paper text per digest, in tokens. The bundled 0.5B model reads about 96 tokens/s on 2 cores: 1,800 tokens are
 #: 19 s, read once per digest (every later call reuses them).
 PAPER_TOKENS = 1800
 #: Longest answer per call, in tokens (Chinese takes about 1.3x the tokens of the same English).
-ANSWER_TOKENS = {"overview": 240, "summary": 260, "methods": 200, "conclusion": 260, "repair": 260, "rewrite": 60,
+ANSWER_TOKENS = {"overview": 240, "summary": 260, "methods": 200, "conclusion": 260, "repair": 260, "terms": 220,
+                 "rewrite": 60,
                  "translate": 300, "glossary": 120}
 #: Chinese prose must be at least this share of CJK characters (terms, names and code excepted).
 MIN_CJK_SHARE = 0.5
@@ -43,6 +44,8 @@ MIN_CJK_SHARE = 0.5
 MAX_ZH_ENGLISH = 0
 #: Two parts whose word trigrams overlap this much say the same thing.
 REPEAT_OVERLAP = 0.4
+#: Parts written again when the digest names too few of the paper's key terms: where a method's names belong.
+TERM_PARTS = ("approach", "methods")
 #: Sentences pasted from the paper rewritten per digest, longest first (each call is a few seconds).
 MAX_REWRITES = 6
 _EMIT_EVERY_S = 0.15  # streamed text reaches the UI at most this often per language
@@ -148,10 +151,32 @@ class DigestWriter:
                 value = _map(_uncited(value), checks.third_person)
                 if not getattr(digest, part) or not self._repeats(part, value, digest):
                     setattr(digest, part, value)
+        self._name_terms(digest)
         self._rewrite_pasted(digest)
         self._finish(digest)
         digest.seconds = time.monotonic() - start
         return digest
+
+    def _name_terms(self, digest: Digest) -> None:
+        """A digest that names fewer than half of the paper's key terms says nothing specific: one call writes the
+        method again (``TERM_PARTS``) naming the terms left out, kept where it names more of them."""
+        if not self.terms or 2 * len(self._named(digest)) >= len(self.terms):
+            return
+        if not any(getattr(digest, p) for p in TERM_PARTS):  # asked twice already (question and repair): no answer
+            return
+        left = [t for t in self.terms if t not in self._named(digest)][:5]
+        fields = [(p, PART[p].ask) for p in TERM_PARTS]
+        got = self._ask("en", load_prompt("terms.en").render(terms=", ".join(left), fields=fields), list(TERM_PARTS),
+                        digest, "terms")
+        trial = Digest(**{**digest.to_dict(), **{p: _map(_uncited(v), checks.third_person) for p, v in got.values.items()}})
+        if len(self._named(trial)) > len(self._named(digest)):
+            for part in got.values:
+                setattr(digest, part, getattr(trial, part))
+
+    def _named(self, digest: Digest) -> list[str]:
+        """The key terms that the English prose of ``digest`` names (as whole words)."""
+        prose = " ".join(_as_text(getattr(digest, p.name)) for p in PARTS[1:] if p.name != "keywords")
+        return [t for t in self.terms if re.search(rf"(?<![\w-]){re.escape(t)}(?![\w-])", prose)]
 
     def _rewrite_pasted(self, digest: Digest) -> None:
         """Each sentence that holds a run of the paper's words gets one rewrite call (longest first, at most
@@ -162,7 +187,7 @@ class DigestWriter:
         pasted.sort(key=lambda t: -len(t[2]))
         for part, i, sentence in pasted[:MAX_REWRITES]:
             reply = self._call("en", "system.en", load_prompt("rewrite.en").render(draft=data(sentence)), [], digest,
-                               "rewrite", schema={})
+                               "rewrite", schema={}, avoid=self.context() + "\n" + sentence)
             new = answer.clean_text(reply.split("\n")[0] if reply.strip() else "")
             new = checks.third_person(_uncited(new))
             if (not new or checks.copied(new, self._runs) or checks.has_cjk(new)
@@ -183,6 +208,9 @@ class DigestWriter:
         digest = Digest(language="zh", method="translated")
         start = time.monotonic()
         source = {"title_translation": self.title, **{p.name: getattr(english, p.name) for p in PARTS[1:]}}
+        # A keyword that is a name ("NeRF", "Mip-NeRF", "BERT") stays as it is: only plain words are translated.
+        names = [k for k in english.keywords if not checks.english_words(k)]
+        source["keywords"] = [k for k in english.keywords if k not in names]
         found: dict = {}
         for part in [p for p in source if source[p]]:
             found[part] = self._translate(part, source[part], digest)
@@ -191,6 +219,7 @@ class DigestWriter:
             if _zh_faults(again, self._names) < _zh_faults(found[part], self._names):
                 found[part] = again
         self._glossary(found, digest)
+        found["keywords"] = _merge_keywords(english.keywords, names, found.get("keywords") or [])
         _store(digest, answer.Answer(values={p: v for p, v in found.items() if v}))
         digest.title_translation = self._keep_method_name(digest.title_translation)
         self._finish(digest)
@@ -267,11 +296,11 @@ class DigestWriter:
                     continue
                 if item:
                     kept.append(item)
-            if p.name == "takeaways" and not zh:
-                kept = self._distinct_takeaways(kept, digest)
             setattr(digest, p.name, kept if p.is_list else (kept[0] if kept else ""))
             if not kept and (p.name != "title_translation" or zh) and p.name not in digest.missing:
                 digest.missing.append(p.name)
+        if not zh:
+            _drop_repeats(digest)
         order = [p.name for p in PARTS]
         digest.missing.sort(key=order.index)
         digest.truncated = sorted(set(digest.truncated), key=order.index)
@@ -287,15 +316,6 @@ class DigestWriter:
             return " ".join(good) if not re.search(r"[\u4e00-\u9fff]", item) else "".join(good)
         digest.flagged_numbers += [n for n in bad if n not in digest.flagged_numbers]
         return item
-
-    def _distinct_takeaways(self, items: list[str], digest: Digest) -> list[str]:
-        """Takeaways that repeat the summary or each other are dropped while at least three remain."""
-        out = list(items)
-        for item in list(items):
-            others = [o for o in out if o is not item] + [digest.summary]
-            if len(out) > 3 and any(checks.trigram_overlap(item, o) >= REPEAT_OVERLAP for o in others if o):
-                out.remove(item)
-        return out
 
     def _is_chinese(self, value) -> bool:
         return checks.cjk_share(_as_text(value), exclude=self._names) >= MIN_CJK_SHARE
@@ -314,7 +334,8 @@ class DigestWriter:
 
     def _ask(self, lang: str, question: str, parts: list[str], digest: Digest, step: str) -> answer.Answer:
         """One English call: the paper, then ``question``; the answer parsed into ``parts``."""
-        reply = self._call(lang, "system.en", self.context() + "\n" + question, parts, digest, step)
+        reply = self._call(lang, "system.en", self.context() + "\n" + question, parts, digest, step,
+                           avoid=self.context())
         got = answer.parse_answer(reply, parts)
         digest.truncated += [p for p in got.cut if p not in digest.truncated]
         return got
@@ -371,8 +392,12 @@ class DigestWriter:
                                                                  lambda m: table[m.group(1)], s))
 
     def _call(self, lang: str, system: str, user: str, parts: list[str], digest: Digest, step: str, *,
-              max_tokens: int | None = None, schema: dict | None = None, temperature: float = 0.2) -> str:
-        """One streamed model call; its text is reported as it arrives, its tokens added to the digest."""
+              max_tokens: int | None = None, schema: dict | None = None, temperature: float = 0.2,
+              avoid: str | None = None) -> str:
+        """One streamed model call; its text is reported as it arrives, its tokens added to the digest.
+
+        ``avoid``: the paper text the answer must not paste, for a backend with a copy guard (the others never see
+        it: their pasted sentences go to the rewrite step)."""
         if self.cancel is not None and self.cancel.is_set():
             raise Cancelled("Stopped: the digest was cancelled.")
         stage = "summarising" if lang == "en" else "translating"
@@ -383,8 +408,9 @@ class DigestWriter:
         messages = [{"role": "system", "content": load_prompt(system).render()}, {"role": "user", "content": user}]
         if schema is None:
             schema = schema_for(parts, lang)
+        guard = {"avoid": avoid} if avoid and getattr(self.backend, "supports_copy_guard", False) else {}
         stream = self.backend.chat(messages, max_tokens=max_tokens, temperature=temperature, cancel=self.cancel,
-                                   schema=schema or None)
+                                   schema=schema or None, **guard)
         before = self._streamed.get(lang, "")
         written = 0
         for _ in stream:
@@ -431,6 +457,7 @@ class DigestWriter:
 
 #: What each step is called in progress lines: "Writing the English overview…", then "English overview done".
 _STEP_NAMES = {"repair": "repair of missing or repeated parts", "rewrite": "rewrite of a pasted sentence",
+               "terms": "method again, naming the paper's key terms",
                "translate": "translation", "glossary": "glossary of English words left"}
 
 
@@ -512,6 +539,47 @@ def _zh_faults(value, names: tuple) -> int:
         return 9
     text = _as_text(value)
     return len(checks.english_words(text)) + (checks.cjk_share(text, exclude=names) < MIN_CJK_SHARE)
+
+
+def _drop_repeats(digest: Digest) -> None:
+    """No two pieces of English prose say the same thing: every pair (the summary, each takeaway, each part, each
+    method step) is compared, and of a pair that overlaps the list item goes (its list keeps one item at least);
+    of two whole parts, the later one loses the sentences that repeat the earlier, when it has others."""
+    units = [(p.name, i, text) for p in PARTS[1:] if p.name != "keywords"
+             for i, text in enumerate(_items(getattr(digest, p.name)))]
+    gone: set[int] = set()
+    for j in range(len(units)):
+        for i in range(j):
+            if i in gone or j in gone or checks.trigram_overlap(units[i][2], units[j][2]) < REPEAT_OVERLAP:
+                continue
+            for victim in (j, i):
+                part = units[victim][0]
+                left = sum(1 for k, u in enumerate(units) if u[0] == part and k not in gone)
+                if PART[part].is_list and left > 1:
+                    gone.add(victim)
+                    break
+            else:  # two whole parts (or a last item): the later part, else the earlier, loses the repeated sentences
+                for mine, theirs in ((j, i), (i, j)):
+                    part = units[mine][0]
+                    keep = [s for s in sections.split_sentences(units[mine][2])
+                            if checks.trigram_overlap(s, units[theirs][2]) < REPEAT_OVERLAP]
+                    if keep and not PART[part].is_list and keep != sections.split_sentences(units[mine][2]):
+                        units[mine] = (part, None, " ".join(keep))
+                        setattr(digest, part, units[mine][2])
+                        break
+    for p in PARTS[1:]:
+        if p.is_list and p.name != "keywords":
+            setattr(digest, p.name, [u[2] for k, u in enumerate(units) if u[0] == p.name and k not in gone])
+
+
+def _merge_keywords(english: list[str], names: list[str], translated: list[str]) -> list[str]:
+    """The Chinese keywords in the English order: names as they are, each plain keyword by its translation (the
+    translations in order when there is one per keyword, else after the names)."""
+    plain = [k for k in english if k not in names]
+    if len(translated) != len(plain):
+        return (names + [t for t in translated if t not in names])[:PART["keywords"].items]
+    it = iter(translated)
+    return [k if k in names else next(it) for k in english][:PART["keywords"].items]
 
 
 def _add_usage(target: Digest, source: Digest) -> None:

@@ -24,6 +24,8 @@ def task_of(messages: list[dict]) -> str:
         return "rewrite.en"
     if "are missing or say the same as another part" in user:
         return "repair.en"
+    if "leaves out the paper's key terms" in user:
+        return "terms.en"
     first = re.search(r'^- "(\w+)":', user, re.M)
     return f"{_QUESTION_OF.get(first.group(1), first.group(1)) if first else 'unknown'}.en"
 

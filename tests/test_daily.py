@@ -63,6 +63,8 @@ def scripted_reply(messages: list[dict]) -> str:
     if task == "conclusion.en":
         return ("SIGNIFICANCE: The work matters for practitioners.\nINNOVATION: The procedure is new.\n"
                 "PERFORMANCE REVIEW: It performs well on the chosen tasks.\nWORKLOAD: The experiments are extensive.")
+    if task == "terms.en":  # the method again, naming the paper's terms: this model names none, so it is not kept
+        return "APPROACH: The authors propose a new procedure."
     if task == "translate.zh":  # one part per call: the English text between the draft tags
         english = draft_of(messages).strip()
         lines = [ZH.get(line.removeprefix("- "), "论文标题") for line in english.splitlines()]

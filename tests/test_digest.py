@@ -40,7 +40,7 @@ ZH_PARTS = {
     "DaC splits the training views into groups and distils the experts into one model.": "本文把训练视图分组并将专家模型蒸馏为一个模型。",
     "- Views are grouped by similarity.\n- One expert per group.\n- Experts are distilled.":
         "- 按相似度对视图分组。\n- 每组训练一个专家。\n- 将专家蒸馏合并。",
-    "NeRF, distillation, view grouping": "神经辐射场, 蒸馏, 视图分组",
+    "distillation, view grouping": "蒸馏, 视图分组",  # a keyword that is a name ("NeRF") is not sent
     "NeRF treats every view alike.": "神经辐射场对每个视图一视同仁。",
     "One network holds all views.": "一个网络记住所有视图。",
     "Divide the views, train experts, distil.": "划分视图、训练专家、再蒸馏。",
@@ -338,7 +338,7 @@ def test_rewrite_and_fallback_logic_golden():
                           '"performance_eval": "Higher PSNR.", "workload": ""}'],
         "repair.en": ['{"workload": "Two datasets and twelve scenes."}'],
         "rewrite.en": ["The authors train one expert per group of views, then merge them."],
-        "translate.zh": lambda m: {**ZH_PARTS, "NeRF, distillation": "NeRF, 蒸馏", "Two datasets and twelve scenes.":
+        "translate.zh": lambda m: {**ZH_PARTS, "distillation": "蒸馏", "Two datasets and twelve scenes.":
                                    "两个 datasets，十二个场景。"}.get(draft_of(m), "分而治之" if "Divide" in draft_of(m)
                                                                      else "这是一段中文译文。"),
         "glossary.zh": ['{"datasets": "数据集"}'],

@@ -1,0 +1,117 @@
+"""The writer's prose rules on generated inputs: keywords, whole sentences, back matter, Chinese keywords that are
+names, no two parts alike, the paper's key terms named."""
+from __future__ import annotations
+
+import json
+import random
+
+from chatpaper import answer, checks, sections
+from chatpaper.digest import PART, Digest
+from chatpaper.paper import Paper, Record, Section
+from chatpaper.writer import _drop_repeats, write_digests
+from tests.fakes import draft_of
+from tests.test_digest import make_paper, scripted
+
+WORDS = "model scene render sample grid field image training view network depth light colour voxel ray".split()
+
+
+def sentence(rng: random.Random, n: int) -> str:
+    return " ".join(rng.choice(WORDS) for _ in range(n)).capitalize() + "."
+
+
+def test_keywords_pasted_into_one_item_are_split_and_deduplicated():
+    got = answer.parse_answer(json.dumps({"keywords": ["NeRFs, K-Planes, iNGP, iNGP, SUDS"]}), ["keywords"])
+    assert got.values["keywords"] == ["NeRFs", "K-Planes", "iNGP", "SUDS"]
+    got = answer.parse_answer(json.dumps({"keywords": ["pruning; channels", "Pruning", "Fisher"]}), ["keywords"])
+    assert got.values["keywords"] == ["pruning", "channels", "Fisher"]
+
+
+def test_an_answer_stopped_at_its_length_bound_keeps_whole_sentences_only():
+    rng = random.Random(3)
+    chars = PART["approach"].chars
+    for _ in range(20):
+        first = sentence(rng, rng.randint(5, 12))
+        tail = " ".join(rng.choice(WORDS) for _ in range(60))
+        value = (first + " Compared to " + tail)[:chars]  # the schema's maxLength closed the string here
+        got = answer.parse_answer(json.dumps({"approach": value}), ["approach"])
+        assert got.values["approach"] == first and got.cut == ["approach"]
+    # A short answer without a full stop is whole: it did not reach the bound.
+    got = answer.parse_answer(json.dumps({"approach": "Views are grouped by similarity"}), ["approach"])
+    assert got.values["approach"] == "Views are grouped by similarity" and got.cut == []
+    # One sentence stopped at the bound ends in "…" and is reported cut.
+    long = " ".join(rng.choice(WORDS) for _ in range(80))[:chars]
+    got = answer.parse_answer(json.dumps({"approach": long}), ["approach"])
+    assert got.values["approach"].endswith("…") and got.cut == ["approach"]
+
+
+def test_acknowledgements_and_funding_notes_do_not_reach_the_digest_context():
+    rng = random.Random(5)
+    for _ in range(10):
+        body = " ".join(sentence(rng, 10) for _ in range(4))
+        grant = rng.choice(["This work was supported in part by the National Science Foundation under grant 17.",
+                            "The second author is funded by a fellowship of the Example Trust.",
+                            "We thank the anonymous reviewers for their comments."])
+        run_in = rng.choice(["Acknowledgements.", "Acknowledgments:", "ACKNOWLEDGMENT.", "Funding."])
+        middle = sentence(rng, 8)
+        kept = sections.without_back_matter(f"{body} {grant} {middle} {run_in} {sentence(rng, 9)} {grant}")
+        assert kept == f"{body} {middle}"  # the funding sentence and everything after the run-in heading go
+    paper = Paper(title="T", authors=[], abstract="An abstract.", sections=[
+        Section("5 Conclusion", 1, 8, "The method works. Acknowledgements. HT was supported in part by IARPA.")])
+    context = sections.format_pieces(sections.digest_pieces(paper, paper.abstract))
+    assert "The method works." in context and "IARPA" not in context
+
+
+def test_chinese_keywords_keep_names_and_translate_only_plain_words():
+    record, paper = make_paper()
+    backend = scripted()
+    digests = write_digests(record, paper, backend, ["en", "zh"])
+    drafts = [draft_of(m) for m, t in zip(backend.calls, backend.tasks()) if t == "translate.zh"]
+    assert "distillation, view grouping" in drafts and not any("NeRF, " in d for d in drafts)
+    assert digests["zh"].keywords == ["NeRF", "蒸馏", "视图分组"]
+    # Keywords that are all names need no translation call, and are never "missing".
+    en = scripted({"summary.en":
+                   "SUMMARY: DaC groups views.\nTAKEAWAYS:\n- Views are grouped.\n- Experts are trained.\n"
+                   "KEYWORDS: NeRF, DaC, PSNR\nBACKGROUND: NeRF treats views alike.\nPAST METHODS: One network.\n"
+                   "APPROACH: Split the views.\nPERFORMANCE: PSNR rises."})
+    zh = write_digests(record, paper, en, ["en", "zh"])["zh"]
+    assert zh.keywords == ["NeRF", "DaC", "PSNR"] and "keywords" not in zh.missing
+
+
+def test_no_two_english_parts_say_the_same_and_a_list_item_goes_first():
+    rng = random.Random(11)
+    for _ in range(10):
+        a, b, c, d, e, f = (sentence(rng, 12) for _ in range(6))
+        digest = Digest(language="en", summary=a, takeaways=[a, b, b.replace(".", " again."), c],
+                        background=a + " " + d, approach=e, methods=[e, d, f], significance=c)
+        _drop_repeats(digest)
+        units = [digest.summary, *digest.takeaways, digest.background, digest.approach, *digest.methods,
+                 digest.significance]
+        pairs = [(x, y) for i, x in enumerate(units) for y in units[i + 1:] if checks.trigram_overlap(x, y) >= 0.4]
+        assert not pairs, pairs
+        assert digest.summary == a and digest.approach == e and digest.significance == c  # whole parts stay
+        assert digest.background == d  # it lost the sentence the summary already says
+        # Takeaways: the summary's sentence, b's near-copy and the significance's sentence go, below three.
+        assert digest.takeaways == [b] and digest.methods == [f]
+
+
+def test_a_digest_naming_too_few_key_terms_gets_one_call_for_the_method_with_them():
+    record, paper = make_paper()
+    paper.sections[2].text += " DaC uses KiloNeRF blocks and a PSNR loss; KiloNeRF and DaC and PSNR again."
+    bland = ("SUMMARY: The views are split into groups.\nTAKEAWAYS:\n- Views are grouped.\n- Experts are trained.\n"
+             "KEYWORDS: views, experts, groups\nBACKGROUND: Every view is treated alike.\nPAST METHODS: One network.\n"
+             "APPROACH: Split the views.\nPERFORMANCE: Scores rise.")
+    backend = scripted({"summary.en": bland, "methods.en": "METHODS:\n- Group the views.\n- Train experts.",
+                        "conclusion.en": "SIGNIFICANCE: It matters.\nINNOVATION: Grouping.\nPERFORMANCE REVIEW: Good."
+                                         "\nWORKLOAD: Two datasets.",
+                        "terms.en": ['{"approach": "DaC trains KiloNeRF experts on groups of views.", '
+                                     '"methods": ["DaC groups the views.", "Each group trains a KiloNeRF expert.", '
+                                     '"PSNR measures the distilled student."]}']})
+    en = write_digests(record, paper, backend, ["en"])["en"]
+    assert backend.tasks().count("terms.en") == 1
+    asked = backend.calls[backend.tasks().index("terms.en")][-1]["content"]
+    assert "leaves out the paper's key terms: " in asked and "KiloNeRF" in asked and "<paper>" in asked
+    assert en.approach == "DaC trains KiloNeRF experts on groups of views." and "PSNR" in " ".join(en.methods)
+    # An answer that names no more terms is not kept.
+    backend = scripted({"summary.en": bland, "terms.en": ['{"approach": "Views go in groups.", "methods": ["a b."]}']})
+    en = write_digests(record, paper, backend, ["en"])["en"]
+    assert en.approach == "Split the views."
