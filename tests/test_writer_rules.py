@@ -115,3 +115,28 @@ def test_a_digest_naming_too_few_key_terms_gets_one_call_for_the_method_with_the
     backend = scripted({"summary.en": bland, "terms.en": ['{"approach": "Views go in groups.", "methods": ["a b."]}']})
     en = write_digests(record, paper, backend, ["en"])["en"]
     assert en.approach == "Split the views."
+
+
+def test_a_sentence_that_only_lists_names_is_dropped_and_prose_is_kept():
+    rng = random.Random(7)
+    names = ["NeRFs", "PyNeRF", "Mip-NeRF", "MLP", "K-Planes", "iNGP", "SUDS", "Dex-Net", "SciBERT", "GConv"]
+    for _ in range(20):
+        listed = ", ".join(rng.sample(names, rng.randint(4, 7))).replace(", ", ", and ", rng.randint(0, 1))
+        prose = sentence(rng, 10)
+        assert checks.name_list(listed + ".")
+        assert checks.without_name_lists(f"{listed}. {prose}") == prose
+        assert checks.without_name_lists(prose) == prose
+    # A sentence with a list inside it is prose.
+    assert not checks.name_list("The method beats NeRF, Mip-NeRF, iNGP and K-Planes on every scene of the benchmark.")
+
+
+def test_an_answer_that_stops_on_a_dangling_word_is_not_kept_as_a_sentence():
+    got = answer.parse_answer(json.dumps({"innovation": "A method that improves the anti-aliasing properties of",
+                                          "significance": "It renders faster. It also improves the"}),
+                              ["innovation", "significance"])
+    assert got.values == {"innovation": "A method that improves the anti-aliasing properties…",
+                          "significance": "It renders faster."}
+    assert set(got.cut) == {"innovation", "significance"}
+    # The question's own words with an "and" left over are an echo, not an answer.
+    got = answer.parse_answer(json.dumps({"workload": "experiments, datasets, implementation, and"}), ["workload"])
+    assert "workload" not in got.values
