@@ -287,7 +287,7 @@ class DigestWriter:
             if value and not zh and p.name != "title_translation":
                 value = _map(value, checks.third_person)
             items = value if isinstance(value, list) else ([value] if value else [])
-            kept = []
+            kept, fallback = [], []
             for item in items:
                 item, removed = checks.drop_unknown_urls(item, self._paper_text)
                 digest.removed_urls += [u for u in removed if u not in digest.removed_urls]
@@ -295,11 +295,14 @@ class DigestWriter:
                 if zh and p.name == "keywords" and not checks.english_words(item):
                     pass  # a keyword may be a name ("NeRF", "BERT"): kept when no plain English word is left in it
                 elif zh and p.name != "title_translation" and not self._is_chinese(item):
+                    if _mostly_chinese(item, self._names):
+                        fallback.append(item)
                     continue
                 if not zh and checks.has_cjk(item):
                     continue
                 if item:
                     kept.append(item)
+            kept = kept or fallback[:1]  # a part half in names is better than a part missing
             setattr(digest, p.name, kept if p.is_list else (kept[0] if kept else ""))
             if not kept and (p.name != "title_translation" or zh) and p.name not in digest.missing:
                 digest.missing.append(p.name)
@@ -497,12 +500,14 @@ def _body_text(paper: Paper, record: Record) -> str:
 # Citation marks ("[6, 9]") and pointers into the paper ("(Section 4.2)", "(see Fig. 3") mean nothing in a digest.
 _CITATION = re.compile(r"\s*\[\d+(?:\s*[,–-]\s*\d+)*\]|\s*\((?:see\s+)?(?:Sec(?:tion)?s?|Fig(?:ure)?s?|Tab(?:le)?s?|Eqs?|Appendix)"
                        r"\.?\s*[\dA-Z][\w.]*(?:\s*(?:,|and|–|-)\s*[\dA-Z][\w.]*)*\)?", re.I)
+# Author-year citations: "(Devlin et al., 2019; Liu et al., 2019)", "(e.g., Klavans and Boyack, 2006)".
+_AUTHOR_YEAR = re.compile(r"\s*\((?=[^()]*[A-Z])[^()]{0,150}?\b(?:19|20)\d{2}[a-z]?\)")
 _LABEL_PREFIX = re.compile(r"^\s*(?:[#*]+\s*)?(?:译文|翻译|中文|Translation|Chinese)\s*(?:\*\*)?\s*[:：]\s*")
 
 
 def _uncited(value):
     """Prose without the paper's citation marks ("[6, 9]"): a digest names methods, not reference numbers."""
-    return _map(value, lambda s: _CITATION.sub("", s).strip())
+    return _map(value, lambda s: _AUTHOR_YEAR.sub("", _CITATION.sub("", s)).strip())
 
 
 def _unlabelled(reply: str) -> str:
@@ -584,6 +589,11 @@ def _merge_keywords(english: list[str], names: list[str], translated: list[str])
         return (names + [t for t in translated if t not in names])[:PART["keywords"].items]
     it = iter(translated)
     return [k if k in names else next(it) for k in english][:PART["keywords"].items]
+
+
+def _mostly_chinese(text: str, names: tuple) -> bool:
+    """Chinese prose that names many methods: a third CJK at least, at most two plain English words left."""
+    return checks.cjk_share(text, exclude=names) >= 0.33 and len(checks.english_words(text)) <= 2
 
 
 def _add_usage(target: Digest, source: Digest) -> None:

@@ -10,7 +10,7 @@ from chatpaper.digest import PART, Digest
 from chatpaper.paper import Paper, Record, Section
 from chatpaper.writer import _drop_repeats, write_digests
 from tests.fakes import draft_of
-from tests.test_digest import make_paper, scripted
+from tests.test_digest import make_paper, scripted, translate
 
 WORDS = "model scene render sample grid field image training view network depth light colour voxel ray".split()
 
@@ -140,3 +140,20 @@ def test_an_answer_that_stops_on_a_dangling_word_is_not_kept_as_a_sentence():
     # The question's own words with an "and" left over are an echo, not an answer.
     got = answer.parse_answer(json.dumps({"workload": "experiments, datasets, implementation, and"}), ["workload"])
     assert "workload" not in got.values
+
+
+def test_author_year_citations_leave_the_english_prose():
+    from chatpaper.writer import _uncited
+    got = _uncited("Transformers do well on NLP tasks (Devlin et al., 2019; Liu et al., 2019); the authors build on "
+                   "them (e.g., Klavans and Boyack, 2006). Errors fall (by 20–90% on all scenes) [3].")
+    assert got == "Transformers do well on NLP tasks; the authors build on them. Errors fall (by 20–90% on all scenes)."
+
+
+def test_a_chinese_part_heavy_with_names_is_kept_rather_than_missing():
+    record, paper = make_paper()
+    half = "Devlin 与 Transformer 模型在任务上表现良好"  # names and a little Chinese: below the usual CJK share
+    assert not checks.cjk_share(half) >= 0.5 and checks.cjk_share(half) >= 0.33
+    backend = scripted({"translate.zh": lambda m: half if draft_of(m) == "NeRF treats every view alike." else
+                        translate(m)})
+    zh = write_digests(record, paper, backend, ["en", "zh"])["zh"]
+    assert zh.background == half and "background" not in zh.missing
