@@ -341,8 +341,11 @@ class DigestWriter:
 
     def _ask(self, lang: str, question: str, parts: list[str], digest: Digest, step: str) -> answer.Answer:
         """One English call: the paper, then ``question``; the answer parsed into ``parts``."""
+        # The guard keeps the answer from pasting the paper, and the question's own wording ("1-2 sentences (it
+        # said the same as ...)") too.
         reply = self._call(lang, "system.en", self.context() + "\n" + question, parts, digest, step,
-                           avoid=self.context())
+                           avoid=self.context() + "\n" + question)
+        reply = _QUESTION_ECHO.sub("", reply)
         got = answer.parse_answer(reply, parts)
         digest.truncated += [p for p in got.cut if p not in digest.truncated]
         return got
@@ -500,6 +503,8 @@ def _body_text(paper: Paper, record: Record) -> str:
 # Citation marks ("[6, 9]") and pointers into the paper ("(Section 4.2)", "(see Fig. 3") mean nothing in a digest.
 _CITATION = re.compile(r"\s*\[\d+(?:\s*[,–-]\s*\d+)*\]|\s*\((?:see\s+)?(?:Sec(?:tion)?s?|Fig(?:ure)?s?|Tab(?:le)?s?|Eqs?|Appendix)"
                        r"\.?\s*[\dA-Z][\w.]*(?:\s*(?:,|and|–|-)\s*[\dA-Z][\w.]*)*\)?", re.I)
+# The question's instructions written back into an answer: "(it said the same as the summary: say something else)".
+_QUESTION_ECHO = re.compile(r",?\s*\d-\d sentences|\s*\((?:it was missing|give 3 to 5|it said the same as [^()]*)\)", re.I)
 # Author-year citations: "(Devlin et al., 2019; Liu et al., 2019)", "(e.g., Klavans and Boyack, 2006)".
 _AUTHOR_YEAR = re.compile(r"\s*\((?=[^()]*[A-Z])[^()]{0,150}?\b(?:19|20)\d{2}[a-z]?\)")
 _LABEL_PREFIX = re.compile(r"^\s*(?:[#*]+\s*)?(?:译文|翻译|中文|Translation|Chinese)\s*(?:\*\*)?\s*[:：]\s*")

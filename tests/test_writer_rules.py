@@ -157,3 +157,14 @@ def test_a_chinese_part_heavy_with_names_is_kept_rather_than_missing():
                         translate(m)})
     zh = write_digests(record, paper, backend, ["en", "zh"])["zh"]
     assert zh.background == half and "background" not in zh.missing
+
+
+def test_the_questions_own_wording_written_back_is_removed():
+    record, paper = make_paper()
+    echo = ('{"summary": "DaC groups views.", "takeaways": ["Views are grouped.", "Experts are trained."], '
+            '"keywords": ["NeRF", "views", "experts"]}')
+    backend = scripted({"overview.en": [echo], "conclusion.en": [
+        '{"significance": "It matters.", "innovation": "Grouped training.", "performance_eval": "Higher PSNR, 1-2 '
+        'sentences (it said the same as the summary: say something else).", "workload": "Two datasets."}']})
+    en = write_digests(record, paper, backend, ["en"])["en"]
+    assert en.performance_eval == "Higher PSNR." and "sentences" not in en.performance_eval
