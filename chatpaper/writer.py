@@ -170,7 +170,7 @@ class DigestWriter:
             return
         left = [t for t in self.terms if t not in self._named(digest)][:5]
         fields = [(p, PART[p].ask) for p in TERM_PARTS]
-        got = self._ask("en", load_prompt("terms.en").render(terms=", ".join(left), fields=fields), list(TERM_PARTS),
+        got = self._ask("en", load_prompt("terms.en").render(terms=data(", ".join(left)), fields=fields), list(TERM_PARTS),
                         digest, "terms")
         trial = Digest(**{**digest.to_dict(), **{p: _map(_uncited(v), checks.third_person) for p, v in got.values.items()}})
         if len(self._named(trial)) > len(self._named(digest)):

@@ -109,7 +109,8 @@ def test_a_digest_naming_too_few_key_terms_gets_one_call_for_the_method_with_the
     en = write_digests(record, paper, backend, ["en"])["en"]
     assert backend.tasks().count("terms.en") == 1
     asked = backend.calls[backend.tasks().index("terms.en")][-1]["content"]
-    assert "leaves out the paper's key terms: " in asked and "KiloNeRF" in asked and "<paper>" in asked
+    assert "leaves out the paper's key terms" in asked and "<paper>" in asked
+    assert "KiloNeRF" in asked[asked.rindex("<draft>"):asked.rindex("</draft>")]  # paper words stay data
     assert en.approach == "DaC trains KiloNeRF experts on groups of views." and "PSNR" in " ".join(en.methods)
     # An answer that names no more terms is not kept.
     backend = scripted({"summary.en": bland, "terms.en": ['{"approach": "Views go in groups.", "methods": ["a b."]}']})
