@@ -1,4 +1,6 @@
-"""Shared test fixtures. Servers and other heavy fixtures live in tests/plugins/, one module per component."""
+"""Shared test fixtures. Servers, the launched app, the browser and other shared fixtures live in tests/plugins/, one
+module per component; shared helpers that are not fixtures in tests/fakes.py, tests/sample_paper.py and
+tests/synthetic_papers.py. No test module imports another (tests/test_tests_layout.py)."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -10,6 +12,9 @@ SHARED = ROOT.parent / "shared"
 CORPUS = SHARED / "corpus"
 ARXIV_FIXTURES = SHARED / "fixtures" / "arxiv-api"
 
+# One plugin may import another (app_server uses llm_server's free_port): mark them all for assertion rewriting
+# before the first is imported, not one by one as each is registered.
+pytest.register_assert_rewrite("tests.plugins")
 pytest_plugins = sorted(f"tests.plugins.{p.stem}" for p in (Path(__file__).parent / "plugins").glob("[a-z]*.py"))
 
 

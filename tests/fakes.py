@@ -1,4 +1,5 @@
-"""A scripted backend for unit tests of the digest logic: real ChatStream, canned answers, every call recorded."""
+"""A scripted backend for unit tests of the digest logic: real ChatStream, canned answers, every call recorded; and
+``scripted_reply``, well-formed answers to every digest call about any paper."""
 from __future__ import annotations
 
 import re
@@ -87,3 +88,42 @@ class ScriptedBackend(Backend):
     def tasks(self) -> list[str]:
         """The task of every call made so far, in order."""
         return [task_of(m) for m in self.calls]
+
+
+#: The scripted backend's Chinese for each English line it writes (anything else is a title: "论文标题").
+ZH = {"It states the problem clearly.": "清楚地陈述了问题。", "It proposes a simple method.": "提出了一种简单的方法。",
+      "It reports an evaluation.": "给出了评估。", "testing, evaluation, method": "测试，评估，方法",
+      "Prior work left the problem open.": "以往工作没有解决这个问题。", "Earlier methods were slow.": "早期方法速度较慢。",
+      "The authors propose a new procedure.": "作者提出了一种新的流程。",
+      "The evaluation supports the goals.": "实验结果支持其目标。", "Collect the data.": "收集数据。",
+      "Build the model.": "构建模型。", "Evaluate the results.": "评估结果。",
+      "The work matters for practitioners.": "这项工作对从业者很重要。", "The procedure is new.": "该流程是新的。",
+      "It performs well on the chosen tasks.": "在所选任务上表现良好。",
+      "The experiments are extensive.": "实验工作量很大。"}
+
+
+def scripted_reply(messages: list[dict]) -> str:
+    """Well-formed answers for each digest call, naming the paper so each digest is its own."""
+    task = task_of(messages)
+    user = messages[-1]["content"]
+    title = re.search(r"^Title: (.*)", user, re.M)
+    short = " ".join((title.group(1) if title else "the paper").split()[:3])
+    if task in ("overview.en", "summary.en"):  # labelled text: each question reads the parts it asked for
+        return (f"SUMMARY: The paper studies {short}.\nTAKEAWAYS:\n- It states the problem clearly.\n"
+                "- It proposes a simple method.\n- It reports an evaluation.\nKEYWORDS: testing, evaluation, method\n"
+                "BACKGROUND: Prior work left the problem open.\nPAST METHODS: Earlier methods were slow.\n"
+                "APPROACH: The authors propose a new procedure.\nPERFORMANCE: The evaluation supports the goals.")
+    if task == "methods.en":
+        return "METHODS:\n- Collect the data.\n- Build the model.\n- Evaluate the results."
+    if task == "conclusion.en":
+        return ("SIGNIFICANCE: The work matters for practitioners.\nINNOVATION: The procedure is new.\n"
+                "PERFORMANCE REVIEW: It performs well on the chosen tasks.\nWORKLOAD: The experiments are extensive.")
+    if task == "terms.en":  # the method again, naming the paper's terms: this model names none, so it is not kept
+        return "APPROACH: The authors propose a new procedure."
+    if task == "translate.zh":  # one part per call: the English text between the draft tags
+        english = draft_of(messages).strip()
+        lines = [ZH.get(line.removeprefix("- "), "论文标题") for line in english.splitlines()]
+        if english.startswith("- "):
+            return "\n".join(f"- {line}" for line in lines)
+        return "本文研究了一个问题。" if english.startswith("The paper studies") else lines[0]
+    raise AssertionError(f"unexpected call {task}")

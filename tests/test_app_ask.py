@@ -11,7 +11,7 @@ from gradio_client import Client, handle_file
 import app
 import chatpaper.backends
 from tests.fakes import ScriptedBackend
-from tests.test_app_client import SECRET, _no_telemetry, launched_app, use_llama_server  # noqa: F401 (fixture)
+from tests.plugins.app_server import SECRET, launched_app, use_llama_server
 
 
 def progress(*args, **kwargs):  # gr.Progress outside a running app: nothing to report to
@@ -114,8 +114,6 @@ def test_ask_endpoint_with_a_real_model(llama_server, monkeypatch, corpus_dir, c
 def test_ask_endpoint_through_gradio_client(scripted, corpus_dir, monkeypatch):
     """The launched app's /ask with a scripted model: parameters by name, history as pairs, page refs first."""
     from gradio_client import Client, handle_file
-
-    from tests.test_app_client import launched_app
 
     monkeypatch.setenv("GRADIO_ANALYTICS_ENABLED", "False")
     pdf = handle_file(str(corpus_dir / "mapreduce_osdi2004.pdf"))

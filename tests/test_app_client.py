@@ -1,7 +1,6 @@
 """The launched app through gradio_client: /digest with an uploaded PDF, a real model behind it (llama.cpp's server)."""
 from __future__ import annotations
 
-import contextlib
 import json
 import logging
 import zipfile
@@ -12,38 +11,7 @@ import requests
 from gradio_client import Client, handle_file
 
 import app
-from tests.plugins.llm_server import free_port
-
-SECRET = "sk-app-test-never-stored-8c1f"
-
-
-@pytest.fixture(autouse=True)
-def _no_telemetry(monkeypatch):
-    """gradio_client phones home unless this is set (its analytics_enabled=False alone does not stop it)."""
-    monkeypatch.setenv("GRADIO_ANALYTICS_ENABLED", "False")
-
-
-@contextlib.contextmanager
-def launched_app():
-    """The app on a free 127.0.0.1 port, in this process, launched the way ``python app.py`` does; yields its URL."""
-    demo = app.build_demo()
-    port = free_port()
-    demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True,
-                **app.launch_options())
-    try:
-        yield f"http://127.0.0.1:{port}/"
-    finally:
-        demo.close()
-
-
-def use_llama_server(monkeypatch, server) -> None:
-    """Point the server's settings at the loopback llama.cpp server (as a Space's secrets would)."""
-    monkeypatch.setenv("CHATPAPER_BACKEND", "openai")
-    monkeypatch.setenv("OPENAI_BASE_URL", server.base_url)
-    monkeypatch.setenv("CHATPAPER_MODEL", server.model)
-    # Within the server's n_ctx=2048, and small: SmolLM2 reads ~300 tokens of paper per call, which keeps a whole
-    # digest (6-8 calls) near a minute on 2 cores. The app's wiring, not the prose, is under test here.
-    monkeypatch.setenv("CHATPAPER_CONTEXT_TOKENS", "1024")
+from tests.plugins.app_server import SECRET, launched_app, use_llama_server
 
 
 def files_containing(root: Path, needle: str) -> list[str]:

@@ -20,7 +20,7 @@ from chatpaper.settings import Settings
 from chatpaper.sources import LocalPdf
 from tests.conftest import ROOT
 from tests.fakes import ScriptedBackend
-from tests.test_digest import INJECTION, make_paper
+from tests.sample_paper import INJECTION, make_paper
 
 
 def _squash(text: str) -> str:

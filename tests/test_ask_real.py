@@ -10,7 +10,7 @@ from chatpaper.ask import PaperIndex, answer_events
 from chatpaper.backends import get_backend, local
 from chatpaper.settings import Settings
 from chatpaper.sources import LocalPdf
-from tests.test_digest import INJECTION, make_paper
+from tests.sample_paper import INJECTION, make_paper
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
 

@@ -1,7 +1,6 @@
 """The page in a real browser: Debian's Chromium driven by Playwright, a real model (llama.cpp's server) behind it."""
 from __future__ import annotations
 
-import contextlib
 import json
 import logging
 import os
@@ -11,56 +10,17 @@ from urllib.parse import urlsplit
 import bibtexparser
 import pymupdf
 import pytest
-from playwright.sync_api import Page, sync_playwright
+from playwright.sync_api import Page
 
-from tests.test_app_client import SECRET, _no_telemetry, launched_app, use_llama_server  # noqa: F401 (fixture)
+from tests.plugins.app_server import SECRET, launched_app, use_llama_server
+from tests.plugins.browser import DIGEST_TIMEOUT_MS, browser_page, open_tab, start_digest, wait_done
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update"]
 # The README's screenshot is refreshed only on request (CHATPAPER_SCREENSHOT=docs/screenshot.png), so a test run
 # leaves the checkout as it found it.
 SCREENSHOT_ENV = "CHATPAPER_SCREENSHOT"
 EVIL_TITLE = "<img src=x onerror=alert(1)>"
-DIGEST_TIMEOUT_MS = 480_000  # SmolLM2 writes English, then tries Chinese; about 1-2 min on an idle 2-core machine
 
 pytestmark = pytest.mark.slow
-
-
-@contextlib.contextmanager
-def browser_page():
-    """A fresh Chromium page that records every dialog (alert), page error and non-loopback request (refused)."""
-    if not Path(CHROMIUM).exists():
-        pytest.fail(f"{CHROMIUM} is missing: apt-get install chromium")
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            page = browser.new_page(viewport={"width": 1280, "height": 1000}, accept_downloads=True)
-            page.dialogs, page.errors, page.external = [], [], []
-            page.on("dialog", lambda d: (page.dialogs.append(d.message), d.dismiss()))
-            page.on("pageerror", lambda e: page.errors.append(str(e)))
-            page.route("**/*", lambda route: route.continue_() if route.request.url.startswith("http://127.0.0.1:")
-                       else (page.external.append(route.request.url), route.abort()))
-            yield page
-            assert not page.external, f"the page tried to reach outside 127.0.0.1: {page.external}"
-        finally:
-            browser.close()
-
-
-def start_digest(page: Page, url: str, pdf: Path, *, english_only: bool = False) -> None:
-    """Open the page, type an API key, upload ``pdf`` and press Digest."""
-    page.goto(url)
-    page.wait_for_selector("#digest-button")
-    page.get_by_text("Model settings").click()
-    page.fill("#api-key input", SECRET)
-    # A visitor's key goes with the visitor's own server (a key alone would go to api.openai.com): here the server's
-    # loopback model, which a local app (rule "any") may reach.
-    page.fill("#base-url textarea", os.environ["OPENAI_BASE_URL"])
-    if english_only:
-        page.locator("#languages label", has_text="中文").click()
-    page.set_input_files("#pdf input[type=file]", str(pdf))
-    page.wait_for_selector(f"#pdf >> text={pdf.name}")
-    page.click("#digest-button")
 
 
 DOWNLOADS = ("#download-md", "#download-zip", "#download-bib")
@@ -87,19 +47,6 @@ def check_fresh_page_and_model_line(page: Page, url: str, server) -> None:
     page.fill("#model textarea", "my-own-model")
     page.wait_for_function("() => document.querySelector('#model-line').innerText.includes('my-own-model')")
     assert "openai backend" in page.inner_text("#model-line")
-
-
-def wait_done(page: Page) -> None:
-    """Wait until the run has finished: the .md download link appears with the final outputs."""
-    page.wait_for_selector("#download-md a", timeout=DIGEST_TIMEOUT_MS)
-
-
-TAB_IDS = {"English": "en-tab", "中文": "zh-tab", "Figures": "figures-tab", "Paper": "paper-tab",
-           "Markdown": "markdown-tab", "Topic": "topic-tab"}
-
-
-def open_tab(page: Page, name: str) -> None:
-    page.click(f"#{TAB_IDS[name]}-button")
 
 
 def fonts_used(page: Page, selector: str) -> dict[str, int]:

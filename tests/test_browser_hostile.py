@@ -10,9 +10,9 @@ from __future__ import annotations
 import pytest
 
 from tests.plugins.arxiv_server import FIXTURES, PDF_ID
-from tests.test_app_client import _no_telemetry, launched_app  # noqa: F401 (fixture)
-from tests.test_browser import DIGEST_TIMEOUT_MS, browser_page, open_tab
-from tests.test_visitor import Listener
+from tests.plugins.app_server import launched_app
+from tests.plugins.browser import DIGEST_TIMEOUT_MS, browser_page, open_tab
+from tests.plugins.openai_listener import Listener
 
 pytestmark = pytest.mark.slow
 

@@ -16,7 +16,7 @@ from chatpaper.errors import BackendError
 from chatpaper.settings import Settings
 from chatpaper.sources import LocalPdf
 from tests.fakes import ScriptedBackend
-from tests.test_digest import scripted
+from tests.sample_paper import EN, scripted
 
 FIXTURE_PDF = "1111.2011v2.pdf"
 
@@ -88,8 +88,6 @@ def test_the_rule_names_every_gap():
 
 
 def test_a_runaway_answer_is_cut_marked_and_not_cached(use, arxiv_fixtures, tmp_path):
-    from tests.test_digest import EN
-
     pdf = arxiv_fixtures / FIXTURE_PDF
     runaway = EN["summary.en"].replace("BACKGROUND:", "BACKGROUND: " + "more and more words " * 5000 + "\nX:", 1)
     use(scripted({"summary.en": runaway}))

@@ -1,6 +1,6 @@
 """CLI progress: on a terminal a bar per model call (tokens written, tokens/s) on stderr; elsewhere plain lines.
 
-The real pipeline on a corpus paper, the scripted backend of the digest tests behind it (in-process, so the bars
+The real pipeline on a corpus paper, the scripted backend of tests/fakes.py behind it (in-process, so the bars
 see every event); stderr is a stream that says it is, or is not, a terminal.
 """
 from __future__ import annotations
@@ -11,8 +11,7 @@ import re
 import pytest
 
 from chatpaper import cli
-from tests.fakes import ScriptedBackend
-from tests.test_daily import scripted_reply
+from tests.fakes import ScriptedBackend, scripted_reply
 
 
 class Stderr(io.StringIO):

@@ -15,90 +15,12 @@ import yaml
 
 from chatpaper import daily
 from chatpaper.errors import BackendError, ChatPaperError
-from chatpaper.settings import Settings
 from tests.conftest import CORPUS
-from tests.fakes import ScriptedBackend, draft_of, task_of
+from tests.fakes import scripted_reply
+from tests.plugins.daily_job import FEED, IN_WINDOW, PDFS, QUERY, run, settings
 
 GOLDEN = Path(__file__).parent / "golden"
-QUERY = 'ti:NeRF OR abs:"neural radiance field"'
 NOW = datetime(2025, 1, 31, 19, 23, 52, tzinfo=timezone.utc)
-# Real recorded arXiv entries (the 'testing' search pages), in relevance order as arXiv gave them. With --date
-# 2025-01-31 --days 21 the window is 2025-01-11..2025-01-31: three of them are inside it.
-FEED = ["2502.07719v2",  # 2025-02-11: after --date
-        "2501.09657v1",  # 2025-01-16: On the Energy Consumption of Test Generation
-        "2501.17461v1",  # 2025-01-29: AugmenTest
-        "2412.18843v1",  # 2024-12-25: before the window
-        "2501.11550v1",  # 2025-01-20: Practical Pipeline-Aware Regression Test Optimization
-        "2501.05022v4"]  # 2025-01-09: before the window
-IN_WINDOW = ["2501.17461v1", "2501.11550v1", "2501.09657v1"]  # newest first
-PDFS = {"2501.17461v1": "mapreduce_osdi2004.pdf", "2501.11550v1": "phrase_generation_vectors_acl2014.pdf",
-        "2501.09657v1": "max_margin_multi_instance_learning_2011.pdf"}
-
-
-#: The scripted backend's Chinese for each English line it writes (anything else is a title: "论文标题").
-ZH = {"It states the problem clearly.": "清楚地陈述了问题。", "It proposes a simple method.": "提出了一种简单的方法。",
-      "It reports an evaluation.": "给出了评估。", "testing, evaluation, method": "测试，评估，方法",
-      "Prior work left the problem open.": "以往工作没有解决这个问题。", "Earlier methods were slow.": "早期方法速度较慢。",
-      "The authors propose a new procedure.": "作者提出了一种新的流程。",
-      "The evaluation supports the goals.": "实验结果支持其目标。", "Collect the data.": "收集数据。",
-      "Build the model.": "构建模型。", "Evaluate the results.": "评估结果。",
-      "The work matters for practitioners.": "这项工作对从业者很重要。", "The procedure is new.": "该流程是新的。",
-      "It performs well on the chosen tasks.": "在所选任务上表现良好。",
-      "The experiments are extensive.": "实验工作量很大。"}
-
-
-def scripted_reply(messages: list[dict]) -> str:
-    """Well-formed answers for each digest call, naming the paper so each digest is its own."""
-    task = task_of(messages)
-    user = messages[-1]["content"]
-    title = re.search(r"^Title: (.*)", user, re.M)
-    short = " ".join((title.group(1) if title else "the paper").split()[:3])
-    if task in ("overview.en", "summary.en"):  # labelled text: each question reads the parts it asked for
-        return (f"SUMMARY: The paper studies {short}.\nTAKEAWAYS:\n- It states the problem clearly.\n"
-                "- It proposes a simple method.\n- It reports an evaluation.\nKEYWORDS: testing, evaluation, method\n"
-                "BACKGROUND: Prior work left the problem open.\nPAST METHODS: Earlier methods were slow.\n"
-                "APPROACH: The authors propose a new procedure.\nPERFORMANCE: The evaluation supports the goals.")
-    if task == "methods.en":
-        return "METHODS:\n- Collect the data.\n- Build the model.\n- Evaluate the results."
-    if task == "conclusion.en":
-        return ("SIGNIFICANCE: The work matters for practitioners.\nINNOVATION: The procedure is new.\n"
-                "PERFORMANCE REVIEW: It performs well on the chosen tasks.\nWORKLOAD: The experiments are extensive.")
-    if task == "terms.en":  # the method again, naming the paper's terms: this model names none, so it is not kept
-        return "APPROACH: The authors propose a new procedure."
-    if task == "translate.zh":  # one part per call: the English text between the draft tags
-        english = draft_of(messages).strip()
-        lines = [ZH.get(line.removeprefix("- "), "论文标题") for line in english.splitlines()]
-        if english.startswith("- "):
-            return "\n".join(f"- {line}" for line in lines)
-        return "本文研究了一个问题。" if english.startswith("The paper studies") else lines[0]
-    raise AssertionError(f"unexpected call {task}")
-
-
-@pytest.fixture
-def backend(monkeypatch) -> ScriptedBackend:
-    """The scripted backend, handed out by get_backend wherever the pipeline and the daily job ask for one."""
-    fake = ScriptedBackend(scripted_reply)
-    monkeypatch.setattr("chatpaper.backends.get_backend", lambda settings: fake)
-    return fake
-
-
-@pytest.fixture
-def arxiv(arxiv_server):
-    """The loopback arXiv answering any search with FEED, each paper's PDF a real corpus paper."""
-    arxiv_server.add_feed("*", FEED)
-    for vid, name in PDFS.items():
-        arxiv_server.pdfs[vid] = CORPUS / name
-    return arxiv_server
-
-
-def settings(**changes) -> Settings:
-    return Settings.from_env().replace(**{"languages": "en,zh", **changes})
-
-
-def run(out: Path, date: str = "2025-01-31", days: int = 21, max_results: int = 30, messages=None, **changes) -> Path:
-    """The daily job as the CLI calls it, its progress lines collected."""
-    return daily.run_daily(QUERY, None, date, days, max_results, out, "NeRF", settings(**changes),
-                           (messages if messages is not None else []).append)
 
 
 def front_matter(text: str) -> dict:

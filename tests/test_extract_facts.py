@@ -10,7 +10,7 @@ import pymupdf
 import pytest
 
 from chatpaper.pdf import extract_paper
-from tests.test_extract_holdout import _BODY, Writer, _front
+from tests.synthetic_papers import BODY, Writer, front_matter
 
 
 def _paper(tmp_path, build, columns: int = 1):
@@ -22,8 +22,8 @@ def _paper(tmp_path, build, columns: int = 1):
 
 
 def _start(w: Writer, abstract: str = "") -> None:
-    _front(w, ["Streaming Fits for Noisy Sensors"], "Ana Souza<sup>1</sup> and Karl Berg<sup>2</sup>",
-           ["<sup>1</sup>University of Oxford, UK", "<sup>2</sup>ETH Zurich, Switzerland"])
+    front_matter(w, ["Streaming Fits for Noisy Sensors"], "Ana Souza<sup>1</sup> and Karl Berg<sup>2</sup>",
+                  ["<sup>1</sup>University of Oxford, UK", "<sup>2</sup>ETH Zurich, Switzerland"])
     w.html("<p><b>Abstract</b></p>", space=2)
     w.para(1, abstract)
 
@@ -76,8 +76,8 @@ def test_release_in_a_footnote_is_read_with_the_sentence_that_carries_its_mark(t
 def test_project_page_in_the_title_block(tmp_path):
     """A project site printed under the authors is the paper's release even with no "code" word."""
     def build(w):
-        _front(w, ["Streaming Fits for Noisy Sensors"], "Ana Souza and Karl Berg",
-               ["University of Oxford, UK", "https://streamfits.github.io"])
+        front_matter(w, ["Streaming Fits for Noisy Sensors"], "Ana Souza and Karl Berg",
+                      ["University of Oxford, UK", "https://streamfits.github.io"])
         w.html("<p><b>Abstract</b></p>", space=2)
         w.para(1)
         w.heading("1 Introduction", size=12)
@@ -110,8 +110,8 @@ def test_affiliations_in_a_first_page_footnote_by_mark(tmp_path):
     their marks, a department before its university, addresses after), an equal-contribution note and a
     correspondence note beside them."""
     def build(w):
-        _front(w, ["Pruning Channels by Their Fisher Information"],
-               "Mei Chen<sup>*1</sup>, Omar Said<sup>*2</sup> and Lena Vogt<sup>2,3</sup>", [])
+        front_matter(w, ["Pruning Channels by Their Fisher Information"],
+                      "Mei Chen<sup>*1</sup>, Omar Said<sup>*2</sup> and Lena Vogt<sup>2,3</sup>", [])
         w.html("<p><b>Abstract</b></p>", space=2)
         w.para(2)
         w.heading("1 Introduction", size=12)
@@ -129,8 +129,8 @@ def test_affiliations_in_an_is_with_footnote(tmp_path):
     """IEEE journal style: no affiliation under the names; "A and B are with ..." footnotes, e-mail notes inside;
     the first author is found by name, not by a shared surname."""
     def build(w):
-        _front(w, ["Mapping Forests from Space"], "Kyle Gao, Linlin Xu and Yina Gao", [])
-        w.html("<p><b><i>Abstract</i>—We map forests. " + _BODY + "</b></p>")
+        front_matter(w, ["Mapping Forests from Space"], "Kyle Gao, Linlin Xu and Yina Gao", [])
+        w.html("<p><b><i>Abstract</i>—We map forests. " + BODY + "</b></p>")
         w.heading("I. Introduction", caps=True, centred=True)
         w.para(3)
         w.page.insert_htmlbox(pymupdf.Rect(w.left, 680, 300, 750),
@@ -177,7 +177,7 @@ def test_an_affiliation_reduces_to_its_institution(tmp_path, printed, want):
     """The top-level organisation as printed: the unit before it and the address after it dropped, a name that
     runs on past a comma kept whole, a legal suffix kept, a second organisation after the first kept."""
     def build(w):
-        _front(w, ["Seeing Through Fog"], "Ana Souza and Karl Berg", [printed])
+        front_matter(w, ["Seeing Through Fog"], "Ana Souza and Karl Berg", [printed])
         w.html("<p><b>Abstract</b></p>", space=2)
         w.para(2)
     p = _paper(tmp_path, build)
@@ -202,7 +202,7 @@ def test_half_width_figure_keeps_to_its_column(tmp_path):
     column's text, and the plot's tick labels in the margin stay in it."""
     doc = pymupdf.open()
     w = Writer(doc, 2)
-    _front(w, ["Column Bound Figures"], "Ana Souza and Karl Berg", ["University of Oxford, UK"])
+    front_matter(w, ["Column Bound Figures"], "Ana Souza and Karl Berg", ["University of Oxford, UK"])
     w.html("<p><b>Abstract</b></p>")
     w.para(2)
     w.new_page()
@@ -232,7 +232,7 @@ def test_running_head_inside_the_type_area_stays_out_of_a_crop(tmp_path):
     doc = pymupdf.open()
     w = Writer(doc, 1)
     w.top = 110.0
-    _front(w, ["Heads Inside the Frame"], "Ana Souza and Karl Berg", ["University of Oxford, UK"])
+    front_matter(w, ["Heads Inside the Frame"], "Ana Souza and Karl Berg", ["University of Oxford, UK"])
     w.html("<p><b>Abstract</b></p>")
     w.para(2)
     for n in range(3):

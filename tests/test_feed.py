@@ -1,5 +1,5 @@
 """The topic's Atom feed beside the daily posts, parsed as Atom (ElementTree in the Atom namespace) after real runs
-of the daily job (recorded arXiv answers, real corpus PDFs, the scripted backend of test_daily)."""
+of the daily job (recorded arXiv answers, real corpus PDFs, the scripted backend of tests/plugins/daily_job.py)."""
 from __future__ import annotations
 
 import datetime as dt
@@ -7,7 +7,7 @@ import xml.etree.ElementTree as ET
 
 from chatpaper import daily
 from chatpaper.feed import MAX_POSTS, build_feed
-from tests.test_daily import IN_WINDOW, arxiv, backend, run  # noqa: F401 (fixtures)
+from tests.plugins.daily_job import IN_WINDOW, run
 
 NS = {"a": "http://www.w3.org/2005/Atom"}
 

@@ -10,7 +10,7 @@ from chatpaper import cli, pipeline
 from chatpaper.errors import BackendError, Cancelled, InvalidSource
 from chatpaper.settings import Settings
 from chatpaper.sources import LocalPdf, parse_source
-from tests.test_digest import scripted
+from tests.sample_paper import scripted
 
 FIXTURE_PDF = "1111.2011v2.pdf"
 TITLE = "Quantum Criticality for Extended Nodes on a Bethe Lattice in the Large Connectivity Limit"

@@ -12,7 +12,7 @@ from chatpaper.render import render_paper_block
 from chatpaper.settings import Settings
 from chatpaper.sources import LocalPdf
 from chatpaper.writer import write_digests
-from tests.test_digest import INJECTION, make_paper
+from tests.sample_paper import INJECTION, make_paper
 
 # About 2-3 minutes on two quiet cores; the timeout allows for a machine busy with other work.
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(1800)]

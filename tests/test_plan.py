@@ -10,8 +10,7 @@ from chatpaper import pipeline, plan
 from chatpaper.paper import Paper, Record, Section
 from chatpaper.settings import Settings
 from chatpaper.sources import LocalPdf
-from tests.fakes import ScriptedBackend
-from tests.test_daily import scripted_reply
+from tests.fakes import ScriptedBackend, scripted_reply
 
 
 @pytest.mark.parametrize("env, expected", [

@@ -12,7 +12,7 @@ from chatpaper.digest import Digest
 from chatpaper.writer import write_digests
 from chatpaper.paper import Figure, Paper, Record, Section
 from chatpaper.render import escape, render_markdown, render_paper_block, safe_url
-from tests.test_digest import EN, ZH_PARTS, make_paper, scripted, translate
+from tests.sample_paper import EN, ZH_PARTS, make_paper, scripted, translate
 
 GOLDEN = Path(__file__).parent / "golden"
 # A 1x1 PNG: the renderer only needs a real file to link or embed.

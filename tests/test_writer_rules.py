@@ -10,7 +10,7 @@ from chatpaper.digest import PART, Digest
 from chatpaper.paper import Paper, Record, Section
 from chatpaper.writer import _drop_repeats, write_digests
 from tests.fakes import draft_of
-from tests.test_digest import make_paper, scripted, translate
+from tests.sample_paper import make_paper, scripted, translate
 
 WORDS = "model scene render sample grid field image training view network depth light colour voxel ray".split()
 

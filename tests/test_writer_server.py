@@ -15,7 +15,7 @@ import pytest
 from chatpaper import writer
 from chatpaper.backends import get_backend
 from chatpaper.settings import Settings
-from tests.test_digest import INJECTION, make_paper
+from tests.sample_paper import INJECTION, make_paper
 
 pytestmark = pytest.mark.slow
 
