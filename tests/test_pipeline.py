@@ -10,7 +10,7 @@ from chatpaper import cli, pipeline
 from chatpaper.errors import BackendError, Cancelled, InvalidSource
 from chatpaper.settings import Settings
 from chatpaper.sources import LocalPdf, parse_source
-from tests.sample_paper import scripted
+from tests.sample_paper import make_paper, scripted
 
 FIXTURE_PDF = "1111.2011v2.pdf"
 TITLE = "Quantum Criticality for Extended Nodes on a Bethe Lattice in the Large Connectivity Limit"
@@ -152,3 +152,14 @@ def test_fetch_and_extract_give_record_and_paper_for_an_upload(arxiv_fixtures, t
                                      images_dir=tmp_path)
     assert record.title == paper.title and record.pdf_path.endswith(FIXTURE_PDF)
     assert paper.first_page_image and (tmp_path / "page-001.png").is_file()
+
+
+def test_digest_key_parts_never_include_an_api_key(monkeypatch):
+    from chatpaper.pipeline import digest_key
+    from chatpaper.settings import Settings
+
+    record, _ = make_paper()
+    a = digest_key(record, Settings(backend="openai", model="m", openai_api_key="sk-one"), ["en", "zh"])
+    b = digest_key(record, Settings(backend="openai", model="m", openai_api_key="sk-two"), ["zh", "en"])
+    c = digest_key(record, Settings(backend="openai", model="other", openai_api_key="sk-one"), ["en", "zh"])
+    assert a == b != c
