@@ -2,23 +2,16 @@
 a digest opens the tab, a question's answer streams in, names its page, and the cited passage opens under it."""
 from __future__ import annotations
 
-import contextlib
 import re
-from pathlib import Path
 
 import pytest
-from playwright.sync_api import sync_playwright
 
-import app
-from tests.plugins.llm_server import free_port
+from tests.plugins.app_server import launched_app
+from tests.plugins.browser import DIGEST_TIMEOUT_MS, browser_page
 
 pytestmark = pytest.mark.slow
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update"]
 SECRET = "sk-ask-browser-never-shown-5d2e"
-DIGEST_TIMEOUT_MS = 480_000  # SmolLM2 writes the English digest first: about a minute on an idle 2-core machine
 ANSWER_TIMEOUT_MS = 240_000
 QUESTION = "What does the combiner function do?"
 
@@ -34,44 +27,6 @@ RECORD_ANSWER = """() => {
         if (text && (!last || last.text !== text)) window.answerTexts.push({text, t: performance.now()});
     }).observe(chat, {childList: true, subtree: true, characterData: true});
 }"""
-
-
-@pytest.fixture(autouse=True)
-def _no_telemetry(monkeypatch):
-    monkeypatch.setenv("GRADIO_ANALYTICS_ENABLED", "False")
-
-
-@contextlib.contextmanager
-def launched_app():
-    """The app on a free 127.0.0.1 port in this process, launched as ``python app.py`` does; yields its URL."""
-    demo = app.build_demo()
-    port = free_port()
-    demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True,
-                **app.launch_options())
-    try:
-        yield f"http://127.0.0.1:{port}/"
-    finally:
-        demo.close()
-
-
-@contextlib.contextmanager
-def browser_page():
-    """A Chromium page that records page errors and dialogs, and refuses (and records) any non-loopback request."""
-    if not Path(CHROMIUM).exists():
-        pytest.fail(f"{CHROMIUM} is missing: apt-get install chromium")
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            page = browser.new_page(viewport={"width": 1280, "height": 1000})
-            page.errors, page.dialogs, page.external = [], [], []
-            page.on("pageerror", lambda e: page.errors.append(str(e)))
-            page.on("dialog", lambda d: (page.dialogs.append(d.message), d.dismiss()))
-            page.route("**/*", lambda route: route.continue_() if route.request.url.startswith("http://127.0.0.1:")
-                       else (page.external.append(route.request.url), route.abort()))
-            yield page
-            assert not page.external, f"the page tried to reach outside 127.0.0.1: {page.external}"
-        finally:
-            browser.close()
 
 
 def test_ask_tab_streams_an_answer_with_a_page_reference_and_its_passages(llama_server, monkeypatch, corpus_dir):
