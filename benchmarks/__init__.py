@@ -11,7 +11,7 @@ from pathlib import Path
 #: The repository root (the folder holding ``benchmarks/`` and ``chatpaper/``).
 REPO = Path(__file__).resolve().parent.parent
 #: The benchmark names, in the order ``--help`` lists them; each is a module ``benchmarks.NAME``.
-NAMES = ("extract", "memory", "backend", "digest", "latex", "ask")
+NAMES = ("extract", "memory", "backend", "units", "digest", "latex", "ask")
 
 
 def shared_dir() -> Path:

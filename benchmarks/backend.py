@@ -101,7 +101,7 @@ def bench_local(model: str, n_ctx: int, threads: int, runs: int, text: str, max_
 def bench_server(model: str, n_ctx: int, threads: int, runs: int, text: str, max_tokens: int, tokens: Tokens) -> dict:
     """Start llama.cpp's server (load = process start until it answers /v1/models), then run ``runs`` completions
     through the openai backend."""
-    threads_args = ["--n_threads", str(threads), "--n_threads_batch", str(threads)] if threads > 0 else []
+    threads_args = ["--n_threads", str(threads), "--n_threads_batch", str(threads)]
     with socket.socket() as s:  # a free loopback port
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
@@ -154,15 +154,17 @@ def main(argv=None) -> int:
     parser.add_argument("--max-tokens", type=int, default=200, help="tokens to generate per run (default 200)")
     parser.add_argument("--runs", type=int, default=3, help="runs per setup; medians are printed (default 3)")
     parser.add_argument("--n-ctx", type=int, default=4096, help="context window (default 4096)")
-    parser.add_argument("--threads", type=int, help="CPU threads (default CHATPAPER_THREADS; 0: llama.cpp's choice)")
+    parser.add_argument("--threads", type=int, help="CPU threads, in-process and in the server (default "
+                        "CHATPAPER_THREADS; 0: every core this process may run on, as the local backend does)")
     parser.add_argument("--only", choices=["local", "server"], help="run one setup only")
     args = parser.parse_args(argv)
 
     settings = Settings.from_env()
     model = args.model or local.resolve_model_path(settings, progress=print)
     args.threads = settings.local_threads if args.threads is None else args.threads
+    args.threads = args.threads if args.threads > 0 else local.default_threads()
     print(f"model: {model}\nprompt: ~{args.tokens} tokens of {args.pdf.name}, {args.max_tokens} generated, "
-          f"{args.runs} runs, n_ctx {args.n_ctx}, threads {args.threads or 'llama.cpp default'}\n", flush=True)
+          f"{args.runs} runs, n_ctx {args.n_ctx}, threads {args.threads}\n", flush=True)
     tokens = Tokens(model)
     text = paper_text(args.pdf, tokens, args.tokens)
     results = {}

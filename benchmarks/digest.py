@@ -28,6 +28,7 @@ from io import BytesIO
 from pathlib import Path
 
 from benchmarks import REPO, corpus_dir, shared_dir
+from benchmarks.units import unit_seconds
 from chatpaper.backends import get_backend
 from chatpaper.digest import Digest
 from chatpaper.pdf import extract_paper
@@ -98,17 +99,7 @@ def old_writer(commit: str, folder: Path):
 
 def raw_unit(llama, text_tokens: list[int]) -> float:
     """Seconds for one unit of raw llama.cpp work: evaluate 1,024 prompt tokens from scratch, generate 128."""
-    llama.reset()
-    llama._ctx.kv_cache_clear()
-    start = time.perf_counter()
-    llama.eval(text_tokens[:1024])
-    for _ in range(128):
-        token = llama.sample(temp=0.0)
-        llama.eval([token])
-    seconds = time.perf_counter() - start
-    llama.reset()
-    llama._ctx.kv_cache_clear()
-    return seconds
+    return sum(unit_seconds(llama, text_tokens))
 
 
 def digest_once(name: str, write, record, paper, backend, out: Path | None, pdf: Path) -> Run:

@@ -52,7 +52,7 @@ class Settings:
     max_pages: int = _setting("CHATPAPER_MAX_PAGES", 300, "PDFs with more pages are refused")
     timeout: float = _setting("CHATPAPER_TIMEOUT", 30.0, "seconds before a network request (arXiv, PDF download) gives up")
     llm_timeout: float = _setting("CHATPAPER_LLM_TIMEOUT", 120.0, "seconds without a token before an LLM request gives up")
-    local_threads: int = _setting("CHATPAPER_THREADS", 0, "CPU threads for the local model; 0 uses every core (set 1 on a busy shared CPU)")
+    local_threads: int = _setting("CHATPAPER_THREADS", 0, "CPU threads of the local model, for reading the prompt and for generating; 0 uses every core this process may run on (its CPU affinity); set 1 on a busy shared CPU")
     context_tokens: int = _setting("CHATPAPER_CONTEXT_TOKENS", 0, "context window of the model in tokens; 0 uses the backend's default (4096 local, 32768 remote)")
     max_concurrency: int = _setting("CHATPAPER_CONCURRENCY", 2, "papers digested at once by the daily job and the Topic tab (remote backends)")
     blog_author: str = _setting("CHATPAPER_BLOG_AUTHOR", "chatpaper", "author named in the front matter of daily blog posts")

@@ -2,6 +2,9 @@
 from __future__ import annotations
 
 import importlib.util
+import os
+import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -172,3 +175,14 @@ def test_chat_stream_cancelled_before_start_runs_nothing():
     with pytest.raises(Cancelled):
         list(ChatStream(producer, cancel=cancel))
     assert started == []
+
+
+def test_default_threads_follow_the_cpu_affinity():
+    """A process pinned to one core (taskset, a container's cpuset) gets one llama.cpp thread, not cpu_count()."""
+    code = ("import os; os.sched_setaffinity(0, {min(os.sched_getaffinity(0))}); "
+            "from chatpaper.backends.local import default_threads; print(default_threads(), os.cpu_count())")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         cwd=Path(__file__).resolve().parent.parent).stdout.split()
+    assert out[0] == "1"
+    assert local.default_threads() == len(os.sched_getaffinity(0))
+

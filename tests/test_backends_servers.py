@@ -4,6 +4,7 @@ SmolLM2-135M keeps these fast; one short call runs the bundled Qwen model the ap
 """
 from __future__ import annotations
 
+import os
 import threading
 
 import pytest
@@ -72,6 +73,17 @@ def test_local_backend_streams_in_process_with_exact_usage(smollm_gguf):
     list(again)
     assert again.usage.cached_tokens == again.usage.prompt_tokens - 1
     assert backend.count_tokens("Hello world") == 2
+
+
+def test_local_threads_zero_means_every_core_this_process_may_run_on(smollm_gguf):
+    """CHATPAPER_THREADS=0 reaches llama.cpp as the affinity's core count, for generation and prompt reading."""
+    cores = len(os.sched_getaffinity(0))
+    backend = _local(smollm_gguf, local_threads=0)
+    assert backend.threads == cores
+    for threads, expected in ((0, cores), (1, 1)):
+        llama = local.load_model(backend.model, backend.context_tokens, threads).llama
+        assert (llama.context_params.n_threads, llama.context_params.n_threads_batch) == (expected, expected)
+    assert local.load_model(backend.model, backend.context_tokens, 0) is backend._loaded()  # one copy, not two
 
 
 def test_local_backend_serialises_concurrent_requests_on_one_model(smollm_gguf):

@@ -67,3 +67,15 @@ def test_extract_benchmark_times_a_real_paper(corpus_dir, tmp_path, capsys):
     assert run_benchmark(["extract", "--corpus", str(tmp_path), "--no-peer"]) == 0
     out = capsys.readouterr().out
     assert "mapreduce_osdi2004" in out and '"papers": 1' in out and "median_s_per_page" in out
+
+
+@pytest.mark.slow
+def test_units_benchmark_times_each_thread_count_in_its_own_process(smollm_gguf, capsys):
+    """`python -m benchmarks units` with SmolLM2: one row per setup, the threads llama.cpp really got, the ratio."""
+    import os
+
+    cores = len(os.sched_getaffinity(0))
+    assert run_benchmark(["units", "--model", smollm_gguf, "--threads", "1,0", "--repeats", "1", "--rounds", "1"]) == 0
+    rows = [line.split(" | ") for line in capsys.readouterr().out.splitlines() if line.startswith("| installed")]
+    assert [r[1] for r in rows] == ["1 (1/1)", f"0 ({cores}/{cores})"]
+    assert "AVX2" in rows[0][2] and rows[0][-1] == "1.00 |" and float(rows[0][3]) > 0

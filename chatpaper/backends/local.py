@@ -207,9 +207,9 @@ _MODELS_LOCK = threading.Lock()
 
 
 def default_threads() -> int:
-    """Threads for llama.cpp when the setting is 0: every core this process may use. llama-cpp-python's own
-    default is half the cores, one thread on a 2-core machine (measured: 19.1 s instead of 14.6 s for 1,024 prompt
-    tokens and 128 generated with the bundled model)."""
+    """Threads for llama.cpp when the setting is 0: every core this process may run on (its CPU affinity, which a
+    container or ``taskset`` may set below ``os.cpu_count()``). llama-cpp-python's own default is half the cores
+    for generation, one thread on a 2-core machine (``python -m benchmarks units`` measures both)."""
     try:
         return max(len(os.sched_getaffinity(0)), 1)
     except (AttributeError, OSError):
@@ -217,7 +217,11 @@ def default_threads() -> int:
 
 
 def load_model(path: str, n_ctx: int, threads: int = 0) -> _Loaded:
-    """The llama.cpp model for ``path``, loaded on first use and then shared within the process."""
+    """The llama.cpp model for ``path``, loaded on first use and then shared within the process.
+
+    ``threads`` 0 means ``default_threads()``, for generation and prompt reading alike.
+    """
+    threads = threads if threads > 0 else default_threads()
     key = (path, n_ctx, threads)
     with _MODELS_LOCK:
         if key not in _MODELS:
@@ -240,10 +244,11 @@ def _load(path: str, n_ctx: int, threads: int) -> _Loaded:
     started = time.perf_counter()
     try:
         # chat_format=None: llama-cpp-python uses the chat template stored in the GGUF metadata.
-        # threads: on a CPU shared with other busy processes, OpenMP's spinning threads slow prompt reading
-        # several-fold (measured: 3x with 2 threads at load 8 on 2 cores), so the setting can pin it to 1.
-        extra = {"n_threads": threads, "n_threads_batch": threads} if threads > 0 else {}
-        llama = Llama(model_path=path, n_ctx=n_ctx, verbose=False, **extra)
+        # threads: always passed, for generation (n_threads) and prompt reading (n_threads_batch): left out,
+        # llama-cpp-python takes half of os.cpu_count() for generation, which ignores the CPU affinity and is one
+        # thread on 2 cores. On a CPU shared with other busy processes, OpenMP's spinning threads slow prompt
+        # reading several-fold (measured: 3x with 2 threads at load 8 on 2 cores), so the setting can pin it to 1.
+        llama = Llama(model_path=path, n_ctx=n_ctx, n_threads=threads, n_threads_batch=threads, verbose=False)
     except (ValueError, RuntimeError, OSError) as exc:
         raise BackendError(f"llama.cpp could not load {path}: {exc}. Is it a complete GGUF file?") from exc
     _count_tokens_of(llama)
