@@ -348,3 +348,24 @@ def test_arxiv_source_reaches_the_pipeline_as_a_bare_id(typed, sent, monkeypatch
     monkeypatch.setattr(pipeline, "digest_events", digest_events)
     run_digest(typed, None, languages=("zh", "en"))
     assert seen == [(sent, None, "zh,en", "openai")]
+
+
+def test_model_line_follows_the_settings_panel(monkeypatch):
+    for name in ("CHATPAPER_BACKEND", "OPENAI_API_KEY", "HF_TOKEN", "CHATPAPER_MODEL", "OPENAI_BASE_URL"):
+        monkeypatch.delenv(name, raising=False)
+    assert "local backend" in app.model_line() and "a digest takes minutes" in app.model_line()
+    # a key typed in the panel means the OpenAI-compatible backend; the key itself is never shown
+    line = app.model_line("auto", "gpt-4.1-mini", "", "sk-typed-secret")
+    assert "openai backend · gpt-4.1-mini · api.openai.com" in line and "sk-typed" not in line
+    assert "minutes" not in line
+    # what a visitor types is shown as text, not markup
+    assert "<img" not in app.model_line("openai", "<img src=x onerror=alert(1)>", "http://127.0.0.1:1/v1")
+
+
+def test_downloads_and_stop_follow_the_run():
+    stop, md, zip_, bib = app._running()
+    assert stop["visible"] is True and not any(u["visible"] for u in (md, zip_, bib))
+    stop, md, zip_, bib = app._finished({"bib": "/tmp/x.bib"}, "/tmp/x.md")
+    assert stop["visible"] is False and md["visible"] and zip_["visible"] and bib == {"__type__": "update", "value": "/tmp/x.bib", "visible": True}
+    stop, md, zip_, bib = app._finished(None, None)  # failed or stopped: nothing to download
+    assert not any(u["visible"] for u in (stop, md, zip_, bib))

@@ -1,15 +1,18 @@
-"""The pipeline with a scripted backend on real PDFs: events, files, cache, partial results, cancel, CLI, load_record."""
+"""The pipeline with a scripted backend on real PDFs: events (the time estimate among them), files, cache, partial
+results, cancel, CLI, load_record; the digest cache key."""
 from __future__ import annotations
 
 import threading
 import zipfile
 
+import pymupdf
 import pytest
 
 from chatpaper import cli, pipeline
 from chatpaper.errors import BackendError, Cancelled, InvalidSource
 from chatpaper.settings import Settings
 from chatpaper.sources import LocalPdf, parse_source
+from tests.fakes import ScriptedBackend, scripted_reply
 from tests.sample_paper import make_paper, scripted
 
 FIXTURE_PDF = "1111.2011v2.pdf"
@@ -163,3 +166,16 @@ def test_digest_key_parts_never_include_an_api_key(monkeypatch):
     b = digest_key(record, Settings(backend="openai", model="m", openai_api_key="sk-two"), ["zh", "en"])
     c = digest_key(record, Settings(backend="openai", model="other", openai_api_key="sk-one"), ["en", "zh"])
     assert a == b != c
+
+
+def test_the_pipeline_says_the_estimate_once_the_pdf_is_read(corpus_dir, monkeypatch):
+    fake = ScriptedBackend(scripted_reply)
+    monkeypatch.setattr("chatpaper.backends.get_backend", lambda settings: fake)
+    events = list(pipeline.digest_events(LocalPdf(corpus_dir / "specter_acl2020.pdf"),
+                                         Settings.from_env().replace(languages="en")))
+    stages = [e.stage for e in events]
+    [told] = [e for e in events if e.estimate]
+    assert stages.index("extracting") < events.index(told) < stages.index("summarising")
+    pages = pymupdf.open(corpus_dir / "specter_acl2020.pdf").page_count
+    assert told.message.startswith(f"Read {pages} pages; the digest will take about") and "local backend" in told.message
+    assert told.estimate[0] < told.estimate[1]
