@@ -69,7 +69,10 @@ _ZH_TERMS = {
     "安全": "safety", "对齐": "alignment", "去噪": "denoising", "噪声": "noise", "配准": "registration",
     "场景": "scene scenes", "文档": "documents document", "引用": "citations citation", "论文": "paper papers",
     "提出": "propose proposed", "引言": "introduction", "介绍": "introduction", "结论": "conclusion",
-    "摘要": "abstract", "相关工作": "related work", "背景": "background", "贡献点": "contributions", "使用": "use used", "分辨率": "resolution", "输入": "input", "输出": "output",
+    "摘要": "abstract", "相关工作": "related work", "美元": "dollars usd", "欧元": "euros", "成本": "cost costs",
+    "花费": "cost spent spend", "费用": "cost costs", "价格": "price", "能耗": "energy consumption", "能量": "energy",
+    "电力": "electricity power", "耗电": "electricity power", "功耗": "power", "志愿者": "volunteers",
+    "参与者": "participants", "用户研究": "user study", "人数": "number people participants", "百分比": "percentage", "背景": "background", "贡献点": "contributions", "使用": "use used", "分辨率": "resolution", "输入": "input", "输出": "output",
 }
 
 
@@ -204,7 +207,12 @@ _WORD = re.compile(r"[a-z0-9]+(?:[-'][a-z0-9]+)*")
 # leaves them in).
 _QUESTION_WORDS = frozenset("""what which who whom whose why when where how many much does do did done doing were was
     is are be been use used uses using paper papers author authors describe described mention mentioned say says said
-    according give given tell kind type exactly please""".split())
+    according give given tell kind type exactly please often long far explain summarize summarise summary briefly
+    simple simply detail details us we me you""".split())
+# Units a question may name in words that papers print as a sign by a number ("what percentage": "96.1%").
+_PERCENT, _DOLLARS, _EUROS = r"\d\s?%", r"\$\s?\d", r"€\s?\d|\d\s?€"
+_UNIT_SIGNS = {"percent": _PERCENT, "percentage": _PERCENT, "dollar": _DOLLARS, "dollars": _DOLLARS,
+               "usd": _DOLLARS, "euro": _EUROS, "euros": _EUROS}
 
 
 def terms(text: str) -> list[str]:
@@ -217,6 +225,34 @@ def terms(text: str) -> list[str]:
     words = [w for w in _WORD.findall(f"{text} {extra}")
              if w not in STOPWORDS_EN and w not in _QUESTION_WORDS and (len(w) > 1 or w.isdigit())]
     return _STEM.stemWords(words) if _STEM is not None else words
+
+
+# "How many X", "how much X", "多少X": the question asks for an amount of X. Comparatives ("how much faster") ask
+# for a ratio instead, of something named elsewhere in the question.
+_AMOUNT = re.compile(r"\bhow\s+(?:many|much)\s+((?:[a-z0-9]+(?:[-'][a-z0-9]+)*\s*){1,3})")
+_COMPARATIVES = frozenset("more less fewer faster slower higher lower larger smaller bigger better worse longer "
+                          "shorter times".split())
+
+
+def counted_words(question: str) -> list[tuple[str, list[str]]]:
+    """What a question asks the amount of ("How much electricity ...": electricity), as asked and as BM25 terms:
+    the first content word after "how many"/"how much" (with a second one joined to it by a hyphen), or the
+    research term right after 多少/几 in a Chinese question."""
+    from bm25s.stopwords import STOPWORDS_EN
+
+    text = question.lower()
+    found = []
+    for m in _AMOUNT.finditer(text):
+        words = [w for w in m.group(1).split() if w not in STOPWORDS_EN and w not in _QUESTION_WORDS]
+        if words and words[0] not in _COMPARATIVES and not words[0].isdigit():
+            word = words[0]  # and its singular: the stemmer keeps "gpus" apart from "gpu"
+            found.append((word, terms(word) + (terms(word[:-1]) if word.endswith("s") else [])))
+    for m in re.finditer(r"(?:多少|几)[个种位名台块张次]?", text):
+        rest = text[m.end():]
+        zh = next((zh for zh in sorted(_ZH_TERMS, key=len, reverse=True) if rest.startswith(zh)), None)
+        if zh:
+            found.append((zh, terms(_ZH_TERMS[zh])))
+    return [(w, t) for w, t in found if t]
 
 
 class PaperIndex:
@@ -233,8 +269,31 @@ class PaperIndex:
         self._vocab = {t for doc in corpus for t in doc}
         #: every number the paper's passages print, for checking the numbers of an answer
         self.numbers = checks.numbers_in("\n".join(f"{p.label} {p.text}" for p in self.passages) + self.title)
+        #: the passages' words with hyphens taken out ("ResNet50" is the paper's "ResNet-50")
+        self._joined = {t.replace("-", "") for t in self._vocab}
+        self._text = "\n".join(p.text for p in self.passages)
         if self.passages:
             self._bm25.index(corpus, show_progress=False)
+
+    def unknown_words(self, question: str) -> list[str]:
+        """What the question asks the amount of (``counted_words``) when the paper never prints it: no passage has
+        the word, its stem, its unhyphenated form, nor the sign of the unit it names ("percentage": "%").
+
+        A paper that never mentions electricity does not say how much electricity a run took, however well the
+        question's other words match; a small model given the best passages answers with whatever number they
+        hold. Other words are not checked: a question may name in its own words what the paper has in others
+        ("What is the runtime?" of a paper that prints "891 seconds").
+        """
+        missing = []
+        for word, stems in counted_words(question):
+            if any(t in self._vocab or t.replace("-", "") in self._joined for t in stems):
+                continue
+            sign = _UNIT_SIGNS.get(word) or next((_UNIT_SIGNS[w] for w in _ZH_TERMS.get(word, "").split()
+                                                  if w in _UNIT_SIGNS), None)
+            if sign and re.search(sign, self._text):
+                continue
+            missing.append(word)
+        return missing
 
     def scores(self, text: str):
         """The BM25 score of every passage for ``text`` (an array by passage id), or None when no word matches."""
@@ -445,9 +504,13 @@ def answer_events(index: PaperIndex, question: str, history: Sequence | None, ba
     passages = turns[-1].passages
     offered = [p for turn in turns for p in turn.passages]
     prompt_tokens = sum(conversation.count(m["content"]) for m in messages)
-    if len(turns) == 1 and not index.search(question):
-        # Not one word of the question is in the paper: nothing to answer from, and no model call to pay for.
-        answer = _finish(index, question, lang, REFUSAL[lang], [], [], None, started, prompt_tokens, 0)
+    unknown = index.unknown_words(question)
+    if unknown or (len(turns) == 1 and not index.search(question)):
+        # The question is about something the paper never mentions (or not one of its words is in the paper):
+        # nothing to answer from, and no model call to pay for. The refusal names the words, so that a reader
+        # who used another word than the paper's can ask again.
+        log.info("refused without a model call: the paper never prints %s", unknown)
+        answer = _finish(index, question, lang, refusal(lang, unknown), [], [], None, started, prompt_tokens, 0)
         yield AskEvent(answer.text, answer)
         return
     stream = backend.chat(messages, max_tokens=ANSWER_TOKENS, temperature=0.0, cancel=cancel)
@@ -482,7 +545,8 @@ def _finish(index: PaperIndex, question: str, lang: str, raw: str, passages: lis
             text = re.sub(rf"(?<![\d.]){re.escape(number)}(?![\d])", f"{number} ⚠", text, count=1)
     cited, attributed = [], False
     if refused:
-        text = REFUSAL[lang] if len(text) < 160 else text
+        if not text.startswith(REFUSAL[lang][:-1]):  # the model's wording of it, unless it is long
+            text = REFUSAL[lang] if len(text) < 160 else text
     else:
         pages = cited_pages(text)
         by_page = {}
@@ -500,6 +564,16 @@ def _finish(index: PaperIndex, question: str, lang: str, raw: str, passages: lis
                   cited_pages=sorted({p.page for p in cited}), attributed=attributed, refused=refused,
                   first_token_s=first, seconds=time.monotonic() - started, prompt_tokens=prompt_tokens,
                   history_used=kept, unsupported_numbers=unsupported if not refused else [])
+
+
+def refusal(lang: str, unknown: Sequence[str] = ()) -> str:
+    """ "The paper does not say.", with the question's words that the paper never prints when there are some."""
+    if not unknown:
+        return REFUSAL[lang]
+    quoted = ", ".join(f"“{w}”" for w in unknown[:4])
+    if lang == "zh":
+        return f"{REFUSAL[lang][:-1]}：论文中没有出现 {quoted}。"
+    return f"{REFUSAL[lang][:-1]}: it never mentions {quoted}."
 
 
 def is_refusal(text: str) -> bool:

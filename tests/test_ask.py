@@ -15,6 +15,7 @@ import pytest
 
 from chatpaper import ask, pipeline
 from chatpaper.ask import PaperIndex, answer_events, cited_pages, history_turns, language_of, paper_passages
+from chatpaper.paper import Paper, Record, Section
 from chatpaper.pdf import extract_paper
 from chatpaper.settings import Settings
 from chatpaper.sources import LocalPdf
@@ -244,10 +245,40 @@ def test_cli_ask_answers_without_a_model_when_the_paper_has_no_such_words(corpus
 
 
 def test_an_answer_made_of_numbers_the_paper_never_prints_is_a_refusal(mapreduce):
-    _, guess, _ = ask_once(mapreduce, "How much electricity did the cluster use during the sort?",
-                           "The cluster used 4,700 kWh of electricity (p. 8).")
+    _, guess, _ = ask_once(mapreduce, "How much memory did the sort use in total?",
+                           "The sort used 4,700 GB of memory in total (p. 8).")
     assert guess.refused and guess.text == "The paper does not say." and guess.cited == []
     _, mixed, _ = ask_once(mapreduce, "How many machines were in the cluster?",
                            "About 1800 machines (p. 8) using 37.5 kW.")
     assert not mixed.refused and mixed.unsupported_numbers == ["37.5"] and "37.5 ⚠" in mixed.text
     assert "1800 machines" in mixed.text and mixed.cited_pages == [8]
+
+
+def small_paper(text: str) -> PaperIndex:
+    """A generated one-section paper printing ``text`` on page 2."""
+    paper = Paper(title="A Small Paper", authors=["A. Author"], abstract="We study small things.",
+                  sections=[Section("1 Setup", 1, 2, text)])
+    return PaperIndex(Record(title=paper.title, authors=paper.authors, abstract=paper.abstract), paper)
+
+
+def test_the_amount_of_something_the_paper_never_names_is_refused_without_a_model_call():
+    index = small_paper("We train on 8 GPUs for 3 days; the cluster draws 12 kW. Accuracy rises by 4.5% (Table 2). "
+                        "Each worker-node holds 64 GB.")
+    for question, word in [("How much electricity did training use?", "electricity"),
+                           ("How many volunteers rated the outputs?", "volunteers"),
+                           ("训练花了多少美元？", "美元")]:
+        _, answer, backend = ask_once(index, question, "It used 12 kW (p. 2).")
+        assert backend.calls == [] and answer.refused and answer.cited == [], question
+        assert answer.text.startswith(ask.REFUSAL[answer.language][:-1]) and f"“{word}”" in answer.text
+    # asked for the amount of what the paper prints: its plural, its sign, a hyphenated form, a comparative
+    for question in ("How many GPUs were used?", "How many percent does accuracy rise?",
+                     "How many GB does each worker node hold?", "How much faster is training?",
+                     "How long is training?", "What is the power draw?"):
+        _, answer, backend = ask_once(index, question, "8 GPUs for 3 days (p. 2).")
+        assert len(backend.calls) == 1 and not answer.refused, question
+
+
+def test_the_words_a_question_counts():
+    assert [w for w, _ in ask.counted_words("How many US dollars did it cost? How much more memory?")] == ["dollars"]
+    assert [w for w, _ in ask.counted_words("SegNeXt 的训练总共花费了多少美元？")] == ["美元"]
+    assert ask.counted_words("What is the runtime?") == [] and ask.counted_words("快多少倍？") == []
