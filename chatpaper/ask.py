@@ -48,6 +48,7 @@ _REFUSALS = ("does not say", "doesn't say", "does not mention", "does not specif
              "not mentioned", "not stated", "not specified", "no information", "does not provide", "not provided",
              "没有说明", "没有提到", "未提及", "未说明", "没有提及", "未提到", "没有给出", "未给出")
 _PAGE_REF = re.compile(r"(?:\bpp?\.|\bpages?|第)\s*(\d{1,3})(?:\s*(?:[-–—~]|to|and|,)\s*(\d{1,3}))?\s*页?", re.I)
+_NUMBER = re.compile(r"\d[\d,]*(?:\.\d+)?")
 _SKIP_HEADINGS = ("reference", "bibliograph", "acknowledg")
 # English words for a Chinese question's common research terms: the passages are English, and BM25 matches words.
 # General vocabulary of questions about papers, not any one paper's terms.
@@ -548,13 +549,15 @@ def _finish(index: PaperIndex, question: str, lang: str, raw: str, passages: lis
         if not text.startswith(REFUSAL[lang][:-1]):  # the model's wording of it, unless it is long
             text = REFUSAL[lang] if len(text) < 160 else text
     else:
-        pages = cited_pages(text)
         by_page = {}
         for p in offered:
             by_page.setdefault(p.page, p)
-        cited = [by_page[n] for n in pages if n in by_page]
-        if not cited and passages:
-            cited, attributed = [_best_match(index, question, text, passages)], True
+        text = _drop_pages(text, set(by_page))
+        cited = [by_page[n] for n in cited_pages(text) if n in by_page]
+        if not cited and offered:
+            # The model cited no page it was given (a small one seldom cites at all): the sources line then names
+            # the passage the answer was most likely read from, found by matching, and Answer.attributed says so.
+            cited, attributed = [_best_match(index, question, text, offered)], True
     cited.sort(key=lambda p: p.page)
     markdown = text
     if cited:
@@ -594,11 +597,32 @@ def cited_pages(text: str) -> list[int]:
     return pages
 
 
-def _best_match(index: PaperIndex, question: str, text: str, passages: list[Passage]) -> Passage:
-    """The passage that the question and the answer together match best (BM25 over the paper, among ``passages``):
-    the answer's words say which of the question's passages it was read from."""
-    scores = index.scores(f"{question} {text}")
-    return max(passages, key=lambda p: (scores[p.id] if scores is not None else 0.0, -p.id))
+def _best_match(index: PaperIndex, question: str, text: str, offered: list[Passage]) -> Passage:
+    """The passage of the prompt (this turn's or an earlier one's) that the answer was most likely read from: the
+    one printing most of the answer's numbers, then most of the answer's own words (those the question does not
+    have), then the one matching the question best (BM25)."""
+    asked = set(terms(question))
+    own = [t for t in dict.fromkeys(terms(text)) if t not in asked]
+    numbers = {n.replace(",", "") for n in _NUMBER.findall(_PAGE_REF.sub(" ", text))}
+    scores = index.scores(question)
+
+    def evidence(p: Passage):
+        words = set(terms(f"{p.label} {p.text}"))
+        printed = {n.replace(",", "") for n in _NUMBER.findall(p.text)}
+        return (len(numbers & printed), sum(t in words for t in own),
+                float(scores[p.id]) if scores is not None else 0.0, -p.id)
+
+    return max(offered, key=evidence)
+
+
+def _drop_pages(text: str, pages: set[int]) -> str:
+    """``text`` without the page references ("(p. 99)") to pages none of the prompt's passages is printed on: the
+    model cannot have read a fact there."""
+    def keep(m: re.Match) -> str:
+        return m.group(0) if set(cited_pages(m.group(0))) <= pages else ""
+
+    text = re.sub(rf"\s*\((?:{_PAGE_REF.pattern})\)", keep, text, flags=re.I)
+    return _PAGE_REF.sub(keep, text)
 
 
 def sanitize(text: str) -> str:

@@ -181,10 +181,19 @@ def test_history_from_gradio_messages_and_from_pairs():
 def test_pages_the_model_cites_become_the_sources(mapreduce):
     events, answer, _ = ask_once(mapreduce, "How many machines were in the cluster used for the experiments?",
                                  "The cluster had approximately 1800 machines (p. 8), with 4GB of memory (p. 99).")
-    assert len(events) > 3 and events[-2].text in answer.text  # streamed before the answer was final
+    assert len(events) > 3 and events[-6].text in answer.text  # streamed before the answer was final
     assert answer.cited_pages == [8] and not answer.attributed and not answer.refused
     assert answer.markdown.startswith(answer.text)
     assert answer.markdown.endswith("**Sources:** p. 8 (5.1 Cluster Configuration)")
+    assert answer.text.endswith("with 4GB of memory.") and "99" not in answer.text  # no passage of p. 99 was given
+
+
+def test_a_follow_up_answer_is_matched_to_a_passage_an_earlier_turn_gave(mapreduce):
+    _, first, _ = ask_once(mapreduce, "How many machines were in the cluster used for the experiments?",
+                           "About 1800 machines (p. 8).")
+    _, again, _ = ask_once(mapreduce, "And how much memory did each machine have?", "4GB of memory.",
+                           history=[(first.question, first.markdown)])
+    assert again.attributed and again.cited_pages == [8], (again.cited, [p.page for p in again.passages])
 
 
 def test_an_answer_without_a_page_is_matched_to_its_passage(mapreduce):
