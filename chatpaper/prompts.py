@@ -2,8 +2,8 @@
 
 Each file starts with a Jinja comment declaring its variables, ``{#- vars: title, text -#}``. Rendering with a
 missing or an unknown variable raises ``PromptError`` (jinja2 ``StrictUndefined``, as smolagents renders its
-prompts), and loading checks that the declaration matches what the template really uses. The hash of all prompt
-files is the prompt version, part of the digest cache key: editing a prompt invalidates cached digests.
+prompts), and loading checks that the declaration matches what the template really uses. The hash of the digest's
+prompt files is the prompt version, part of the digest cache key: editing one invalidates cached digests.
 """
 from __future__ import annotations
 
@@ -76,9 +76,16 @@ def available_prompts() -> list[str]:
     return sorted(p.stem for p in PROMPT_DIR.glob("*.md"))
 
 
+#: Prompts that write no digest (the Ask tab's): editing them keeps the cached digests.
+NOT_DIGEST = ("ask.", "ask_turn.")
+
+
 def prompt_version() -> str:
-    """A short hash of every prompt file's name and content (part of the digest cache key)."""
+    """A short hash of every digest prompt file's name and content (part of the digest cache key); the Ask tab's
+    prompts (``NOT_DIGEST``) are left out."""
     digest = hashlib.sha256()
     for path in sorted(PROMPT_DIR.glob("*.md")):
+        if path.name.startswith(NOT_DIGEST):
+            continue
         digest.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
     return digest.hexdigest()[:12]

@@ -6,6 +6,7 @@ are in tests/test_ask_real.py).
 from __future__ import annotations
 
 import re
+import shutil
 import subprocess
 import sys
 import unicodedata
@@ -13,7 +14,7 @@ import unicodedata
 import pymupdf
 import pytest
 
-from chatpaper import ask, pipeline
+from chatpaper import ask, pipeline, prompts
 from chatpaper.ask import PaperIndex, answer_events, cited_pages, history_turns, language_of, paper_passages
 from chatpaper.paper import Paper, Record, Section
 from chatpaper.pdf import extract_paper
@@ -291,3 +292,14 @@ def test_the_words_a_question_counts():
     assert [w for w, _ in ask.counted_words("How many US dollars did it cost? How much more memory?")] == ["dollars"]
     assert [w for w, _ in ask.counted_words("SegNeXt 的训练总共花费了多少美元？")] == ["美元"]
     assert ask.counted_words("What is the runtime?") == [] and ask.counted_words("快多少倍？") == []
+
+
+def test_editing_an_ask_prompt_keeps_the_digest_cache_key(tmp_path, monkeypatch):
+    shutil.copytree(prompts.PROMPT_DIR, tmp_path / "prompts")
+    monkeypatch.setattr(prompts, "PROMPT_DIR", tmp_path / "prompts")
+    before = prompts.prompt_version()
+    for name in ("ask.en.md", "ask_turn.zh.md"):
+        (tmp_path / "prompts" / name).write_text((tmp_path / "prompts" / name).read_text() + "\nEdited.\n")
+    assert prompts.prompt_version() == before
+    (tmp_path / "prompts" / "system.en.md").write_text((tmp_path / "prompts" / "system.en.md").read_text() + "x")
+    assert prompts.prompt_version() != before
