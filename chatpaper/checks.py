@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import re
 
+from chatpaper.sections import split_sentences
+
 # A number as written in prose: 1,234 / 12 / 0.93 / 45.2% (the % may be full-width or spaced).
 _NUMBER = re.compile(r"(?<![\w.,/-])(\d{1,3}(?:,\d{3})+|\d+)(\.\d+)?(\s?[%％])?(?![\w])")
 _URL = re.compile(r"(?:https?://|www\.)[^\s<>()\[\]{}\"'，。；）]+", re.I)
@@ -187,8 +189,6 @@ def name_list(sentence: str) -> bool:
 
 def without_name_lists(text: str) -> str:
     """``text`` without its sentences that only list names (empty when nothing else is left)."""
-    from chatpaper.sections import split_sentences
-
     sentences = split_sentences(text)
     kept = [s for s in sentences if not name_list(s)]
     return text if len(kept) == len(sentences) else " ".join(kept)

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Callable
 
 from chatpaper.backends import Backend, Usage
+from chatpaper.backends.copy_guard import CopyGuard, Vocabulary
 from chatpaper.errors import BackendError
 from chatpaper.settings import Settings
 
@@ -190,8 +191,6 @@ class _Loaded:
 
     def copy_guard(self, text: str):
         """The ``CopyGuard`` against ``text`` (the paper a digest reads: the same for all its English calls)."""
-        from chatpaper.backends.copy_guard import CopyGuard, Vocabulary
-
         vocabulary, last, guard = self.guard
         if vocabulary is None:  # the text of each of the model's tokens, once per loaded model (about a second)
             vocabulary = Vocabulary.of(lambda t: self.llama.detokenize([t]), self.llama.n_vocab())
