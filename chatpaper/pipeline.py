@@ -24,7 +24,7 @@ from typing import Callable, Generator, Iterator
 
 from chatpaper import backends, pdf, plan, writer
 from chatpaper.arxiv_source import ArxivClient, fetch_record_and_pdf
-from chatpaper.backends.local import BUNDLED_NAME
+from chatpaper.backends.local import model_file_name
 from chatpaper.bibtex import bibtex_entry
 from chatpaper.cache import Cache
 from chatpaper.backends import Backend
@@ -358,8 +358,8 @@ def _meta(settings: Settings) -> dict:
     """How the digest was made, for the front matter."""
     backend = backends.default_backend_name(settings)
     model = settings.model or settings.model_path
-    if not model and backend == "local":
-        model = BUNDLED_NAME
+    if backend == "local":
+        model = model_file_name(settings)
     return {"backend": backend, "model": model or "the server's default", "prompt_version": prompt_version()}
 
 

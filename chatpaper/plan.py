@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass
-from pathlib import Path
 from urllib.parse import urlsplit
 
 from chatpaper.backends import default_backend_name, estimate_tokens, hf, is_in_process, local, transformers_backend
@@ -61,7 +60,7 @@ def model_choice(settings: Settings) -> ModelChoice:
     """The backend and model ``settings`` pick, named without loading a model or calling a server."""
     name = default_backend_name(settings).strip().lower()
     if name == "local":
-        model = Path(settings.model_path).name if settings.model_path else local.BUNDLED_NAME
+        model = local.model_file_name(settings)
         return ModelChoice("local", model, "this machine's CPU (llama.cpp)")
     if name == "transformers":
         return ModelChoice("transformers", settings.model or transformers_backend.DEFAULT_MODEL, "in this process (transformers)")

