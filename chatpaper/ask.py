@@ -501,7 +501,11 @@ def answer_events(index: PaperIndex, question: str, history: Sequence | None, ba
     lang = language_of(question)
     started = time.monotonic()
     conversation = Conversation(index, backend)
-    messages, turns = conversation.messages(question, history_turns(history))
+    # A turn the paper did not answer is left out of the prompt: it holds no fact a follow-up needs, and a small
+    # model shown "The paper does not say." answers the next questions with it too (the benchmark's MapReduce
+    # conversation: one refusal, then four more of questions the passages answer).
+    answered = [(q, a) for q, a in history_turns(history) if not is_refusal(a)]
+    messages, turns = conversation.messages(question, answered)
     passages = turns[-1].passages
     offered = [p for turn in turns for p in turn.passages]
     prompt_tokens = sum(conversation.count(m["content"]) for m in messages)
@@ -550,7 +554,7 @@ def _finish(index: PaperIndex, question: str, lang: str, raw: str, passages: lis
             text = REFUSAL[lang] if len(text) < 160 else text
     else:
         by_page = {}
-        for p in offered:
+        for p in offered + [p for p in index.passages if p.kind == "abstract"]:  # the prompt's header has p. 1's
             by_page.setdefault(p.page, p)
         text = _drop_pages(text, set(by_page))
         cited = [by_page[n] for n in cited_pages(text) if n in by_page]

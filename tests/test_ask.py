@@ -303,3 +303,16 @@ def test_editing_an_ask_prompt_keeps_the_digest_cache_key(tmp_path, monkeypatch)
     assert prompts.prompt_version() == before
     (tmp_path / "prompts" / "system.en.md").write_text((tmp_path / "prompts" / "system.en.md").read_text() + "x")
     assert prompts.prompt_version() != before
+
+
+def test_a_turn_the_paper_did_not_answer_is_left_out_of_the_follow_up(mapreduce):
+    _, first, b1 = ask_once(mapreduce, "What does the combiner function do?", "It does partial merging (p. 6).")
+    _, refused, _ = ask_once(mapreduce, "Who funded the cluster?", "The paper does not say.",
+                             history=[(first.question, first.markdown)])
+    history = [(first.question, first.markdown), (refused.question, refused.markdown)]
+    _, third, b3 = ask_once(mapreduce, "How many machines were in the cluster?", "About 1800 machines (p. 8).",
+                            history=history)
+    turns = "\n".join(m["content"] for m in b3.calls[0][1:])  # after the system prompt
+    assert "Who funded" not in turns and "does not say" not in turns
+    assert b3.calls[0][:len(b1.calls[0])] == b1.calls[0]  # still the first turn's prefix, word for word
+    assert third.history_used == 1 and third.cited_pages == [8]
