@@ -10,7 +10,7 @@ process may run on), ``lib`` loads without thread arguments, as chatpaper did fo
 llama-cpp-python then generates on half of ``os.cpu_count()`` and reads prompts on all of them.
 
 Prints per setup the median unit in seconds, its prompt and generation speeds, the CPU features the build reports,
-and the ratio of each setup's median to the first one's.
+the ratio of each setup's median to the first one's, and whether its 128 greedy tokens are the first setup's.
 """
 from __future__ import annotations
 
@@ -31,15 +31,18 @@ PROMPT, GENERATED = 1024, 128
 FEATURES = ("AVX2", "AVX512", "AVX512_VBMI", "AVX512_VNNI", "AVX512_BF16", "AVX_VNNI", "AMX_INT8")
 
 
-def unit_seconds(llama, tokens: list[int]) -> tuple[float, float]:
-    """Seconds to evaluate ``tokens[:1024]`` from an empty KV cache, and to generate 128 tokens after them."""
+def unit_seconds(llama, tokens: list[int], generated: list[int] | None = None) -> tuple[float, float]:
+    """Seconds to evaluate ``tokens[:1024]`` from an empty KV cache, and to generate 128 tokens after them (into
+    ``generated`` when given)."""
+    generated = [] if generated is None else generated
     llama.reset()
     llama._ctx.kv_cache_clear()
     start = time.perf_counter()
     llama.eval(tokens[:PROMPT])
     read = time.perf_counter()
     for _ in range(GENERATED):
-        llama.eval([llama.sample(temp=0.0)])
+        generated.append(llama.sample(temp=0.0))
+        llama.eval([generated[-1]])
     end = time.perf_counter()
     llama.reset()
     llama._ctx.kv_cache_clear()
@@ -69,9 +72,10 @@ def _child(model: str, threads: str, pdf: Path, repeats: int) -> dict:
         llama = local.load_model(model, local.DEFAULT_CONTEXT, int(threads)).llama
     tokens = unit_tokens(llama, pdf)
     llama.eval(tokens[:64])  # warm-up: the first evaluation after a load pages the weights in and repacks them
-    units = [unit_seconds(llama, tokens) for _ in range(repeats)]
+    generated: list[int] = []
+    units = [unit_seconds(llama, tokens, generated) for _ in range(repeats)]
     info = llama_cpp.llama_print_system_info().decode()
-    return {"llama_cpp": str(Path(llama_cpp.__file__).parent), "version": llama_cpp.__version__,
+    return {"text": llama.detokenize(generated[:GENERATED]).decode("utf-8", "replace"), "llama_cpp": str(Path(llama_cpp.__file__).parent), "version": llama_cpp.__version__,
             "n_threads": llama.n_threads, "n_threads_batch": llama.n_threads_batch, "units": units,
             "features": [f for f in FEATURES if f"{f} = 1" in info]}
 
@@ -96,8 +100,8 @@ def _run_setup(build: str, site: str | None, threads: str, args) -> dict:
 def report(results: dict[tuple[str, str], list[dict]]) -> str:
     """The Markdown table of medians, with each setup's ratio to the first."""
     lines = ["| build | threads (generate/read) | features | unit s (median) | prompt tok/s | generate tok/s | "
-             "units | vs first |", "|" + "---|" * 8]
-    first = None
+             "units | vs first | same text |", "|" + "---|" * 9]
+    first = first_text = None
     for (build, threads), runs in results.items():
         units = [u for r in runs for u in r["units"]]
         total = statistics.median(p + g for p, g in units)
@@ -105,9 +109,13 @@ def report(results: dict[tuple[str, str], list[dict]]) -> str:
         generate = statistics.median(GENERATED / g for _, g in units)
         first = first or total
         r = runs[0]
+        first_text = first_text or r["text"]
+        same = "yes" if all(run["text"] == first_text for run in runs) else "no"
         lines.append(f"| {build} | {threads} ({r['n_threads']}/{r['n_threads_batch']}) | "
                      f"{' '.join(r['features']) or '-'} | {total:.2f} | {prompt:.0f} | {generate:.1f} | "
-                     f"{len(units)} | {total / first:.2f} |")
+                     f"{len(units)} | {total / first:.2f} | {same} |")
+    lines.append("same text: the 128 greedy tokens equal the first setup's (a build that computes differently "
+                 "may differ)")
     return "\n".join(lines)
 
 
