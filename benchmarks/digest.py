@@ -9,6 +9,12 @@ and after the digests; the median is used). Medians and the new/old ratio follow
 (and with ``--server-old`` the old one) also runs through llama.cpp's OpenAI-compatible server
 (``python -m llama_cpp.server``, verbose), whose own log says how many prompt tokens each call evaluated and
 reused. ``--out DIR`` keeps each digest's Markdown, and scores it with ``../shared/tools/score_digest.py``.
+
+Both writers run on today's backend and its thread default, so the old writer's time here is not the time it took
+before 66113c4: since then ``CHATPAPER_THREADS=0`` gives llama.cpp every core for generation too (llama-cpp-python's
+own default generated on one thread of two), which speeds up both writers alike; ``python -m benchmarks units
+--threads lib,0`` measures that factor on its own. ``CHATPAPER_MODEL`` picks the local model (the 1.5B:
+``CHATPAPER_MODEL=qwen2.5-coder-1.5b``); units are always of the model the digests ran on.
 """
 from __future__ import annotations
 
@@ -214,7 +220,8 @@ def main(argv: list[str] | None = None) -> int:
         args.out.mkdir(parents=True, exist_ok=True)
     unit_text = llama.tokenize(" ".join(s.text for s in extract_paper(pdfs[0]).sections).encode(), add_bos=False)
     units = [raw_unit(llama, unit_text)]
-    print(f"model {Path(backend.model).name}, {backend.threads} threads; raw unit {units[0]:.1f} s", file=sys.stderr)
+    print(f"model {Path(backend.model).name}, {backend.threads} threads for generation and prompt reading, old and "
+          f"new writer alike; raw unit {units[0]:.1f} s", file=sys.stderr)
     with tempfile.TemporaryDirectory(prefix="bench-digest-") as tmp:
         old = None if args.no_old else old_writer(args.old, Path(tmp))
         server = Server(backend.model, backend.context_tokens, backend.threads, Path(tmp)) if args.server or args.server_old else None
@@ -240,7 +247,8 @@ def main(argv: list[str] | None = None) -> int:
                 server.close()
     units.append(raw_unit(llama, unit_text))
     unit = statistics.median(units)
-    print(f"raw llama.cpp unit (1,024 prompt tokens + 128 generated): {', '.join(f'{u:.1f}' for u in units)} s, "
+    print(f"model {Path(backend.model).name}, {backend.threads} threads (both writers)\n"
+          f"raw llama.cpp unit (1,024 prompt tokens + 128 generated): {', '.join(f'{u:.1f}' for u in units)} s, "
           f"median {unit:.1f} s")
     print(report(runs, unit))
     for r in runs:
