@@ -172,10 +172,11 @@ class DigestWriter:
         fields = [(p, PART[p].ask) for p in TERM_PARTS]
         got = self._ask("en", load_prompt("terms.en").render(terms=data(", ".join(left)), fields=fields), list(TERM_PARTS),
                         digest, "terms")
-        trial = Digest(**{**digest.to_dict(), **{p: _map(_uncited(v), checks.third_person) for p, v in got.values.items()}})
-        if len(self._named(trial)) > len(self._named(digest)):
-            for part in got.values:
-                setattr(digest, part, getattr(trial, part))
+        for part, value in got.values.items():  # part by part: a new one must name more and still be prose
+            value = _map(_uncited(value), checks.third_person)
+            trial = Digest(**{**digest.to_dict(), part: value})
+            if len(self._named(trial)) > len(self._named(digest)) and _words(value) >= _words(getattr(digest, part)) / 2:
+                setattr(digest, part, value)
 
     def _named(self, digest: Digest) -> list[str]:
         """The key terms that the English prose of ``digest`` names (as whole words)."""
@@ -594,6 +595,10 @@ def _merge_keywords(english: list[str], names: list[str], translated: list[str])
         return (names + [t for t in translated if t not in names])[:PART["keywords"].items]
     it = iter(translated)
     return [k if k in names else next(it) for k in english][:PART["keywords"].items]
+
+
+def _words(value) -> int:
+    return len(checks.words(_as_text(value)))
 
 
 def _mostly_chinese(text: str, names: tuple) -> bool:

@@ -169,3 +169,17 @@ def test_the_questions_own_wording_written_back_is_removed():
         'sentences (it said the same as the summary: say something else).", "workload": "Two datasets."}']})
     en = write_digests(record, paper, backend, ["en"])["en"]
     assert en.performance_eval == "Higher PSNR." and "sentences" not in en.performance_eval
+
+
+def test_a_terms_answer_that_is_a_fragment_does_not_replace_a_sentence():
+    record, paper = make_paper()
+    paper.sections[2].text += " DaC uses KiloNeRF blocks and a PSNR loss; KiloNeRF and DaC and PSNR again."
+    bland = ("SUMMARY: The views are split into groups.\nTAKEAWAYS:\n- Views are grouped.\n- Experts are trained.\n"
+             "KEYWORDS: views, experts, groups\nBACKGROUND: Every view is treated alike.\nPAST METHODS: One network.\n"
+             "APPROACH: The views are split into groups and one expert is trained for each group.\n"
+             "PERFORMANCE: Scores rise.")
+    backend = scripted({"summary.en": bland, "terms.en": ['{"approach": "KiloNeRF (DaC)", "methods": '
+                                                          '["DaC groups the views.", "A KiloNeRF expert trains per group."]}']})
+    en = write_digests(record, paper, backend, ["en"])["en"]
+    assert en.approach == "The views are split into groups and one expert is trained for each group."
+    assert en.methods == ["DaC groups the views.", "A KiloNeRF expert trains per group."]
