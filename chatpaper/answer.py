@@ -146,7 +146,10 @@ def _whole_sentences(value, part: str):
         return [v for v, _ in done if v], any(c for _, c in done)
     if re.search(r"[.!?。！？)\"”…]$", value):
         return value, False
-    if len(value) < 0.9 * p.chars and not _DANGLING.search(value):
+    # A list item may be a phrase; a part of prose ends in a full stop. Without one the string was closed early:
+    # at its bound, or where the copy guard stopped a pasted run and the model ended the string instead.
+    several = len(split_sentences(value)) > 1
+    if (p.is_list or not several) and len(value) < 0.9 * p.chars and not _DANGLING.search(value):
         return value, False
     if len(split_sentences(value)) < 2:  # one sentence: up to its last clause that ends in a whole word
         return _DANGLING.sub("", value).rstrip(",;:，；： ") + "…", True

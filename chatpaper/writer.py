@@ -507,7 +507,8 @@ _CITATION = re.compile(r"\s*\[\d+(?:\s*[,–-]\s*\d+)*\]|\s*\((?:see\s+)?(?:Sec(
 # The question's instructions written back into an answer: "(it said the same as the summary: say something else)".
 _QUESTION_ECHO = re.compile(r",?\s*\d-\d sentences|\s*\((?:it was missing|give 3 to 5|it said the same as [^()]*)\)", re.I)
 # Author-year citations: "(Devlin et al., 2019; Liu et al., 2019)", "(e.g., Klavans and Boyack, 2006)".
-_AUTHOR_YEAR = re.compile(r"\s*\((?=[^()]*[A-Z])[^()]{0,150}?\b(?:19|20)\d{2}[a-z]?\)")
+_AUTHOR_YEAR = re.compile(r"\s*\((?=[^()]*[A-Z])[^()]{0,150}?\b(?:19|20)\d{2}[a-z]?\)"
+                          r"|\s*\((?=[^()]*(?:\bet al\b|\b(?:19|20)\d{2}\b))[^()]*$")  # or one left open at the end
 _LABEL_PREFIX = re.compile(r"^\s*(?:[#*]+\s*)?(?:译文|翻译|中文|Translation|Chinese)\s*(?:\*\*)?\s*[:：]\s*")
 
 

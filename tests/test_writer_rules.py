@@ -183,3 +183,11 @@ def test_a_terms_answer_that_is_a_fragment_does_not_replace_a_sentence():
     en = write_digests(record, paper, backend, ["en"])["en"]
     assert en.approach == "The views are split into groups and one expert is trained for each group."
     assert en.methods == ["DaC groups the views.", "A KiloNeRF expert trains per group."]
+
+
+def test_a_part_whose_last_sentence_has_no_full_stop_loses_it_and_an_open_citation_goes():
+    got = answer.parse_answer(json.dumps({"approach": "SPECTER builds triplets from citations. It uses other metrics "
+                                                      "that have good"}), ["approach"])
+    assert got.values["approach"] == "SPECTER builds triplets from citations." and got.cut == ["approach"]
+    from chatpaper.writer import _uncited
+    assert _uncited("Transformers succeed on NLP tasks (Devlin et al., 2019") == "Transformers succeed on NLP tasks"
