@@ -22,6 +22,10 @@ from chatpaper.writer import ANSWER_TOKENS, PAPER_TOKENS
 #: Measured with ``python -m benchmarks backend --only local --runs 2`` (2,823 prompt tokens: first token after
 #: 23.1 s; 25.5 tokens/s written), on this project's shared 2-core machine; the learned speed corrects for others.
 LOCAL_RATES = (122.0, 25.5)
+#: The other bundled models' rates, by file: the 0.5B's scaled by their raw units against the 0.5B's on the same quiet
+#: 2-core machine (``python -m benchmarks units``, 2 threads: the 1.5B read 72 prompt tokens/s against 132 and wrote
+#: 26.5 tokens/s against 37.7, 19.1 s per unit against 11.3).
+LOCAL_RATES_BY_MODEL = {local.BUNDLED["qwen2.5-coder-1.5b"].file: (66.0, 18.0)}
 #: A hosted model (OpenAI-compatible, Hugging Face): reading is fast, writing about this fast, plus latency per call.
 REMOTE_RATES = (2000.0, 50.0)
 REMOTE_LATENCY_S = 1.0
@@ -115,7 +119,7 @@ def estimate_seconds(record: Record, paper: Paper, settings: Settings, languages
 
 
 def _model_seconds(choice: ModelChoice, sent: int, wrote: int) -> float:
-    read, write = LOCAL_RATES if choice.in_process else REMOTE_RATES
+    read, write = LOCAL_RATES_BY_MODEL.get(choice.model, LOCAL_RATES) if choice.in_process else REMOTE_RATES
     calls = len(QUESTIONS) + 1 + len(PARTS)
     return sent / read + wrote / write + (0 if choice.in_process else calls * REMOTE_LATENCY_S)
 

@@ -13,6 +13,8 @@ from chatpaper.settings import Settings
 @pytest.mark.parametrize("env, expected", [
     ({}, "local backend · qwen2.5-coder-0.5b-instruct-q4_k_m.gguf · this machine's CPU (llama.cpp)"),
     ({"CHATPAPER_MODEL_PATH": "/models/mine.gguf"}, "local backend · mine.gguf · this machine's CPU (llama.cpp)"),
+    ({"CHATPAPER_MODEL": "qwen2.5-coder-1.5b"},
+     "local backend · qwen2.5-coder-1.5b-instruct-q4_k_m.gguf · this machine's CPU (llama.cpp)"),
     ({"OPENAI_API_KEY": "sk-x"}, "openai backend · gpt-4o-mini · api.openai.com"),
     ({"CHATPAPER_BACKEND": "openai", "OPENAI_BASE_URL": "http://127.0.0.1:8080/v1?token=abc"},
      "openai backend · the server's first model · 127.0.0.1:8080"),
@@ -52,3 +54,11 @@ def test_describe_estimate():
     assert plan.describe_estimate(14, 30) == "about 14–31 s"
     assert plan.describe_estimate(100, 260) == "about 2–4 min"
     assert plan.describe_estimate(60, 100) == "about 1–2 min"
+
+
+def test_the_larger_bundled_model_is_estimated_at_its_own_measured_speed(monkeypatch):
+    monkeypatch.setattr(plan, "_LEARNED", {})
+    record, paper = Record(title="T", authors=[]), Paper(sections=[Section("1", 1, 1, "word " * 2000)])
+    small = plan.estimate_seconds(record, paper, Settings(), ["en", "zh"])
+    large = plan.estimate_seconds(record, paper, Settings(model="qwen2.5-coder-1.5b"), ["en", "zh"])
+    assert 1.4 < large[0] / small[0] < 2.0  # the raw units measured 1.7x
