@@ -150,7 +150,10 @@ class DigestWriter:
         problems = self._gaps(digest)
         if problems:  # behind the same paper prefix: only the question is new to the model
             items = [(p, PART[p].ask, reason) for p, reason in problems.items()]
-            got = self._ask("en", load_prompt("repair.en").render(items=items), list(problems), digest, "repair")
+            # The repair does not see the other parts; the guard keeps it from writing their sentences again.
+            written = "\n".join(_as_text(getattr(digest, p.name)) for p in PARTS[1:] if p.name not in problems)
+            got = self._ask("en", load_prompt("repair.en").render(items=items), list(problems), digest, "repair",
+                            written=written)
             for part, value in got.values.items():
                 value = _map(_uncited(value), checks.third_person)
                 if not getattr(digest, part) or not self._repeats(part, value, digest):
@@ -340,12 +343,14 @@ class DigestWriter:
                                                         text=data(text))
         return self._context
 
-    def _ask(self, lang: str, question: str, parts: list[str], digest: Digest, step: str) -> answer.Answer:
-        """One English call: the paper, then ``question``; the answer parsed into ``parts``."""
+    def _ask(self, lang: str, question: str, parts: list[str], digest: Digest, step: str,
+             written: str = "") -> answer.Answer:
+        """One English call: the paper, then ``question``; the answer parsed into ``parts``. ``written``: prose the
+        answer must not say again (the parts a repair must not repeat)."""
         # The guard keeps the answer from pasting the paper, and the question's own wording ("1-2 sentences (it
         # said the same as ...)") too.
         reply = self._call(lang, "system.en", self.context() + "\n" + question, parts, digest, step,
-                           avoid=self.context() + "\n" + question)
+                           avoid="\n".join(t for t in (self.context(), question, written) if t))
         reply = _QUESTION_ECHO.sub("", reply)
         got = answer.parse_answer(reply, parts)
         digest.truncated += [p for p in got.cut if p not in digest.truncated]

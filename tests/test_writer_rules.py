@@ -3,6 +3,7 @@ names, no two parts alike, the paper's key terms named."""
 from __future__ import annotations
 
 import json
+import re
 import random
 
 from chatpaper import answer, checks, sections
@@ -191,3 +192,31 @@ def test_a_part_whose_last_sentence_has_no_full_stop_loses_it_and_an_open_citati
     assert got.values["approach"] == "SPECTER builds triplets from citations." and got.cut == ["approach"]
     from chatpaper.writer import _uncited
     assert _uncited("Transformers succeed on NLP tasks (Devlin et al., 2019") == "Transformers succeed on NLP tasks"
+
+
+def test_a_repair_call_is_guarded_against_the_parts_it_must_not_repeat():
+    from tests.fakes import ScriptedBackend
+
+    class Guarded(ScriptedBackend):
+        supports_copy_guard = True
+
+        def chat(self, messages, *, avoid=None, **kw):
+            self.avoided = getattr(self, "avoided", []) + [avoid]
+            return super().chat(messages, **kw)
+
+    record, paper = make_paper()
+    same = "Network compression is widely studied because it cuts memory and compute at inference."
+    replies = {"summary": "DaC groups views.", "takeaways": ["Views are grouped.", "Experts are trained."],
+               "keywords": ["NeRF", "views", "experts"], "background": same, "past_methods": "One network.",
+               "approach": "Split the views.", "performance": "PSNR rises.", "methods": ["Group.", "Train."],
+               "significance": same, "innovation": "Grouping.", "performance_eval": "Good.", "workload": "Two sets."}
+
+    def reply(messages):
+        keys = re.findall(r'^- "(\w+)":', messages[-1]["content"], re.M)
+        return json.dumps({k: replies[k] for k in keys}) if keys else "It is new."
+
+    backend = Guarded(reply)
+    write_digests(record, paper, backend, ["en"])
+    repair = [a for m, a in zip(backend.calls, backend.avoided) if "say the same as another part" in m[-1]["content"]]
+    assert repair and same in repair[0] and "<paper>" in repair[0]  # the background's sentence is guarded
+    assert all(a and "<paper>" in a for a in backend.avoided[:4])  # every question is guarded against the paper
