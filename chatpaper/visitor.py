@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 import httpx2 as httpx  # the openai SDK (3.x) and huggingface_hub send through httpx2, httpx's successor
 
-from chatpaper.backends import is_in_process
+from chatpaper.backends import default_backend_name, is_in_process
 from chatpaper.errors import ChatPaperError
 from chatpaper.settings import Settings
 
@@ -59,6 +59,10 @@ def visitor_settings(server: Settings, *, backend: str = "", model: str = "", ba
     if not backend and (key or url):
         backend = "openai"  # a key or a server typed here means: use it, not whatever the server's env picks
     changes: dict = {"backend": backend or None, "model": model or None}
+    if backend and not model and backend != default_backend_name(server):
+        # The server's CHATPAPER_MODEL names a model of its own backend (gpt-4o-mini), not of the one chosen here:
+        # the chosen backend's default answers (the local backend refuses a name it does not bundle).
+        changes["model"] = ""
     if model and is_in_process(backend) and server.visitor_rule != "any":
         # An in-process model named by a visitor would be a folder on this server or a download from the Hub.
         raise ChatPaperError(f"The {backend} backend runs only this server's own model: leave Model empty.")

@@ -258,3 +258,16 @@ def test_a_visitor_cannot_name_an_in_process_model_on_a_hosted_server():
             visitor_settings(hosted, backend=backend, model=model)
     assert visitor_settings(hosted, backend="local").backend == "local"  # the server's own model: fine
     assert visitor_settings(Settings(), backend="transformers", model="/models/mine").model == "/models/mine"  # local
+
+
+def test_a_visitor_choosing_another_backend_does_not_inherit_the_servers_model_name():
+    """CHATPAPER_MODEL=gpt-4o-mini on the server is its openai model; a visitor who picks the bundled local model
+    gets the local default (the local backend refuses names it does not bundle), and one who names a model keeps it."""
+    from chatpaper.backends import local
+
+    server = Settings(openai_api_key="sk-server", model="gpt-4o-mini")
+    chosen = visitor.visitor_settings(server, backend="local")
+    assert chosen.model == "" and local.bundled_model(chosen) is local.BUNDLED[local.DEFAULT_BUNDLED]
+    assert visitor.visitor_settings(server, backend="openai").model == "gpt-4o-mini"  # its own backend: kept
+    assert visitor.visitor_settings(server).model == "gpt-4o-mini"
+    assert visitor.visitor_settings(server, backend="local", model="qwen2.5-coder-1.5b").model == "qwen2.5-coder-1.5b"
