@@ -23,8 +23,9 @@ def test_an_answer_streams_from_llama_server_with_page_references(llama_server, 
                      settings, on_text=chunks.append)
     assert len(chunks) > 3 and "".join(chunks).strip()  # streamed, not one block
     assert answer.first_token_s is not None and answer.prompt_tokens <= 2048 - ask.ANSWER_TOKENS
-    if not answer.refused:  # SmolLM2-135M may refuse; an answer it gives must name pages the passages hold
-        assert answer.cited and set(answer.cited_pages) <= {p.page for p in answer.passages}
+    if not answer.refused:  # SmolLM2-135M may refuse; an answer it gives must name pages the prompt holds
+        assert answer.cited and set(answer.cited_pages) <= {p.page for p in answer.passages} | {1}  # 1: abstract
+        assert set(ask.cited_pages(answer.text)) <= {p.page for p in answer.passages} | {1}
         assert f"**Sources:** p. {answer.cited[0].page}" in answer.markdown
     # a follow-up in the same conversation reaches the same server with the first turn as history
     again = ask.ask(LocalPdf(corpus_dir / "mapreduce_osdi2004.pdf"), "How many machines were in the cluster?",
