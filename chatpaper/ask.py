@@ -42,6 +42,7 @@ TOP_K = 6
 #: Words per passage: a paragraph or two, small enough that its page is one page.
 PASSAGE_WORDS = 110
 REFUSAL = {"en": "The paper does not say.", "zh": "论文中没有说明。"}
+_SHOWN_REFUSALS = tuple(r[:-1] for r in REFUSAL.values())  # how every refusal shown begins
 SOURCES_LABEL = {"en": "Sources", "zh": "来源"}
 # How a refusal is worded when the model words it its own way (checked on the answer, case-folded).
 _REFUSALS = ("does not say", "doesn't say", "does not mention", "does not specify", "does not state",
@@ -504,7 +505,7 @@ def answer_events(index: PaperIndex, question: str, history: Sequence | None, ba
     # A turn the paper did not answer is left out of the prompt: it holds no fact a follow-up needs, and a small
     # model shown "The paper does not say." answers the next questions with it too (the benchmark's MapReduce
     # conversation: one refusal, then four more of questions the passages answer).
-    answered = [(q, a) for q, a in history_turns(history) if not is_refusal(a)]
+    answered = [(q, a) for q, a in history_turns(history) if not a.startswith(_SHOWN_REFUSALS)]
     messages, turns = conversation.messages(question, answered)
     passages = turns[-1].passages
     offered = [p for turn in turns for p in turn.passages]
