@@ -236,3 +236,4 @@ def test_optional_1_5b_model_is_joined_and_verified_from_its_installed_parts(tmp
     meta = Llama(model_path=path, vocab_only=True, verbose=False).metadata
     assert meta["general.architecture"] == "qwen2" and meta["general.size_label"] == "1.5B"
     assert meta["general.file_type"] == "15"  # LLAMA_FTYPE_MOSTLY_Q4_K_M
+    Path(path).unlink()  # 1.1 GB: pytest keeps the last runs' tmp folders
