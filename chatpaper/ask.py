@@ -33,6 +33,9 @@ log = logging.getLogger(__name__)
 
 #: Longest answer, in tokens (1-3 sentences asked for; Chinese takes more tokens for the same content).
 ANSWER_TOKENS = 320
+#: A Chinese question's answer must be at least this share of CJK characters (names and page references aside):
+#: a small model often answers a Chinese question in English, and that answer is then translated behind the prompt.
+MIN_ZH_SHARE = 0.3
 #: Passage text per question, in tokens, at most (a small model reads a few relevant passages best).
 PASSAGE_TOKENS = 1200
 #: The fixed paper context (abstract and outline), in tokens, at most.
@@ -525,9 +528,25 @@ def answer_events(index: PaperIndex, question: str, history: Sequence | None, ba
         if first is None:
             first = time.monotonic() - started
         yield AskEvent(sanitize(stream.text))
-    answer = _finish(index, question, lang, stream.text, passages, offered, first, started, prompt_tokens,
+    raw = stream.text
+    if lang == "zh" and not is_refusal(sanitize(raw)) and not _chinese_enough(raw):
+        # Answered in English: translated in a second turn behind the same messages, so the model reuses the whole
+        # prompt it has just read (and the paper prefix stays in its cache for the next question).
+        again = messages + [{"role": "assistant", "content": raw},
+                            {"role": "user", "content": load_prompt("ask_translate.zh").render()}]
+        translated = backend.chat(again, max_tokens=ANSWER_TOKENS, temperature=0.0, cancel=cancel)
+        for _ in translated:
+            yield AskEvent(sanitize(translated.text))
+        prompt_tokens += conversation.count(again[-2]["content"]) + conversation.count(again[-1]["content"])
+        if _chinese_enough(translated.text):
+            raw = translated.text
+    answer = _finish(index, question, lang, raw, passages, offered, first, started, prompt_tokens,
                      len(turns) - 1)
     yield AskEvent(answer.text, answer)
+
+
+def _chinese_enough(text: str) -> bool:
+    return checks.cjk_share(_PAGE_REF.sub(" ", text)) >= MIN_ZH_SHARE
 
 
 def _finish(index: PaperIndex, question: str, lang: str, raw: str, passages: list[Passage],

@@ -77,7 +77,7 @@ def available_prompts() -> list[str]:
 
 
 #: Prompts that write no digest (the Ask tab's): editing them keeps the cached digests.
-NOT_DIGEST = ("ask.", "ask_turn.")
+NOT_DIGEST = ("ask.", "ask_turn.", "ask_translate.")
 
 
 def prompt_version() -> str:

@@ -316,3 +316,31 @@ def test_a_turn_the_paper_did_not_answer_is_left_out_of_the_follow_up(mapreduce)
     assert "Who funded" not in turns and "does not say" not in turns
     assert b3.calls[0][:len(b1.calls[0])] == b1.calls[0]  # still the first turn's prefix, word for word
     assert third.history_used == 1 and third.cited_pages == [8]
+
+
+# ------------------------------------------------------------------------------------------------ language
+
+def test_a_chinese_question_answered_in_english_is_translated_behind_the_same_prompt(mapreduce):
+    events, answer, backend = ask_once(mapreduce, "集群有多少台机器？",
+                                       ["The cluster had about 1800 machines (p. 8).", "集群大约有 1800 台机器 (p. 8)。"])
+    first, second = backend.calls
+    assert second[:len(first)] == first  # the whole first prompt again: the model's cache serves it
+    assert second[len(first)] == {"role": "assistant", "content": "The cluster had about 1800 machines (p. 8)."}
+    assert answer.language == "zh" and answer.text.startswith("集群大约有 1800 台机器")
+    assert answer.cited_pages == [8] and answer.markdown.endswith("**来源：** p. 8 (5.1 Cluster Configuration)")
+    assert any("The cluster" in e.text for e in events[:-1]) and "集群" in events[-2].text  # both streamed
+
+
+def test_a_chinese_answer_needs_no_second_call_and_a_failed_translation_keeps_the_answer(mapreduce):
+    _, answer, backend = ask_once(mapreduce, "集群有多少台机器？", "集群大约有 1800 台机器 (p. 8)。")
+    assert len(backend.calls) == 1 and answer.text.startswith("集群大约有")
+    _, answer, backend = ask_once(mapreduce, "集群有多少台机器？",
+                                  ["About 1800 machines (p. 8).", "About 1800 machines, page 8."])
+    assert len(backend.calls) == 2 and answer.text == "About 1800 machines (p. 8)." and answer.cited_pages == [8]
+
+
+def test_an_english_question_or_a_refusal_is_never_translated(mapreduce):
+    _, answer, backend = ask_once(mapreduce, "How many machines were in the cluster?", "About 1800 machines (p. 8).")
+    assert len(backend.calls) == 1
+    _, answer, backend = ask_once(mapreduce, "集群有多少台机器？", "The paper does not say.")
+    assert len(backend.calls) == 1 and answer.refused and answer.text == ask.REFUSAL["zh"]
