@@ -103,7 +103,10 @@ def test_local_backend_serialises_concurrent_requests_on_one_model(smollm_gguf):
         t.join(120)
     assert not errors
     assert results[0] and results[0] == results[1]  # no interleaved tokens
-    assert sum(1 for key in local._MODELS if key[0] == smollm_gguf) == 1  # loaded once, shared
+    # loaded once, shared (the threads test above also loads a 1-thread copy: another setting, another model)
+    assert backends[0]._loaded() is backends[1]._loaded()
+    same = (smollm_gguf, backends[0].context_tokens, backends[0].threads)
+    assert sum(1 for key in local._MODELS if key == same) == 1
 
 
 def test_local_cancel_mid_stream_stops_and_frees_the_model(smollm_gguf):
