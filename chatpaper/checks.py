@@ -120,6 +120,21 @@ def first_person(text: str) -> bool:
     return bool(_FIRST_PERSON.search(text))
 
 
+#: Orders addressed to a language model, the shape of a prompt injection: "ignore (all) previous instructions",
+#: "disregard the above prompt", a "SYSTEM:" / "assistant:" turn marker, "you are now ...". A digest reports what a
+#: paper says; a sentence that passes such an order on (pasted or paraphrased) is not kept.
+_ORDER_TO_MODEL = re.compile(
+    r"(?:^|[,;:.!]\s*|\band\s+|\bthen\s+)(?:ignore|disregard|forget|override)\b(?:\W+\w+){0,4}?\W+"
+    r"(?:instructions?|prompts?)\b"  # an imperative: at a clause's start, not "models that ignore instructions"
+    r"|(?:^|[\s。！？])(?-i:SYSTEM|System|ASSISTANT|Assistant)\s*(?:prompt)?\s*[:：]"  # a chat turn marker
+    r"|\byou are now\b", re.I)
+
+
+def order_to_model(sentence: str) -> bool:
+    """True when ``sentence`` gives orders to a language model (a prompt injection), pasted from a paper or not."""
+    return bool(_ORDER_TO_MODEL.search(sentence))
+
+
 _PRONOUNS = {"we": "the authors", "us": "them", "our": "their", "ours": "theirs", "ourselves": "themselves"}
 
 

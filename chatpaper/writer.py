@@ -30,7 +30,7 @@ from chatpaper.prompts import load_prompt
 log = logging.getLogger(__name__)
 
 #: Part of the digest cache key: a change of the writing logic invalidates cached digests.
-WRITER_VERSION = "3"
+WRITER_VERSION = "4"
 #: Paper text per digest, in tokens. The bundled 0.5B model reads about 96 tokens/s on 2 cores: 1,800 tokens are
 #: 19 s, read once per digest (every later call reuses them).
 PAPER_TOKENS = 1800
@@ -296,6 +296,7 @@ class DigestWriter:
                 item, removed = checks.drop_unknown_urls(item, self._paper_text)
                 digest.removed_urls += [u for u in removed if u not in digest.removed_urls]
                 item = self._without_unsupported_numbers(item, digest)
+                item = _without_orders(item)
                 if zh and p.name == "keywords" and not checks.english_words(item):
                     pass  # a keyword may be a name ("NeRF", "BERT"): kept when no plain English word is left in it
                 elif zh and p.name != "title_translation" and not self._is_chinese(item):
@@ -515,6 +516,17 @@ _QUESTION_ECHO = re.compile(r",?\s*\d-\d sentences|\s*\((?:it was missing|give 3
 _AUTHOR_YEAR = re.compile(r"\s*\((?=[^()]*[A-Z])[^()]{0,150}?\b(?:19|20)\d{2}[a-z]?\)"
                           r"|\s*\((?=[^()]*(?:\bet al\b|\b(?:19|20)\d{2}\b))[^()]*$")  # or one left open at the end
 _LABEL_PREFIX = re.compile(r"^\s*(?:[#*]+\s*)?(?:译文|翻译|中文|Translation|Chinese)\s*(?:\*\*)?\s*[:：]\s*")
+
+
+def _without_orders(item: str) -> str:
+    """``item`` without its sentences that give a language model orders (a paper's prompt injection passed on)."""
+    if not checks.order_to_model(item):
+        return item
+    sentences = sections.split_sentences(item)
+    kept = [s for s in sentences if not checks.order_to_model(s)]
+    if len(kept) == len(sentences):  # the order spans a sentence break: the whole item goes
+        return ""
+    return ("" if re.search(r"[\u4e00-\u9fff]", item) else " ").join(kept)
 
 
 def _uncited(value):
