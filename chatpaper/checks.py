@@ -202,8 +202,13 @@ def name_list(sentence: str) -> bool:
     return len(names) >= 0.7 * len(chunks)
 
 
+def without_sentences(text: str, unwanted) -> str:
+    """``text`` without its sentences for which ``unwanted`` is true (empty when nothing else is left)."""
+    sentences = split_sentences(text)
+    kept = [s for s in sentences if not unwanted(s)]
+    return text if len(kept) == len(sentences) else ("" if has_cjk(text) else " ").join(kept)
+
+
 def without_name_lists(text: str) -> str:
     """``text`` without its sentences that only list names (empty when nothing else is left)."""
-    sentences = split_sentences(text)
-    kept = [s for s in sentences if not name_list(s)]
-    return text if len(kept) == len(sentences) else " ".join(kept)
+    return without_sentences(text, name_list)

@@ -519,14 +519,10 @@ _LABEL_PREFIX = re.compile(r"^\s*(?:[#*]+\s*)?(?:译文|翻译|中文|Translatio
 
 
 def _without_orders(item: str) -> str:
-    """``item`` without its sentences that give a language model orders (a paper's prompt injection passed on)."""
-    if not checks.order_to_model(item):
-        return item
-    sentences = sections.split_sentences(item)
-    kept = [s for s in sentences if not checks.order_to_model(s)]
-    if len(kept) == len(sentences):  # the order spans a sentence break: the whole item goes
-        return ""
-    return ("" if re.search(r"[\u4e00-\u9fff]", item) else " ").join(kept)
+    """``item`` without its sentences that give a language model orders (a paper's prompt injection passed on);
+    an order spanning a sentence break takes the whole item."""
+    kept = checks.without_sentences(item, checks.order_to_model)
+    return "" if checks.order_to_model(kept) else kept
 
 
 def _uncited(value):
