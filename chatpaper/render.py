@@ -23,7 +23,7 @@ WORDS = {
         "comment": "Comment", "figures": "Figures", "first_page": "First page", "section": "English",
         "flagged": "⚠ Numbers not found in the paper's text (check before citing)",
         "missing": "(missing: the model gave no {part})", "sep": ": ", "list_sep": ", ", "item": "({n}) ",
-        "bold": "**{}:** ", "abstract": "Summary", "aff_sep": "; ", "paren": " ({})", "first_author": "first author", "tables": "Tables", "on_page": " (p. {n})",
+        "bold": "**{}**: ", "abstract": "Summary", "aff_sep": "; ", "paren": " ({})", "first_author": "first author", "tables": "Tables", "on_page": " (p. {n})",
     },
     "zh": {
         "authors": "作者", "affiliations": "单位", "links": "链接", "conclusion": "结论", "code": "代码",

@@ -11,7 +11,7 @@ from chatpaper import answer
 
 @pytest.mark.parametrize("reply", [
     "SUMMARY: A.\nTAKEAWAYS:\n- x\n- y\nKEYWORDS: a, b\nBACKGROUND: B.\nPAST METHODS: P.\nAPPROACH: Q.\nPERFORMANCE: R.",
-    "Sure! Here it is.\n**Summary:** A.\n## Key Takeaways\n1. x\n2. y\n**Keywords**: a; b\n"
+    "Sure! Here it is.\n**Summary**: A.\n## Key Takeaways\n1. x\n2. y\n**Keywords**: a; b\n"
     "(1) Background: B.\n(2) Past methods: P.\n(3) Proposed method: Q.\n(4) Performance: R.",
     "- **SUMMARY**：A.\n- **TAKEAWAYS**：(1) x (2) y\n- KEYWORDS：a、b\n- 研究背景：B.\n- 过去的方法：P.\n- 本文方法：Q.\n- 性能表现：R.",
     '{"summary": "A.", "takeaways": ["x", "y"], "keywords": ["a", "b"], "background": "B.", "past_methods": "P.", '

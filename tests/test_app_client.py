@@ -34,7 +34,7 @@ def test_digest_endpoint_with_uploaded_pdf(llama_server, monkeypatch, corpus_dir
         config = client.config
     markdown, en, zh = result[0], result[1], result[2]
     assert truth["title"] in markdown  # the title comes from the PDF, not from the model
-    assert truth["title"] in en and "**Summary:**" in en and "**Key Takeaways**" in en
+    assert truth["title"] in en and "**Summary**:" in en and "**Key Takeaways**" in en
     assert zh == "*本次没有中文摘要。*" and "## 中文" not in markdown
     md_file, zip_file = Path(result[7]), Path(result[8])
     assert md_file.suffix == ".md" and md_file.read_text(encoding="utf-8").strip() == markdown.strip()

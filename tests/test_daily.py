@@ -173,7 +173,7 @@ def test_one_failure_leaves_the_others_and_is_noted(arxiv, backend, tmp_path):
     text = run(tmp_path, messages=messages).read_text(encoding="utf-8")
     assert papers_in(text) == IN_WINDOW  # facts of the failed paper are still listed
     block = text[text.index("## Practical Pipeline-Aware"):text.index("## On the Energy Consumption")]
-    assert "the digest of this paper failed" in block and "**Summary:**" not in block
+    assert "the digest of this paper failed" in block and "**Summary**:" not in block
     assert "1 paper(s) could not be digested" in text and "2501.11550v1" in text.split("# 2025-01-31 更新")[1][:400]
     assert text.count("**Key Takeaways**") == 2
     assert any("2501.11550v1 failed" in m for m in messages)
@@ -272,7 +272,7 @@ def test_cli_writes_the_post(arxiv, backend, tmp_path, capsys):
     assert out.strip() == str(tmp_path / "2025-01-20" / "NeRF.md")
     assert "[1/1] digesting 2501.11550v1 ..." in err
     text = Path(out.strip()).read_text(encoding="utf-8")
-    assert papers_in(text) == ["2501.11550v1"] and "**Summary:**" in text and "**总结**" not in text
+    assert papers_in(text) == ["2501.11550v1"] and "**Summary**:" in text and "**总结**" not in text
 
 
 # ------------------------------------------------------------------------------------------- end to end, slow
@@ -304,7 +304,7 @@ def test_two_papers_with_the_bundled_local_model(arxiv_server, qwen_gguf, tmp_pa
     assert papers_in(text) == ["2211.01600v1", "1111.2011v2"]
     assert f"## {truth['title']}" in text and "Quantum Criticality for Extended Nodes on a Bethe Lattice" in text
     assert "the digest of this paper failed" not in text, text
-    assert text.count("**Key Takeaways**") == 2 and text.count("\n6. **Summary:**") == 2
+    assert text.count("**Key Takeaways**") == 2 and text.count("\n6. **Summary**:") == 2
     assert "local backend, model qwen2.5-coder-0.5b-instruct-q4_k_m.gguf" in text
     links = re.findall(r'<img src="([^"]+)"', text)
     assert "images/1111.2011v2/page-001.png" in links and "images/2211.01600v1/page-001.png" in links

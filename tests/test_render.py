@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import base64
 import difflib
+import os
 import re
 from pathlib import Path
 
@@ -20,7 +21,10 @@ PNG = base64.b64decode("iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR4
 
 
 def assert_golden(name: str, text: str) -> None:
-    """``text`` must equal tests/golden/<name>; the failure shows a unified diff."""
+    """``text`` must equal tests/golden/<name>; the failure shows a unified diff (CHATPAPER_UPDATE_GOLDEN=1
+    rewrites the golden file instead)."""
+    if os.environ.get("CHATPAPER_UPDATE_GOLDEN"):
+        (GOLDEN / name).write_text(text, encoding="utf-8")
     expected = (GOLDEN / name).read_text(encoding="utf-8")
     if text != expected:
         diff = "".join(difflib.unified_diff(expected.splitlines(True), text.splitlines(True), f"golden/{name}", "rendered"))
@@ -87,7 +91,7 @@ def test_first_authors_affiliation_is_marked_as_such():
     paper.first_author_affiliations = ["University of Oxford"]
     en = render_paper_block(record, paper, Digest(language="en"))
     zh = render_paper_block(record, paper, Digest(language="zh"))
-    assert "3. **Affiliations:** ETH Zurich; University of Oxford (first author)\n" in en
+    assert "3. **Affiliations**: ETH Zurich; University of Oxford (first author)\n" in en
     assert "3. **单位**：ETH Zurich；University of Oxford（第一作者单位）\n" in zh
 
 
@@ -96,7 +100,7 @@ def test_facts_come_from_the_record_and_the_extraction_not_the_model():
     # A model that invents a title, authors and a link gets none of them into the facts.
     liar = Digest(language="en", summary="Written by Alan Turing at https://fake.example.com.", title_translation="Fake")
     block = render_paper_block(record, paper, liar)
-    assert block.startswith("## Divide and Conquer\n\n**Authors:** Rongkai Ma, Leo Lebrat\n")
+    assert block.startswith("## Divide and Conquer\n\n**Authors**: Rongkai Ma, Leo Lebrat\n")
     assert "[arXiv 2401.16144v1](https://arxiv.org/abs/2401.16144v1) · [PDF](https://arxiv.org/pdf/2401.16144v1)" in block
     assert "Code: [github.com/example/dac](https://github.com/example/dac)" in block
     paper.code = None  # the repositories it cites (paper.links) are not its code

@@ -56,9 +56,9 @@ def test_own_figures_stay_and_remote_images_become_links():
 
 
 def test_ordinary_prose_keeps_its_markdown():
-    prose = "**Summary:** a *method* with `code`, [arXiv](https://arxiv.org/abs/2401.00001) and 3 < 4."
+    prose = "**Summary**: a *method* with `code`, [arXiv](https://arxiv.org/abs/2401.00001) and 3 < 4."
     rendered = html_of(sanitize.markdown(prose, ROOT))
-    assert "<strong>Summary:</strong>" in rendered and "<em>method</em>" in rendered
+    assert "<strong>Summary</strong>:" in rendered and "<em>method</em>" in rendered
     assert '<a href="https://arxiv.org/abs/2401.00001">arXiv</a>' in rendered and "3 &lt; 4" in rendered
 
 
