@@ -202,6 +202,18 @@ def name_list(sentence: str) -> bool:
     return len(names) >= 0.7 * len(chunks)
 
 
+def heading_like(step: str, headings: list[str]) -> bool:
+    """True for a method step that is no step: one of the paper's section headings ("Related Work", "3 Method") or
+    a phrase of fewer than four words without a full stop ("Evaluation of CL4D"; "Distil the experts." is a step);
+    a small model lists the headings it read."""
+    sentence = bool(re.search(r"[.!?。]\s*$", step))
+    bare = _HEADING_NUMBER.sub("", step).strip(" .:;").lower()
+    return (len(bare.split()) < 4 and not sentence) or any(bare == _HEADING_NUMBER.sub("", h).strip(" .:;").lower() for h in headings)
+
+
+_HEADING_NUMBER = re.compile(r"^\s*(?:\(?\d+(?:\.\d+)*[.)]?|[IVX]+\.|[A-Z]\.)\s+")
+
+
 def without_sentences(text: str, unwanted) -> str:
     """``text`` without its sentences for which ``unwanted`` is true (empty when nothing else is left)."""
     sentences = split_sentences(text)
@@ -212,3 +224,94 @@ def without_sentences(text: str, unwanted) -> str:
 def without_name_lists(text: str) -> str:
     """``text`` without its sentences that only list names (empty when nothing else is left)."""
     return without_sentences(text, name_list)
+
+
+# "Neural Radiance Fields (NeRF)", "mean Intersection over Union (mIoU)": up to eight words, then the short form.
+_DEFINITION = re.compile(r"((?:[A-Za-z][\w-]*\s+){1,8})\(\s*([A-Za-z][A-Za-z0-9-]{1,14})\s*\)")
+_LOWER_SMALL = {"of", "the", "a", "an", "and", "for", "in", "on", "over", "to", "with", "by"}
+
+
+def abbreviations(text: str) -> dict[str, str]:
+    """The short forms a paper defines, with their long forms: ``{"NeRF": "Neural Radiance Fields"}``.
+
+    A definition is a long form followed by its short form in parentheses, where the long form is the fewest words
+    before the parenthesis that start with the short form's first letter and hold its letters in order ("peak
+    signal-to-noise ratio (PSNR)"); a plural "s" of the short form is not a letter of it. The first definition of
+    a short form wins."""
+    text = re.sub(r"\s+", " ", re.sub(r"-\s*\n\s*", "", text))
+    found: dict[str, str] = {}
+    for m in _DEFINITION.finditer(text):
+        before, short = m.group(1).split(), m.group(2)
+        if short in found or not any(c.isupper() for c in short):
+            continue
+        letters = [c.lower() for c in re.sub(r"s$", "", short) if c.isalpha()]
+        for k in range(2, min(len(before), len(letters) + 3) + 1):
+            words_ = before[-k:]
+            if words_[0][0].lower() != letters[0] or words_[0].lower() in _LOWER_SMALL:
+                continue
+            if _letters_in_order(letters, " ".join(words_).lower()):
+                found[short] = " ".join(words_).rstrip(",;:")
+                break
+    return found
+
+
+def _letters_in_order(letters: list[str], text: str) -> bool:
+    at = 0
+    for c in letters:
+        at = text.find(c, at)
+        if at < 0:
+            return False
+        at += 1
+    return True
+
+
+def with_short_forms(text: str, short_forms: dict[str, str]) -> str:
+    """``text`` with the paper's short form after the first long form it writes ("neural radiance fields" ->
+    "neural radiance fields (NeRF)"), for each short form that ``text`` does not name already."""
+    for short, long in short_forms.items():
+        if re.search(rf"(?<![\w-]){re.escape(short)}(?![\w-])", text):
+            continue
+        text = re.sub(rf"(?<![\w-])({re.escape(long)})(?![\w-])(?!\s*\()", rf"\1 ({short})", text, count=1, flags=re.I)
+    return text
+
+
+# What a small model writes where the paper's method has a name: "the proposed method", "the authors' framework".
+_GENERIC_METHOD = re.compile(r"\b(?:the|this|their|a) (?:(?:proposed|new|novel|authors'|presented|introduced) )+"
+                             r"(?:method|approach|framework|model|system|technique|algorithm)\b"
+                             r"|\bthe authors' (?:method|approach|framework|model|system|technique|algorithm)\b", re.I)
+
+
+def with_method_name(text: str, name: str) -> str:
+    """``text`` naming the paper's method: its first generic reference ("the proposed method") becomes ``name``,
+    unless ``text`` names it already."""
+    if not name or re.search(rf"(?<![\w-]){re.escape(name)}(?![\w-])", text):
+        return text
+    return _GENERIC_METHOD.sub(name, text, count=1)
+
+
+def method_name(title: str, abstract: str = "") -> str:
+    """The name of the paper's method: the head of a "Name: what it does" title when it is one name (capitals
+    inside or all capitals: "PyNeRF", "SPECTER", "MapReduce"), else the first name the abstract gives its own work
+    within six words of "we propose/present/introduce" or "our method", or after "called/dubbed/named/termed"
+    ("Our method, COPRA, ..."; "which we call 3DiM"); "" when neither (a term elsewhere in a title may be the method improved on)."""
+    head = title.split(":")[0].strip() if ":" in title else ""
+    if head and len(head.split()) == 1 and _is_name(head):
+        return head
+    for m in _NAMING.finditer(abstract or ""):
+        for word in m.group(1).split()[:6]:
+            word = word.strip(",.;:()\"'")
+            if _is_name(word) and len(word) >= 3:
+                return word
+    return ""
+
+
+def _is_name(word: str) -> bool:
+    """A name: one piece of a hyphenated word in capitals or with a capital inside ("SPECTER", "Mip-NeRF",
+    "GPT-4"), not only capitalised words ("Multi-Instance")."""
+    pieces = word.split("-")
+    return bool(re.fullmatch(r"[A-Za-z0-9][\w-]*", word)) and any(
+        (p.isupper() and len(p) >= 2) or any(c.isupper() for c in p[1:]) for p in pieces)
+
+
+_NAMING = re.compile(r"\b(?:we (?:propose|present|introduce|develop|call)|our (?:method|approach|framework|model|"
+                     r"system|agent|algorithm),?|called|dubbed|named|termed)\s+((?:\S+\s+){0,5}\S+)", re.I)
