@@ -8,7 +8,7 @@ import pytest
 
 from chatpaper import checks
 from chatpaper.backends import get_backend
-from chatpaper.backends.copy_guard import CopyGuard, Vocabulary
+from chatpaper.backends.copy_guard import AnswerGuard, CopyGuard, Vocabulary
 from chatpaper.settings import Settings
 
 # A toy vocabulary: the guard sees only token ids and their text.
@@ -29,6 +29,21 @@ def test_a_run_of_n_tokens_from_the_text_is_banned_at_its_last_token():
     # One token different and nothing is banned: only runs the text really has.
     assert guard.banned(ids(" the", " NeRF", " render")) == set()
     assert guard.banned(ids(" render")) == set()  # shorter than a run
+
+
+def test_an_answer_may_not_write_its_own_run_twice_and_each_answer_starts_afresh():
+    guard = CopyGuard(ids(" scenes", "."), Vocabulary(PIECES), n=4)
+    prompt = ids("<s>", " the")
+    answer = AnswerGuard(guard, n=3)
+    assert answer.banned(prompt) == set()  # the prompt is not the answer: its runs are free
+    written = prompt + ids(" NeRFs", " render", " unbounded", ".")
+    for k in range(len(prompt) + 1, len(written) + 1):  # the processor sees the history once per token
+        answer.banned(written[:k])
+    # After " NeRFs render" a second time, " unbounded" (and its prefix " un") would repeat the answer's own run.
+    assert answer.banned(written + ids(" NeRFs", " render")) == set(ids(" unbounded", " un"))
+    assert answer.banned(written + ids(" NeRFs", ".")) == set()  # punctuation is never banned
+    fresh = AnswerGuard(guard, n=3)  # the next answer (another part, another call) may write it
+    assert fresh.banned(prompt + ids(" NeRFs", " render")) == set()
 
 
 def test_prefixes_of_a_banned_token_are_banned_but_not_blank_ones_or_longer_tokens():

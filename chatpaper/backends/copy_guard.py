@@ -11,6 +11,9 @@ bundled model:
   writes the same words with a space inside ("Ne RFs", "un bounded");
 - tokens with a digit, or without a letter, are never banned: numbers must stay as the paper gives them (banned,
   the model changed "20–90%" into "10–90%"), and punctuation carries no wording.
+
+``AnswerGuard`` adds the answer itself, as transformers' ``no_repeat_ngram_size`` does: one answer writes several
+parts (background, past methods, approach), and the bundled model wrote the same sentence into two of them.
 """
 from __future__ import annotations
 
@@ -19,6 +22,8 @@ from typing import Callable, Sequence
 #: Tokens in a run the answer may not share with the text (about 9-10 English words: the digest's checks count
 #: a sentence as pasted at 12 words).
 GUARD_TOKENS = 12
+#: Tokens in a run an answer may not write twice (about 7-8 words: a repeated clause, not a repeated name).
+SELF_TOKENS = 10
 
 
 class Vocabulary:
@@ -75,6 +80,34 @@ class CopyGuard:
         if not following:
             return set()
         return {u for t in following if not self.vocabulary.exempt(t) for u in self.vocabulary.with_prefixes(t)}
+
+    def __call__(self, input_ids, scores):
+        for token in self.banned(input_ids):
+            scores[token] = float("-inf")
+        return scores
+
+
+class AnswerGuard:
+    """One answer's logits processor: the ``CopyGuard`` of the guarded text, and the answer's own runs of
+    ``n`` tokens (what it wrote once it may not write again). Made per call; the text's guard is shared."""
+
+    def __init__(self, guard: CopyGuard, n: int = SELF_TOKENS):
+        self.guard, self.n = guard, n
+        self.start: int | None = None  # where the answer begins in ``input_ids`` (the prompt's length)
+        self.own: dict[tuple[int, ...], set[int]] = {}
+
+    def banned(self, history: Sequence[int]) -> set[int]:
+        """The tokens that may not follow ``history``: the text's runs, and the runs of the answer so far."""
+        history = [int(t) for t in history]
+        if self.start is None:
+            self.start = len(history)
+        answer = history[self.start:]
+        if len(answer) >= self.n:  # the run that ends in the token written last
+            self.own.setdefault(tuple(answer[-self.n:-1]), set()).add(answer[-1])
+        banned = self.guard.banned(history)
+        following = self.own.get(tuple(answer[-(self.n - 1):])) if len(answer) >= self.n - 1 else None
+        vocabulary = self.guard.vocabulary
+        return banned | {u for t in following or () if not vocabulary.exempt(t) for u in vocabulary.with_prefixes(t)}
 
     def __call__(self, input_ids, scores):
         for token in self.banned(input_ids):

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Callable
 
 from chatpaper.backends import Backend, Usage
-from chatpaper.backends.copy_guard import CopyGuard, Vocabulary
+from chatpaper.backends.copy_guard import AnswerGuard, CopyGuard, Vocabulary
 from chatpaper.errors import BackendError
 from chatpaper.settings import Settings
 
@@ -389,7 +389,7 @@ class LocalBackend(Backend):
             if stop_event.is_set():
                 return Usage(), None
         try:
-            guard = [loaded.copy_guard(avoid)] if avoid else None
+            guard = [AnswerGuard(loaded.copy_guard(avoid))] if avoid else None  # one per answer
             return (yield from self._generate(loaded.llama, messages, max_tokens, temperature, stop, stop_event, schema,
                                               guard))
         finally:
