@@ -27,7 +27,8 @@ class Part:
     aliases: tuple[str, ...] = ()  #: other labels a model may write for it in labelled text (any language)
     items: int = 0  #: for a list: most items kept (0: the part is one piece of prose)
     sentences: int = 2  #: most sentences kept in one piece of prose (per item for a list)
-    chars: int = 200  #: longest piece of prose (per item for a list), in characters: the answer's bound
+    chars: int = 260  #: longest piece of prose (per item for a list), in characters: the answer's bound (two
+    #: sentences of 20 words; at 200 a second sentence was cut at the bound in most parts)
 
     @property
     def is_list(self) -> bool:
@@ -56,6 +57,8 @@ PARTS: tuple[Part, ...] = (
          items=5, sentences=1, chars=200),
     Part("keywords", "overview", "3 to 5 keywords of the paper", ("Keywords", "关键词"), ("keywords", "关键词"),
          ("key words", "关键词", "关键字"), items=5, sentences=1, chars=40),
+    Part("key_terms", "terms", "each key term explained in one short sentence that starts with it", ("Key terms", "术语"),
+         ("key terms", "术语"), ("glossary", "terms", "术语", "术语解释"), items=4, sentences=1, chars=170),
     Part("background", "summary", "the problem and why it matters, 1-2 sentences", ("Background", "研究背景"),
          ("background", "研究背景"), ("research background", "研究背景", "背景")),
     Part("past_methods", "summary", "what earlier work did and what it lacks, 1-2 sentences",
@@ -63,10 +66,10 @@ PARTS: tuple[Part, ...] = (
          ("past methods", "previous methods", "prior methods", "prior work", "过去的方法", "以往的方法")),
     Part("approach", "summary", "how the authors' method works, 1-2 sentences", ("Proposed method", "本文提出的方法"),
          ("proposed method", "本文方法"), ("proposed method", "proposed approach", "本文方法", "提出的方法")),
-    Part("performance", "summary", "what it was tested on and how well it did, 1-2 sentences",
+    Part("performance", "summary", "what it was tested on (name the datasets and metrics) and how well it did, 1-2 sentences",
          ("Tasks and performance", "任务与性能"), ("tasks and performance", "任务与性能"),
          ("tasks and performance", "results", "任务和性能", "性能表现")),
-    Part("methods", "methods", "the method as 3 to 5 steps in order, each one short sentence", ("Methods", "方法"),
+    Part("methods", "methods", "how the method works, as 3 to 5 steps in order, each one short sentence with a verb (not a section title)", ("Methods", "方法"),
          ("methods", "方法步骤"), ("method", "method steps", "steps", "方法", "方法步骤", "步骤"),
          items=5, sentences=1, chars=200),
     Part("significance", "conclusion", "why this work matters, 1-2 sentences", ("Significance", "意义"),
@@ -84,6 +87,8 @@ PART = {p.name: p for p in PARTS}
 QUESTIONS: dict[str, tuple[str, ...]] = {
     q: tuple(p.name for p in PARTS if p.question == q) for q in ("overview", "summary", "methods", "conclusion")}
 LIST_PARTS = tuple(p.name for p in PARTS if p.is_list)
+#: Parts a digest may lack without a gap: a paper with no key terms left to explain has no glossary.
+OPTIONAL_PARTS = ("key_terms",)
 
 
 @dataclass
@@ -95,6 +100,7 @@ class Digest:
     takeaways: list[str] = field(default_factory=list)  #: 3-5 key takeaways
     title_translation: str = ""  #: the title in this language (empty for English)
     keywords: list[str] = field(default_factory=list)  #: 3-5 keywords
+    key_terms: list[str] = field(default_factory=list)  #: the paper's key terms the prose leaves out, explained
     background: str = ""  #: Summary (1): research background
     past_methods: str = ""  #: Summary (2): past methods and their problems
     approach: str = ""  #: Summary (3): the proposed method

@@ -121,6 +121,7 @@ def render_paper_block(record: Record, paper: Paper, digest: Digest, images_rel_
         f"2. {b(w['authors'])}{authors}",
         f"3. {b(w['affiliations'])}{affiliations}",
         f"4. {b(label['keywords'])}{keywords}",
+        *(f"   - {item}" for item in (_items(digest, "key_terms") if digest.key_terms else [])),
         f"5. {b(w['links'])}{_links(record, paper, w)}",
         f"6. {b(w['abstract']).rstrip()}",
     ]

@@ -22,7 +22,7 @@ import time
 from typing import Callable
 
 from chatpaper import answer, checks, sections
-from chatpaper.digest import LANGUAGES, LIST_PARTS, PART, PARTS, QUESTIONS, Digest, DigestProgress
+from chatpaper.digest import LANGUAGES, LIST_PARTS, OPTIONAL_PARTS, PART, PARTS, QUESTIONS, Digest, DigestProgress
 from chatpaper.errors import BackendError, Cancelled
 from chatpaper.paper import Paper, Record
 from chatpaper.prompts import load_prompt
@@ -30,22 +30,24 @@ from chatpaper.prompts import load_prompt
 log = logging.getLogger(__name__)
 
 #: Part of the digest cache key: a change of the writing logic invalidates cached digests.
-WRITER_VERSION = "4"
+WRITER_VERSION = "5"
 #: Paper text per digest, in tokens. The bundled 0.5B model reads about 96 tokens/s on 2 cores: 1,800 tokens are
 #: 19 s, read once per digest (every later call reuses them).
 PAPER_TOKENS = 1800
 #: Longest answer per call, in tokens (Chinese takes about 1.3x the tokens of the same English).
-ANSWER_TOKENS = {"overview": 240, "summary": 260, "methods": 200, "conclusion": 260, "repair": 260, "terms": 220,
+ANSWER_TOKENS = {"overview": 240, "summary": 260, "methods": 200, "conclusion": 260, "repair": 260, "terms": 180,
                  "rewrite": 60,
                  "translate": 300, "glossary": 120}
+#: Shortest method step or takeaway a schema admits, in characters.
+MIN_ITEM_CHARS = 20
 #: Chinese prose must be at least this share of CJK characters (terms, names and code excepted).
 MIN_CJK_SHARE = 0.5
-#: English words a Chinese part may keep before it is sent back (names of methods are capitalised, not counted).
-MAX_ZH_ENGLISH = 0
+#: English words a Chinese part may keep before it is translated again, and a whole Chinese digest before the
+#: glossary call (names of methods are capitalised, not counted): one plain word ("embedding") reads fine, and each
+#: call more is seconds on 2 cores.
+MAX_ZH_ENGLISH = 1
 #: Two parts whose word trigrams overlap this much say the same thing.
 REPEAT_OVERLAP = 0.4
-#: Parts written again when the digest names too few of the paper's key terms: where a method's names belong.
-TERM_PARTS = ("approach", "methods")
 #: Sentences pasted from the paper rewritten per digest, longest first (each call is a few seconds).
 MAX_REWRITES = 6
 _EMIT_EVERY_S = 0.15  # streamed text reaches the UI at most this often per language
@@ -73,10 +75,51 @@ def schema_for(parts: list[str], lang: str = "en") -> dict:
     props = {}
     for name in parts:
         p = PART[name]
-        text = {"type": "string", "minLength": 1, "maxLength": p.chars}
+        # A step or a takeaway is a sentence: 20 characters at least, so no section heading ("Related Work") fits.
+        shortest = MIN_ITEM_CHARS if name in ("methods", "takeaways") else 1
+        text = {"type": "string", "minLength": shortest, "maxLength": p.chars}
         props[name] = ({"type": "array", "items": text, "minItems": 2 if name != "keywords" else 3,
                         "maxItems": p.items} if p.is_list else text)
     return {"type": "object", "properties": props, "required": list(parts), "additionalProperties": False}
+
+
+def terms_schema(terms: list[str]) -> dict:
+    """The JSON schema of a key-terms answer: one string per term that starts with the term and a verb that says
+    what it is ("is", "measures", ...), then plain text (no quote, backslash or line break) within the part's
+    length bound."""
+    most = PART["key_terms"].chars - max((len(t) for t in terms), default=0) - 12
+    return {"type": "object", "additionalProperties": False, "required": list(terms),
+            "properties": {t: {"type": "string",
+                               "pattern": f'^{_regex_literal(t)} {_DEFINES} [^"\\\\\\n]{{8,{most}}}$'}
+                           for t in terms}}
+
+
+def _names_in(english: str) -> dict[str, str]:
+    """The names an English text writes, by their lower case: terms with capitals inside or in capitals ("SPECTER",
+    "NeRF"), and words capitalised inside a sentence ("a Transformer model")."""
+    found: dict[str, str] = {}
+    for sentence in sections.split_sentences(english):
+        for i, m in enumerate(re.finditer(r"(?<![\w-])[A-Za-z][A-Za-z0-9]*(?:-[A-Za-z0-9]+)*", sentence)):
+            word = m.group(0)
+            if (word.isupper() and len(word) > 1) or any(c.isupper() for c in word[1:]) or (i and word[0].isupper()):
+                found.setdefault(word.lower(), word)
+    return found
+
+
+def _with_names(chinese: str, names: dict[str, str]) -> str:
+    """Chinese prose with the names it wrote in lower case written as the English does ("specter" -> "SPECTER"):
+    a translation that lowered a name left what reads as a plain English word."""
+    return re.sub(r"(?<![A-Za-z])[a-z][a-z0-9-]*(?![A-Za-z])", lambda m: names.get(m.group(0), m.group(0)), chinese)
+
+
+#: How a key term's sentence goes on after the term: it says what the term is ("NeRF is ...", "PSNR measures ...").
+_DEFINES = "(is|are|refers to|stands for|denotes|measures|means|names)"
+
+
+def _regex_literal(text: str) -> str:
+    """``text`` as a regex that matches it, escaping only what a regex reads as syntax (a grammar compiler need not
+    know Python's escapes of "-" or " ")."""
+    return re.sub(r"([.^$*+?()\[\]{}|\\])", r"\\\1", text)
 
 
 class DigestWriter:
@@ -92,7 +135,13 @@ class DigestWriter:
         self._paper_numbers = checks.numbers_in(self._paper_text)
         self._runs = checks.word_runs(self._paper_text)
         self._names = tuple(record.authors or paper.authors)
+        self._headings = [s.heading for s in paper.sections]
         self.terms = checks.technical_terms(_body_text(paper, record), exclude=self._names)
+        self.method_name = checks.method_name(self.title, record.abstract or paper.abstract)
+        defined = checks.abbreviations(self._paper_text)
+        #: The key terms the paper defines, with their long forms ("NeRF": "Neural Radiance Fields").
+        self.short_forms = {t: defined.get(t) or defined.get(t + "s") or defined.get(t[:-1]) for t in self.terms}
+        self.short_forms = {t: long for t, long in self.short_forms.items() if long}
         self._context: str | None = None
         self._calls_done, self._calls_planned = 0, 1
         self._streamed: dict[str, str] = {}
@@ -138,11 +187,16 @@ class DigestWriter:
         start = time.monotonic()
         for question, parts in QUESTIONS.items():
             fields = [(p, PART[p].ask) for p in parts]
-            got = self._ask("en", load_prompt("question.en").render(fields=fields), list(parts), digest, question)
+            # What earlier answers wrote is guarded as the paper is: a later part must not say it again word for word.
+            written = "\n".join(_as_text(getattr(digest, p.name)) for p in PARTS[1:] if getattr(digest, p.name))
+            got = self._ask("en", load_prompt("question.en").render(fields=fields), list(parts), digest, question,
+                            written=written)
             _store(digest, got)
         for p in PARTS[1:]:  # speaking as the authors needs no model: "we" is "the authors"
             if getattr(digest, p.name):
                 setattr(digest, p.name, _map(_uncited(getattr(digest, p.name)), checks.third_person))
+            if p.name in ("methods", "takeaways"):  # a section heading ("Related Work") or a bare phrase says nothing
+                setattr(digest, p.name, [v for v in getattr(digest, p.name) if not checks.heading_like(v, self._headings)])
             if getattr(digest, p.name) and p.name != "keywords":  # a list of names is not a sentence
                 setattr(digest, p.name, _map(getattr(digest, p.name), checks.without_name_lists))
                 if p.is_list:
@@ -152,34 +206,63 @@ class DigestWriter:
             items = [(p, PART[p].ask, reason) for p, reason in problems.items()]
             # The repair does not see the other parts; the guard keeps it from writing their sentences again.
             written = "\n".join(_as_text(getattr(digest, p.name)) for p in PARTS[1:] if p.name not in problems)
+            budget = min(ANSWER_TOKENS["repair"], 20 + sum(110 if PART[p].is_list else 60 for p in problems))
             got = self._ask("en", load_prompt("repair.en").render(items=items), list(problems), digest, "repair",
-                            written=written)
+                            written=written, max_tokens=budget)
             for part, value in got.values.items():
                 value = _map(_uncited(value), checks.third_person)
-                if not getattr(digest, part) or not self._repeats(part, value, digest):
+                if part in ("methods", "takeaways"):
+                    value = [v for v in value if not checks.heading_like(v, self._headings)]
+                was_cut, cut = part in digest.truncated, part in got.cut
+                if not value or (was_cut and cut and getattr(digest, part)):
+                    continue  # a cut part cut again: the first answer stays
+                if not getattr(digest, part) or was_cut or not self._repeats(part, value, digest):
                     setattr(digest, part, value)
-        self._name_terms(digest)
+                    if was_cut and not cut:
+                        digest.truncated.remove(part)
+        self._explain_terms(digest)
         self._rewrite_pasted(digest)
+        self._name_the_method(digest)
         self._finish(digest)
         digest.seconds = time.monotonic() - start
         return digest
 
-    def _name_terms(self, digest: Digest) -> None:
-        """A digest that names fewer than half of the paper's key terms says nothing specific: one call writes the
-        method again (``TERM_PARTS``) naming the terms left out, kept where it names more of them."""
-        if not self.terms or 2 * len(self._named(digest)) >= len(self.terms):
+    def _explain_terms(self, digest: Digest) -> None:
+        """The paper's key terms that the prose does not name, explained in one call behind the same paper prefix:
+        one sentence per term that starts with it (the schema's pattern makes it start so, and bounds it), with the
+        long form the paper gives; at most ``PART["key_terms"].items`` terms."""
+        left = [t for t in self.terms if t not in self._named(digest) and t != self.method_name]
+        left = left[:PART["key_terms"].items]
+        if not left:
             return
-        if not any(getattr(digest, p) for p in TERM_PARTS):  # asked twice already (question and repair): no answer
-            return
-        left = [t for t in self.terms if t not in self._named(digest)][:5]
-        fields = [(p, PART[p].ask) for p in TERM_PARTS]
-        got = self._ask("en", load_prompt("terms.en").render(terms=data(", ".join(left)), fields=fields), list(TERM_PARTS),
-                        digest, "terms")
-        for part, value in got.values.items():  # part by part: a new one must name more and still be prose
-            value = _map(_uncited(value), checks.third_person)
-            trial = Digest(**{**digest.to_dict(), part: value})
-            if len(self._named(trial)) > len(self._named(digest)) and _words(value) >= _words(getattr(digest, part)) / 2:
-                setattr(digest, part, value)
+        body = _body_text(self.paper, self.record)
+        rows = [(data(t), data(self.short_forms.get(t, "")), data(_first_use(t, body))) for t in left]
+        schema = terms_schema(left)
+        reply = self._call("en", "system.en", self.context() + "\n" + load_prompt("key_terms.en").render(rows=rows),
+                           left, digest, "terms", schema=schema, avoid=self.context())
+        got = _json_object(reply)
+        explained = []
+        for term in left:
+            text = answer.clean_text(got.get(term, "")) if isinstance(got.get(term), str) else ""
+            text = _complete_sentence(_map(_uncited(text), checks.third_person))
+            if text and re.match(rf"{re.escape(term)}(?![\w-])", text) and len(checks.words(text)) >= 4:
+                explained.append(text)
+        digest.key_terms = explained
+
+    def _name_the_method(self, digest: Digest) -> None:
+        """Names instead of paraphrase, without the model: the method's first generic mention in each part ("the
+        proposed method") becomes its name, and the first long form of a key term the paper abbreviates ("neural
+        radiance fields") gets its short form after it ("(NeRF)"), once per digest."""
+        named: set[str] = set()
+        for p in PARTS[1:]:
+            if p.name == "keywords" or not getattr(digest, p.name):
+                continue
+            def name(text: str) -> str:
+                text = checks.with_method_name(text, self.method_name)
+                text = checks.with_short_forms(text, {t: f for t, f in self.short_forms.items() if t not in named})
+                named.update(t for t in self.short_forms if re.search(rf"(?<![\w-]){re.escape(t)}(?![\w-])", text))
+                return text
+            setattr(digest, p.name, _map(getattr(digest, p.name), name))
 
     def _named(self, digest: Digest) -> list[str]:
         """The key terms that the English prose of ``digest`` names (as whole words)."""
@@ -193,9 +276,11 @@ class DigestWriter:
                   for i, item in enumerate(_items(getattr(digest, p.name)))
                   for s in sections.split_sentences(item) if checks.copied(s, self._runs)]
         pasted.sort(key=lambda t: -len(t[2]))
+        # The rewrite must not come out as another part's sentence either (a small model's one paraphrase of it).
+        prose = [_as_text(getattr(digest, p.name)) for p in PARTS[1:] if p.name != "keywords" and getattr(digest, p.name)]
         for part, i, sentence in pasted[:MAX_REWRITES]:
             reply = self._call("en", "system.en", load_prompt("rewrite.en").render(draft=data(sentence)), [], digest,
-                               "rewrite", schema={}, avoid=self.context() + "\n" + sentence)
+                               "rewrite", schema={}, avoid="\n".join([self.context(), sentence, *prose]))
             new = answer.clean_text(reply.split("\n")[0] if reply.strip() else "")
             new = checks.third_person(_uncited(new))
             if (not new or checks.copied(new, self._runs) or checks.has_cjk(new)
@@ -226,6 +311,9 @@ class DigestWriter:
             again = self._translate_sentences(part, source[part], digest)
             if _zh_faults(again, self._names) < _zh_faults(found[part], self._names):
                 found[part] = again
+        names_of = _names_in(" ".join([self.title, *(_as_text(v) for v in source.values()), *english.keywords]))
+        for part in [p for p in found if p != "title_translation"]:
+            found[part] = _map(found[part], lambda text: _with_names(text, names_of))
         self._glossary(found, digest)
         found["keywords"] = _merge_keywords(english.keywords, names, found.get("keywords") or [])
         _store(digest, answer.Answer(values={p: v for p, v in found.items() if v}))
@@ -240,12 +328,16 @@ class DigestWriter:
         problems: dict[str, str] = {}
         for p in PARTS[1:]:
             value = getattr(digest, p.name)
+            if p.name in OPTIONAL_PARTS:
+                continue
             if not value:
                 problems[p.name] = "it was missing"
             elif p.name == "keywords" and len(value) < 3:
                 problems[p.name] = "give 3 to 5"
             elif p.is_list and len(value) < 2:
                 problems[p.name] = "give 3 to 5"
+            elif not p.is_list and not re.search(r"[.!?)\"”]$", value):  # "…": cut at a word, not a whole sentence
+                problems[p.name] = "it was cut off: one short whole sentence"
             else:
                 other = self._repeats(p.name, value, digest)
                 if other and PARTS.index(PART[other]) < PARTS.index(p):
@@ -267,7 +359,8 @@ class DigestWriter:
     def _good_chinese(self, value, part: str = "") -> bool:
         if part == "keywords":
             return bool(value) and not checks.english_words(_as_text(value))
-        return bool(value) and _zh_faults(value, self._names) == 0
+        return (bool(value) and len(checks.english_words(_as_text(value))) <= MAX_ZH_ENGLISH
+                and checks.cjk_share(_as_text(value), exclude=self._names) >= MIN_CJK_SHARE)
 
     def _keep_method_name(self, translation: str) -> str:
         """A title translation keeps the method's name: the title's capitalised term, or its part before a colon."""
@@ -309,7 +402,8 @@ class DigestWriter:
                     kept.append(item)
             kept = kept or fallback[:1]  # a part half in names is better than a part missing
             setattr(digest, p.name, kept if p.is_list else (kept[0] if kept else ""))
-            if not kept and (p.name != "title_translation" or zh) and p.name not in digest.missing:
+            if (not kept and (p.name != "title_translation" or zh) and p.name not in digest.missing
+                    and p.name not in OPTIONAL_PARTS):
                 digest.missing.append(p.name)
         if not zh:
             _drop_repeats(digest)
@@ -340,18 +434,19 @@ class DigestWriter:
             budget = min(PAPER_TOKENS, self.backend.context_tokens - max(ANSWER_TOKENS.values()) - overhead)
             pieces = sections.digest_pieces(self.paper, self.record.abstract or self.paper.abstract)
             text = sections.format_pieces(sections.fit_pieces(pieces, max(budget, 256), self._count))
-            self._context = load_prompt("paper").render(title=data(self.title), terms=data(", ".join(self.terms)),
+            terms = ", ".join(f"{t} ({self.short_forms[t]})" if t in self.short_forms else t for t in self.terms)
+            self._context = load_prompt("paper").render(title=data(self.title), terms=data(terms),
                                                         text=data(text))
         return self._context
 
     def _ask(self, lang: str, question: str, parts: list[str], digest: Digest, step: str,
-             written: str = "") -> answer.Answer:
+             written: str = "", max_tokens: int | None = None) -> answer.Answer:
         """One English call: the paper, then ``question``; the answer parsed into ``parts``. ``written``: prose the
         answer must not say again (the parts a repair must not repeat)."""
         # The guard keeps the answer from pasting the paper, and the question's own wording ("1-2 sentences (it
         # said the same as ...)") too.
         reply = self._call(lang, "system.en", self.context() + "\n" + question, parts, digest, step,
-                           avoid="\n".join(t for t in (self.context(), question, written) if t))
+                           max_tokens=max_tokens, avoid="\n".join(t for t in (self.context(), question, written) if t))
         reply = _QUESTION_ECHO.sub("", reply)
         got = answer.parse_answer(reply, parts)
         digest.truncated += [p for p in got.cut if p not in digest.truncated]
@@ -390,7 +485,7 @@ class DigestWriter:
         """English words left in the Chinese: one call for their Chinese names, put in place."""
         left = {p: checks.english_words(_as_text(v)) for p, v in found.items() if p != "title_translation"}
         words = sorted({w for ws in left.values() for w in ws})[:24]
-        if not words:
+        if len(words) <= MAX_ZH_ENGLISH:
             return
         context = "\n".join(_as_text(found[p]) for p, ws in left.items() if ws)
         user = load_prompt("glossary.zh").render(words=", ".join(words), context=data(context))
@@ -474,7 +569,7 @@ class DigestWriter:
 
 #: What each step is called in progress lines: "Writing the English overview…", then "English overview done".
 _STEP_NAMES = {"repair": "repair of missing or repeated parts", "rewrite": "rewrite of a pasted sentence",
-               "terms": "method again, naming the paper's key terms",
+               "terms": "explanation of the paper's key terms",
                "translate": "translation", "glossary": "glossary of English words left"}
 
 
@@ -489,6 +584,27 @@ def _preview(before: str, reply: str, parts: list[str], lang: str) -> str:
         lines.append(f"{label}: " + ("; ".join(value) if isinstance(value, list) else value))
     text = "\n".join(lines)
     return (before + "\n" if before and text else before) + text
+
+
+def _first_use(term: str, text: str, words: int = 12) -> str:
+    """The paper's words around its first use of ``term`` (``words`` each side): what the paper says it is."""
+    m = re.search(rf"(?<![\w-]){re.escape(term)}(?![\w-])", text)
+    if not m:
+        return ""
+    starts = [w.start() for w in re.finditer(r"\S+", text[:m.start()])]
+    ends = [w.end() for w in re.finditer(r"\S+", text[m.end():])]
+    start = starts[-words] if len(starts) >= words else 0
+    end = m.end() + (ends[words - 1] if len(ends) >= words else len(text) - m.end())
+    return re.sub(r"\s+", " ", text[start:end]).strip()
+
+
+def _complete_sentence(text: str) -> str:
+    """One sentence ending in a full stop: a first sentence kept whole, a text that stopped short left out."""
+    sentences = sections.split_sentences(text)
+    if not sentences:
+        return ""
+    first = sentences[0]
+    return first if re.search(r"[.!?]$", first) else (first + "." if len(sentences) == 1 and not answer._DANGLING.search(first) else "")
 
 
 def _paper_text(record: Record, paper: Paper) -> str:
@@ -515,7 +631,9 @@ _QUESTION_ECHO = re.compile(r",?\s*\d-\d sentences|\s*\((?:it was missing|give 3
 # Author-year citations: "(Devlin et al., 2019; Liu et al., 2019)", "(e.g., Klavans and Boyack, 2006)".
 _AUTHOR_YEAR = re.compile(r"\s*\((?=[^()]*[A-Z])[^()]{0,150}?\b(?:19|20)\d{2}[a-z]?\)"
                           r"|\s*\((?=[^()]*(?:\bet al\b|\b(?:19|20)\d{2}\b))[^()]*$")  # or one left open at the end
-_LABEL_PREFIX = re.compile(r"^\s*(?:[#*]+\s*)?(?:译文|翻译|中文|Translation|Chinese)\s*(?:\*\*)?\s*[:：]\s*")
+_LABEL_PREFIX = re.compile(r"^\s*(?:[#*]+\s*)?(?:译文|翻译结果|翻译|中文|Translation|Chinese)\s*(?:\*\*)?\s*[:：]\s*")
+# A label inside a line ("… 翻译结果： …"): the model wrote a draft, then its translation again after the label.
+_INLINE_LABEL = re.compile(r"^.*?\s*(?:译文|翻译结果)\s*[:：]\s*")
 
 
 def _without_orders(item: str) -> str:
@@ -533,7 +651,8 @@ def _uncited(value):
 def _unlabelled(reply: str) -> str:
     """A translation without the code fence, label or draft tags a model may wrap it in."""
     text = re.sub(r"^```\w*\s*|\s*```$", "", data(reply).strip())
-    return "\n".join(_LABEL_PREFIX.sub("", line) for line in text.split("\n") if line.strip())
+    lines = [_LABEL_PREFIX.sub("", line) for line in text.split("\n") if line.strip()]
+    return "\n".join(_INLINE_LABEL.sub("- " if line.startswith("- ") else "", line) for line in lines)
 
 
 def _items(value) -> list[str]:

@@ -25,7 +25,7 @@ def task_of(messages: list[dict]) -> str:
         return "rewrite.en"
     if "are missing or say the same as another part" in user:
         return "repair.en"
-    if "leaves out the paper's key terms" in user:
+    if "Explain each key term below" in user:
         return "terms.en"
     first = re.search(r'^- "(\w+)":', user, re.M)
     return f"{_QUESTION_OF.get(first.group(1), first.group(1)) if first else 'unknown'}.en"
@@ -118,8 +118,8 @@ def scripted_reply(messages: list[dict]) -> str:
     if task == "conclusion.en":
         return ("SIGNIFICANCE: The work matters for practitioners.\nINNOVATION: The procedure is new.\n"
                 "PERFORMANCE REVIEW: It performs well on the chosen tasks.\nWORKLOAD: The experiments are extensive.")
-    if task == "terms.en":  # the method again, naming the paper's terms: this model names none, so it is not kept
-        return "APPROACH: The authors propose a new procedure."
+    if task == "terms.en":  # the key terms explained: this model knows none of them
+        return "{}"
     if task == "translate.zh":  # one part per call: the English text between the draft tags
         english = draft_of(messages).strip()
         lines = [ZH.get(line.removeprefix("- "), "论文标题") for line in english.splitlines()]

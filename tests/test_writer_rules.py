@@ -9,9 +9,12 @@ import random
 from chatpaper import answer, checks, sections
 from chatpaper.digest import PART, Digest
 from chatpaper.paper import Paper, Record, Section
+from chatpaper.render import render_markdown
 from chatpaper.writer import _drop_repeats, write_digests
 from tests.fakes import draft_of
-from tests.sample_paper import make_paper, scripted, translate
+from tests.sample_paper import EN, make_paper, scripted, translate
+
+EN_LABELLED = EN["summary.en"]
 
 WORDS = "model scene render sample grid field image training view network depth light colour voxel ray".split()
 
@@ -95,28 +98,37 @@ def test_no_two_english_parts_say_the_same_and_a_list_item_goes_first():
         assert digest.takeaways == [b] and digest.methods == [f]
 
 
-def test_a_digest_naming_too_few_key_terms_gets_one_call_for_the_method_with_them():
+def test_key_terms_the_prose_leaves_out_are_explained_in_one_call_each_sentence_starting_with_its_term():
     record, paper = make_paper()
-    paper.sections[2].text += " DaC uses KiloNeRF blocks and a PSNR loss; KiloNeRF and DaC and PSNR again."
-    bland = ("SUMMARY: The views are split into groups.\nTAKEAWAYS:\n- Views are grouped.\n- Experts are trained.\n"
-             "KEYWORDS: views, experts, groups\nBACKGROUND: Every view is treated alike.\nPAST METHODS: One network.\n"
-             "APPROACH: Split the views.\nPERFORMANCE: Scores rise.")
-    backend = scripted({"summary.en": bland, "methods.en": "METHODS:\n- Group the views.\n- Train experts.",
-                        "conclusion.en": "SIGNIFICANCE: It matters.\nINNOVATION: Grouping.\nPERFORMANCE REVIEW: Good."
-                                         "\nWORKLOAD: Two datasets.",
-                        "terms.en": ['{"approach": "DaC trains KiloNeRF experts on groups of views.", '
-                                     '"methods": ["DaC groups the views.", "Each group trains a KiloNeRF expert.", '
-                                     '"PSNR measures the distilled student."]}']})
+    paper.sections[2].text += (" DaC builds on KiloNeRF blocks and a peak signal-to-noise ratio (PSNR) loss. The"
+                               " Mean View Fusion (MVF) step merges experts; KiloNeRF and MVF and PSNR again.")
+    explained = ('{"KiloNeRF": "KiloNeRF is the grid of tiny networks each expert is built from.", '
+                 '"MVF": "MVF is the step that merges the experts into one student."}')
+    backend = scripted({"terms.en": [explained]})
     en = write_digests(record, paper, backend, ["en"])["en"]
     assert backend.tasks().count("terms.en") == 1
-    asked = backend.calls[backend.tasks().index("terms.en")][-1]["content"]
-    assert "leaves out the paper's key terms" in asked and "<paper>" in asked
-    assert "KiloNeRF" in asked[asked.rindex("<draft>"):asked.rindex("</draft>")]  # paper words stay data
-    assert en.approach == "DaC trains KiloNeRF experts on groups of views." and "PSNR" in " ".join(en.methods)
-    # An answer that names no more terms is not kept.
-    backend = scripted({"summary.en": bland, "terms.en": ['{"approach": "Views go in groups.", "methods": ["a b."]}']})
+    i = backend.tasks().index("terms.en")
+    asked, schema = backend.calls[i][-1]["content"], backend.schemas[i]
+    # Behind the paper prefix; the terms, with the long form the paper gives, inside the data tags.
+    assert asked.startswith(backend.calls[0][-1]["content"].split("</paper>")[0])
+    listed = asked[asked.rindex("<paper>"):asked.rindex("</paper>")]
+    assert '- KiloNeRF: "… split the views into groups. Each expert is trained. DaC builds on KiloNeRF blocks' in listed
+    assert '- MVF (Mean View Fusion): "… ' in listed and 'The Mean View Fusion (MVF) step merges experts;' in listed
+    # Only the terms the prose does not name (it names PSNR and the method DaC); each answer starts with its term.
+    assert set(schema["required"]) == {"KiloNeRF", "MVF"}
+    pattern = schema["properties"]["MVF"]["pattern"]
+    assert re.fullmatch(pattern, "MVF is the step that merges the experts.")
+    assert not re.fullmatch(pattern, "It is the step that merges.") and not re.fullmatch(pattern, "MVF to train fast.")
+    assert not re.fullmatch(pattern, "MVF " + "long " * 60) and not re.fullmatch(pattern, 'MVF is "quoted" here')
+    assert en.key_terms == ["KiloNeRF is the grid of tiny networks each expert is built from.",
+                            "MVF is the step that merges the experts into one student."]
+    md = render_markdown(record, paper, {"en": en})
+    assert "4. **Keywords**: NeRF, distillation, view grouping\n   - KiloNeRF is the grid" in md
+    # A backend without the schema: an answer that does not start with its term, or is no sentence, is not kept.
+    backend = scripted({"terms.en": ['{"KiloNeRF": "Tiny networks.", "MVF": "MVF"}']})
     en = write_digests(record, paper, backend, ["en"])["en"]
-    assert en.approach == "Split the views."
+    assert en.key_terms == [] and "key_terms" not in en.missing
+    assert "(missing" not in render_markdown(record, paper, {"en": en}).split("4. **Keywords**")[1].split("5.")[0]
 
 
 def test_a_sentence_that_only_lists_names_is_dropped_and_prose_is_kept():
@@ -170,20 +182,6 @@ def test_the_questions_own_wording_written_back_is_removed():
         'sentences (it said the same as the summary: say something else).", "workload": "Two datasets."}']})
     en = write_digests(record, paper, backend, ["en"])["en"]
     assert en.performance_eval == "Higher PSNR." and "sentences" not in en.performance_eval
-
-
-def test_a_terms_answer_that_is_a_fragment_does_not_replace_a_sentence():
-    record, paper = make_paper()
-    paper.sections[2].text += " DaC uses KiloNeRF blocks and a PSNR loss; KiloNeRF and DaC and PSNR again."
-    bland = ("SUMMARY: The views are split into groups.\nTAKEAWAYS:\n- Views are grouped.\n- Experts are trained.\n"
-             "KEYWORDS: views, experts, groups\nBACKGROUND: Every view is treated alike.\nPAST METHODS: One network.\n"
-             "APPROACH: The views are split into groups and one expert is trained for each group.\n"
-             "PERFORMANCE: Scores rise.")
-    backend = scripted({"summary.en": bland, "terms.en": ['{"approach": "KiloNeRF (DaC)", "methods": '
-                                                          '["DaC groups the views.", "A KiloNeRF expert trains per group."]}']})
-    en = write_digests(record, paper, backend, ["en"])["en"]
-    assert en.approach == "The views are split into groups and one expert is trained for each group."
-    assert en.methods == ["DaC groups the views.", "A KiloNeRF expert trains per group."]
 
 
 def test_a_part_whose_last_sentence_has_no_full_stop_loses_it_and_an_open_citation_goes():
@@ -245,3 +243,49 @@ def test_a_sentence_giving_a_model_orders_is_dropped_wherever_the_paper_put_it()
     for fine in ["Attackers make the model ignore its safety instructions.", "The system: a GPU cluster.",
                  "Earlier methods ignore the physical rules of light.", "The system prompt is fixed during tuning."]:
         assert not checks.order_to_model(fine), fine
+
+
+def test_cut_parts_and_heading_steps_get_the_repair_and_generic_mentions_get_the_paper_s_names():
+    record, paper = make_paper()
+    paper.sections[3].text += " The peak signal-to-noise ratio (PSNR) of DaC is high; PSNR again."
+    long = "DaC " + "keeps every expert small and trains each one on its own group of views " * 3
+    backend = scripted({
+        "summary.en": EN_LABELLED.replace("APPROACH: Divide the views, train experts, distil.",
+                                          "APPROACH: The proposed method divides the views and trains experts.")
+                                 .replace("PERFORMANCE: PSNR rises to 31.2 on 12 scenes.",
+                                          "PERFORMANCE: Its peak signal-to-noise ratio rises on 12 scenes."),
+        "methods.en": "METHODS:\n- Introduction\n- Related Work\n- Experiments",
+        "conclusion.en": [json.dumps({"significance": long, "innovation": "Grouped training.",
+                                      "performance_eval": "Higher scores.", "workload": "Two datasets."})],
+        "repair.en": ['{"methods": ["Group the views.", "Train one expert per group."], '
+                      '"significance": "It makes large scenes trainable."}']})
+    en = write_digests(record, paper, backend, ["en"])["en"]
+    asked = backend.calls[backend.tasks().index("repair.en")][-1]["content"]
+    assert '"significance"' in asked and "cut off" in asked and '"methods"' in asked
+    assert en.methods == ["Group the views.", "Train one expert per group."]
+    assert en.significance == "It makes large scenes trainable." and "significance" not in en.truncated
+    assert en.approach == "DaC divides the views and trains experts."
+    assert en.performance == "Its peak signal-to-noise ratio (PSNR) rises on 12 scenes."
+
+
+def test_a_name_the_translation_wrote_in_lower_case_is_written_as_the_english_does():
+    record, paper = make_paper()
+    lowered = {"NeRF treats every view alike.": "nerf 对每个视图一视同仁。", "One network holds all views.": "一个 network 记住所有视图。"}
+    backend = scripted({"translate.zh": lambda m: lowered.get(draft_of(m)) or translate(m)})
+    zh = write_digests(record, paper, backend, ["en", "zh"])["zh"]
+    assert zh.background == "NeRF 对每个视图一视同仁。"  # a name of the English, lowered: restored
+    assert zh.past_methods == "一个 network 记住所有视图。"  # a plain word is not a name: left to the glossary rules
+
+
+def test_a_translation_label_inside_a_line_leaves_only_the_translation_after_it():
+    from chatpaper.writer import _unlabelled
+    assert _unlabelled("- 性能很好 翻译结果： 在所有场景上性能很好\n- 第二条") == "- 在所有场景上性能很好\n- 第二条"
+    assert _unlabelled("译文：渲染更快。") == "渲染更快。"
+
+
+def test_method_steps_and_takeaways_are_sentences_in_the_schema_not_headings():
+    from chatpaper.writer import MIN_ITEM_CHARS, schema_for
+    schema = schema_for(["takeaways", "keywords", "methods"])["properties"]
+    assert schema["methods"]["items"]["minLength"] == schema["takeaways"]["items"]["minLength"] == MIN_ITEM_CHARS
+    assert len("Related Work") < MIN_ITEM_CHARS <= len("Group the views by pose.")
+    assert schema["keywords"]["items"]["minLength"] == 1  # "NeRF" is a keyword

@@ -117,3 +117,13 @@ def test_every_paper_text_reaches_the_server_inside_the_data_tags(relay, monkeyp
     # One paper prefix for every English question: the server reuses it from call to call.
     prefix = questions[0]["messages"][1]["content"].split("</paper>")[0]
     assert all(b["messages"][1]["content"].startswith(prefix) for b in questions)
+
+
+def test_a_key_terms_answer_from_the_real_server_starts_each_sentence_with_its_term(relay):
+    backend = _backend(relay)
+    terms = ["NeRF", "GPT-4"]
+    messages = [{"role": "user", "content": "Explain NeRF and GPT-4 in one short sentence each. Answer in JSON."}]
+    stream = backend.chat(messages, max_tokens=200, temperature=0.0, schema=writer.terms_schema(terms))
+    answer = json.loads("".join(stream))  # the pattern reached the server's grammar: each value starts with its term
+    assert list(answer) == terms and all(answer[t].startswith(t + " ") for t in terms)
+    assert all(len(v) <= writer.PART["key_terms"].chars and "\n" not in v for v in answer.values())
