@@ -1,14 +1,18 @@
 """The copy guard: its table and prefix rules on a toy vocabulary, and a real model kept from pasting a passage."""
 from __future__ import annotations
 
+import json
 import re
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 from chatpaper import checks
 from chatpaper.backends import get_backend
-from chatpaper.backends.copy_guard import AnswerGuard, CopyGuard, Vocabulary
+from chatpaper.backends.copy_guard import BANNED, AnswerGuard, CopyGuard, Vocabulary
 from chatpaper.settings import Settings
 
 # A toy vocabulary: the guard sees only token ids and their text.
@@ -61,12 +65,12 @@ def test_numbers_and_punctuation_are_never_banned():
     assert guard.banned(ids(" the")) == set(ids(" NeRFs", " NeRF", " Ne", " N"))
 
 
-def test_the_processor_sets_banned_scores_to_minus_infinity_only():
+def test_the_processor_sets_banned_scores_far_below_the_others_but_finite():
     guard = CopyGuard(ids(" the", " NeRFs", " render"), Vocabulary(PIECES), n=3)
     scores = np.zeros(len(PIECES), dtype=np.float32)
     out = guard(np.array(ids("<s>", " the", " NeRFs")), scores)
-    assert np.isneginf(out[ID[" render"]])
-    assert np.isfinite(np.delete(out, ID[" render"])).all()
+    assert out[ID[" render"]] == BANNED and BANNED < -1e6
+    assert (np.delete(out, ID[" render"]) == 0).all() and np.isfinite(out).all()
 
 
 def test_a_guard_needs_runs_of_two_tokens():
@@ -105,3 +109,30 @@ def test_the_local_backend_cannot_paste_a_passage_it_is_told_to_repeat(smollm_gg
     assert _longest_copied_run(guarded.text, PASSAGE) < 12, guarded.text
     assert len(checks.words(guarded.text)) >= 5  # it still wrote something, not an empty answer
     assert not re.search(r"\b(Ne|un) (RFs|bounded)\b", guarded.text)
+
+
+_FORCED = "the cat sat on the mat with the red hat and the dog"
+
+
+@pytest.mark.slow
+def test_a_grammar_that_admits_only_a_banned_token_still_gets_its_answer(smollm_gguf, tmp_path):
+    """A schema forcing one answer to write its own 10-token run twice: every token the grammar admits is banned.
+    At -inf llama.cpp sampled a token the grammar refuses and aborted the process; it must answer instead. Run in a
+    child process, so a regression fails this test and not the whole session."""
+    script = tmp_path / "forced.py"
+    script.write_text(f"""
+import json, sys
+sys.path.insert(0, {str(Path(__file__).resolve().parent.parent)!r})
+from chatpaper.backends import get_backend
+from chatpaper.settings import Settings
+backend = get_backend(Settings(backend="local", model_path={smollm_gguf!r}))
+forced = {{"type": "string", "pattern": "^{_FORCED}$"}}
+schema = {{"type": "object", "properties": {{"a": forced, "b": forced}}, "required": ["a", "b"],
+          "additionalProperties": False}}
+stream = backend.chat([{{"role": "user", "content": "Answer in JSON."}}], max_tokens=80, temperature=0.0,
+                      schema=schema, avoid="nothing to avoid here")
+print(json.dumps(json.loads("".join(stream))))
+""")
+    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert json.loads(done.stdout.strip().splitlines()[-1]) == {"a": _FORCED, "b": _FORCED}

@@ -3,7 +3,7 @@
 A small model asked to summarise a paper pastes its sentences. Rewriting them afterwards costs a call each and
 often pastes again; forbidding the paste while decoding costs nothing: the text is tokenized once, every run of
 N-1 tokens maps to the tokens that follow it there, and at each step the tokens that would complete a run of N
-are set to -inf. It is the idea of transformers' ``encoder_no_repeat_ngram_size``
+are set far below every other score (``BANNED``). It is the idea of transformers' ``encoder_no_repeat_ngram_size``
 (https://huggingface.co/docs/transformers/main_classes/text_generation), with two refinements measured on the
 bundled model:
 
@@ -22,6 +22,10 @@ from typing import Callable, Sequence
 #: Tokens in a run the answer may not share with the text (about 9-10 English words: the digest's checks count
 #: a sentence as pasted at 12 words).
 GUARD_TOKENS = 12
+#: The score of a banned token: far below any other, but finite. Where a schema's grammar admits only banned tokens
+#: (a JSON key, a pattern's fixed start), llama.cpp must still sample one of them; at -inf it sampled a token the
+#: grammar refuses and aborted the process ("Unexpected empty grammar stack after accepting piece").
+BANNED = -1e9
 #: Tokens in a run an answer may not write twice (about 7-8 words: a repeated clause, not a repeated name).
 SELF_TOKENS = 10
 
@@ -83,7 +87,7 @@ class CopyGuard:
 
     def __call__(self, input_ids, scores):
         for token in self.banned(input_ids):
-            scores[token] = float("-inf")
+            scores[token] = BANNED
         return scores
 
 
@@ -111,5 +115,5 @@ class AnswerGuard:
 
     def __call__(self, input_ids, scores):
         for token in self.banned(input_ids):
-            scores[token] = float("-inf")
+            scores[token] = BANNED
         return scores
