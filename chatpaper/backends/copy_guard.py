@@ -102,10 +102,9 @@ class AnswerGuard:
 
     def banned(self, history: Sequence[int]) -> set[int]:
         """The tokens that may not follow ``history``: the text's runs, and the runs of the answer so far."""
-        history = [int(t) for t in history]
         if self.start is None:
             self.start = len(history)
-        answer = history[self.start:]
+        answer = [int(t) for t in history[self.start:]]  # the answer only: the prompt before it is thousands of tokens
         if len(answer) >= self.n:  # the run that ends in the token written last
             self.own.setdefault(tuple(answer[-self.n:-1]), set()).add(answer[-1])
         banned = self.guard.banned(history)
