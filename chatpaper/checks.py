@@ -265,11 +265,22 @@ def _letters_in_order(letters: list[str], text: str) -> bool:
     return True
 
 
+def term_pattern(term: str) -> re.Pattern:
+    """``term`` as a whole word of prose: not inside a longer word or a hyphenated name ("NeRF" is not in
+    "Mip-NeRF" or "NeRFs")."""
+    return re.compile(rf"(?<![\w-]){re.escape(term)}(?![\w-])")
+
+
+def names(text: str, term: str) -> bool:
+    """True when ``text`` names ``term`` as a whole word (``term_pattern``)."""
+    return term_pattern(term).search(text) is not None
+
+
 def with_short_forms(text: str, short_forms: dict[str, str]) -> str:
     """``text`` with the paper's short form after the first long form it writes ("neural radiance fields" ->
     "neural radiance fields (NeRF)"), for each short form that ``text`` does not name already."""
     for short, long in short_forms.items():
-        if re.search(rf"(?<![\w-]){re.escape(short)}(?![\w-])", text):
+        if names(text, short):
             continue
         text = re.sub(rf"(?<![\w-])({re.escape(long)})(?![\w-])(?!\s*\()", rf"\1 ({short})", text, count=1, flags=re.I)
     return text
@@ -284,7 +295,7 @@ _GENERIC_METHOD = re.compile(r"\b(?:the|this|their|a) (?:(?:proposed|new|novel|a
 def with_method_name(text: str, name: str) -> str:
     """``text`` naming the paper's method: its first generic reference ("the proposed method") becomes ``name``,
     unless ``text`` names it already."""
-    if not name or re.search(rf"(?<![\w-]){re.escape(name)}(?![\w-])", text):
+    if not name or names(text, name):
         return text
     return _GENERIC_METHOD.sub(name, text, count=1)
 

@@ -38,6 +38,8 @@ PAPER_TOKENS = 1800
 ANSWER_TOKENS = {"overview": 240, "summary": 260, "methods": 200, "conclusion": 260, "repair": 260, "terms": 180,
                  "rewrite": 60,
                  "translate": 300, "glossary": 120}
+#: The lists whose items are sentences (a takeaway, a method step), not names like keywords.
+SENTENCE_LISTS = ("takeaways", "methods")
 #: Shortest method step or takeaway a schema admits, in characters.
 MIN_ITEM_CHARS = 20
 #: Chinese prose must be at least this share of CJK characters (terms, names and code excepted).
@@ -76,7 +78,7 @@ def schema_for(parts: list[str], lang: str = "en") -> dict:
     for name in parts:
         p = PART[name]
         # A step or a takeaway is a sentence: 20 characters at least, so no section heading ("Related Work") fits.
-        shortest = MIN_ITEM_CHARS if name in ("methods", "takeaways") else 1
+        shortest = MIN_ITEM_CHARS if name in SENTENCE_LISTS else 1
         text = {"type": "string", "minLength": shortest, "maxLength": p.chars}
         props[name] = ({"type": "array", "items": text, "minItems": 2 if name != "keywords" else 3,
                         "maxItems": p.items} if p.is_list else text)
@@ -136,12 +138,13 @@ class DigestWriter:
         self._runs = checks.word_runs(self._paper_text)
         self._names = tuple(record.authors or paper.authors)
         self._headings = [s.heading for s in paper.sections]
-        self.terms = checks.technical_terms(_body_text(paper, record), exclude=self._names)
+        self._body = _body_text(paper, record)
+        self.terms = checks.technical_terms(self._body, exclude=self._names)
         self.method_name = checks.method_name(self.title, record.abstract or paper.abstract)
         defined = checks.abbreviations(self._paper_text)
         #: The key terms the paper defines, with their long forms ("NeRF": "Neural Radiance Fields").
-        self.short_forms = {t: defined.get(t) or defined.get(t + "s") or defined.get(t[:-1]) for t in self.terms}
-        self.short_forms = {t: long for t, long in self.short_forms.items() if long}
+        self.short_forms = {t: long for t in self.terms
+                            if (long := defined.get(t) or defined.get(t + "s") or defined.get(t[:-1]))}
         self._context: str | None = None
         self._calls_done, self._calls_planned = 0, 1
         self._streamed: dict[str, str] = {}
@@ -195,8 +198,7 @@ class DigestWriter:
         for p in PARTS[1:]:  # speaking as the authors needs no model: "we" is "the authors"
             if getattr(digest, p.name):
                 setattr(digest, p.name, _map(_uncited(getattr(digest, p.name)), checks.third_person))
-            if p.name in ("methods", "takeaways"):  # a section heading ("Related Work") or a bare phrase says nothing
-                setattr(digest, p.name, [v for v in getattr(digest, p.name) if not checks.heading_like(v, self._headings)])
+            setattr(digest, p.name, self._without_headings(p.name, getattr(digest, p.name)))
             if getattr(digest, p.name) and p.name != "keywords":  # a list of names is not a sentence
                 setattr(digest, p.name, _map(getattr(digest, p.name), checks.without_name_lists))
                 if p.is_list:
@@ -211,8 +213,7 @@ class DigestWriter:
                             written=written, max_tokens=budget)
             for part, value in got.values.items():
                 value = _map(_uncited(value), checks.third_person)
-                if part in ("methods", "takeaways"):
-                    value = [v for v in value if not checks.heading_like(v, self._headings)]
+                value = self._without_headings(part, value)
                 was_cut, cut = part in digest.truncated, part in got.cut
                 if not value or (was_cut and cut and getattr(digest, part)):
                     continue  # a cut part cut again: the first answer stays
@@ -227,6 +228,11 @@ class DigestWriter:
         digest.seconds = time.monotonic() - start
         return digest
 
+    def _without_headings(self, part: str, value):
+        """A step or takeaway list without its items that are section headings ("Related Work") or bare phrases: they
+        say nothing. Other parts unchanged."""
+        return [v for v in value if not checks.heading_like(v, self._headings)] if part in SENTENCE_LISTS else value
+
     def _explain_terms(self, digest: Digest) -> None:
         """The paper's key terms that the prose does not name, explained in one call behind the same paper prefix:
         one sentence per term that starts with it (the schema's pattern makes it start so, and bounds it), with the
@@ -235,8 +241,7 @@ class DigestWriter:
         left = left[:PART["key_terms"].items]
         if not left:
             return
-        body = _body_text(self.paper, self.record)
-        rows = [(data(t), data(self.short_forms.get(t, "")), data(_first_use(t, body))) for t in left]
+        rows = [(data(t), data(self.short_forms.get(t, "")), data(_first_use(t, self._body))) for t in left]
         schema = terms_schema(left)
         reply = self._call("en", "system.en", self.context() + "\n" + load_prompt("key_terms.en").render(rows=rows),
                            left, digest, "terms", schema=schema, avoid=self.context())
@@ -254,20 +259,21 @@ class DigestWriter:
         proposed method") becomes its name, and the first long form of a key term the paper abbreviates ("neural
         radiance fields") gets its short form after it ("(NeRF)"), once per digest."""
         named: set[str] = set()
+
+        def name(text: str) -> str:
+            text = checks.with_method_name(text, self.method_name)
+            text = checks.with_short_forms(text, {t: f for t, f in self.short_forms.items() if t not in named})
+            named.update(t for t in self.short_forms if checks.names(text, t))
+            return text
+
         for p in PARTS[1:]:
-            if p.name == "keywords" or not getattr(digest, p.name):
-                continue
-            def name(text: str) -> str:
-                text = checks.with_method_name(text, self.method_name)
-                text = checks.with_short_forms(text, {t: f for t, f in self.short_forms.items() if t not in named})
-                named.update(t for t in self.short_forms if re.search(rf"(?<![\w-]){re.escape(t)}(?![\w-])", text))
-                return text
-            setattr(digest, p.name, _map(getattr(digest, p.name), name))
+            if p.name != "keywords" and getattr(digest, p.name):
+                setattr(digest, p.name, _map(getattr(digest, p.name), name))
 
     def _named(self, digest: Digest) -> list[str]:
         """The key terms that the English prose of ``digest`` names (as whole words)."""
         prose = " ".join(_as_text(getattr(digest, p.name)) for p in PARTS[1:] if p.name != "keywords")
-        return [t for t in self.terms if re.search(rf"(?<![\w-]){re.escape(t)}(?![\w-])", prose)]
+        return [t for t in self.terms if checks.names(prose, t)]
 
     def _rewrite_pasted(self, digest: Digest) -> None:
         """Each sentence that holds a run of the paper's words gets one rewrite call (longest first, at most
@@ -359,8 +365,7 @@ class DigestWriter:
     def _good_chinese(self, value, part: str = "") -> bool:
         if part == "keywords":
             return bool(value) and not checks.english_words(_as_text(value))
-        return (bool(value) and len(checks.english_words(_as_text(value))) <= MAX_ZH_ENGLISH
-                and checks.cjk_share(_as_text(value), exclude=self._names) >= MIN_CJK_SHARE)
+        return bool(value) and len(checks.english_words(_as_text(value))) <= MAX_ZH_ENGLISH and self._is_chinese(value)
 
     def _keep_method_name(self, translation: str) -> str:
         """A title translation keeps the method's name: the title's capitalised term, or its part before a colon."""
@@ -588,7 +593,7 @@ def _preview(before: str, reply: str, parts: list[str], lang: str) -> str:
 
 def _first_use(term: str, text: str, words: int = 12) -> str:
     """The paper's words around its first use of ``term`` (``words`` each side): what the paper says it is."""
-    m = re.search(rf"(?<![\w-]){re.escape(term)}(?![\w-])", text)
+    m = checks.term_pattern(term).search(text)
     if not m:
         return ""
     starts = [w.start() for w in re.finditer(r"\S+", text[:m.start()])]
