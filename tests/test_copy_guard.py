@@ -12,7 +12,7 @@ import pytest
 
 from chatpaper import checks
 from chatpaper.backends import get_backend
-from chatpaper.backends.copy_guard import BANNED, AnswerGuard, CopyGuard, Vocabulary
+from chatpaper.backends.copy_guard import BANNED, AnswerGuard, CopyGuard, PlainWordGuard, Vocabulary
 from chatpaper.settings import Settings
 
 # A toy vocabulary: the guard sees only token ids and their text.
@@ -93,6 +93,42 @@ def _longest_copied_run(answer: str, passage: str) -> int:
                 break
             best = j - i
     return best
+
+
+# Chinese prose: a toy vocabulary with names, plain words, word pieces and the end-of-turn token.
+ZH_PIECES = ["<|im_end|>", "嵌入", "。", " embedding", "emb", "edding", "Emb", " NeRF", "Ne", "RF", " Map", "Reduce",
+             "-view", " 3", "d", " (", "ms", "<|im_start|>"]
+
+
+def _plain_word_bans(*history: str) -> set[str]:
+    guard = PlainWordGuard(Vocabulary(ZH_PIECES))
+    scores = guard(np.array([ZH_PIECES.index(h) for h in history], dtype=np.intc), np.zeros(len(ZH_PIECES)))
+    return {ZH_PIECES[t] for t in np.flatnonzero(scores == BANNED)}
+
+
+def test_chinese_prose_may_not_start_a_plain_english_word_but_names_and_begun_words_go_on():
+    # After Chinese or punctuation: every token that starts a lower-case word is banned, nothing else.
+    assert _plain_word_bans("嵌入") == {" embedding", "emb", "edding", "-view", "d", "ms"}
+    assert _plain_word_bans("。", " (") == {" embedding", "emb", "edding", "-view", "d", "ms"}
+    # After a letter or a digit a word goes on ("Emb" + "edding", "Map" + "Reduce", "3" + "d"), but a new one may
+    # not start (" embedding", "-view"): the scorer would count "view".
+    assert _plain_word_bans("Emb") == {" embedding", "-view"}
+    assert _plain_word_bans(" 3") == {" embedding", "-view"}
+    assert "<|im_end|>" not in _plain_word_bans("嵌入")  # the answer can always end
+
+
+@pytest.mark.slow
+def test_the_local_backend_writes_no_plain_english_word_in_chinese_mode(smollm_gguf):
+    """SmolLM2 (English only) asked to repeat an English sentence: free, it writes the plain words; in Chinese mode
+    not one lower-case word starts, and it still answers."""
+    backend = get_backend(Settings(backend="local", model_path=smollm_gguf))
+    messages = [{"role": "user", "content": "Repeat exactly: the embedding of each scene is learned by NeRF."}]
+    free, chinese = (backend.chat(messages, max_tokens=40, temperature=0.0, chinese=c) for c in (False, True))
+    list(free), list(chinese)
+    plain = re.compile(r"(?<![A-Za-z0-9])[a-z]")
+    assert len(plain.findall(free.text)) >= 4, free.text
+    assert not plain.search(chinese.text), chinese.text
+    assert chinese.text.strip()
 
 
 @pytest.mark.slow

@@ -14,10 +14,17 @@ bundled model:
 
 ``AnswerGuard`` adds the answer itself, as transformers' ``no_repeat_ngram_size`` does: one answer writes several
 parts (background, past methods, approach), and the bundled model wrote the same sentence into two of them.
+
+``PlainWordGuard`` keeps Chinese prose Chinese: no token may start a lower-case Latin word ("embedding",
+"pruning"), so a translation writes the Chinese word instead of leaving the English one; names keep their capitals
+("NeRF", "MapReduce", "SPECTER" start with one) and a word already begun may go on ("Emb" + "edding").
 """
 from __future__ import annotations
 
+import re
 from typing import Callable, Sequence
+
+import numpy as np
 
 #: Tokens in a run the answer may not share with the text (about 9-10 English words: the digest's checks count
 #: a sentence as pasted at 12 words).
@@ -39,6 +46,7 @@ class Vocabulary:
         for token, piece in enumerate(self.pieces):
             self.ids.setdefault(piece, token)
         self._prefixes: dict[int, tuple[int, ...]] = {}
+        self._starts: tuple[np.ndarray, np.ndarray] | None = None
 
     @classmethod
     def of(cls, detokenize: Callable[[int], bytes], size: int) -> "Vocabulary":
@@ -49,6 +57,23 @@ class Vocabulary:
         """True for a token the guard never bans: one holding a digit, or no letter at all."""
         piece = self.pieces[token] if 0 <= token < len(self.pieces) else ""
         return any(c.isdigit() for c in piece) or not any(c.isalpha() for c in piece)
+
+    def word_starts(self) -> tuple[np.ndarray, np.ndarray]:
+        """The tokens that start a lower-case Latin word: after a letter or digit (a word going on: "Emb" +
+        "edding" is not one, " pruning" is), and after anything else (then a token's first letter counts too).
+        Special tokens ("<|im_end|>") are never one: the answer must be able to end."""
+        if self._starts is None:
+            after_word, after_other = [], []
+            for token, piece in enumerate(self.pieces):
+                if piece.startswith("<|") or not piece.isascii():
+                    continue
+                if _INNER_WORD_START.search(piece):
+                    after_word.append(token)
+                    after_other.append(token)
+                elif piece[:1].islower():
+                    after_other.append(token)
+            self._starts = (np.array(after_word, dtype=np.intp), np.array(after_other, dtype=np.intp))
+        return self._starts
 
     def with_prefixes(self, token: int) -> tuple[int, ...]:
         """``token`` and every token whose text is a strict, not blank, prefix of its text."""
@@ -116,3 +141,21 @@ class AnswerGuard:
         for token in self.banned(input_ids):
             scores[token] = BANNED
         return scores
+
+
+class PlainWordGuard:
+    """A logits processor for Chinese prose: no token may start a lower-case Latin word (see the module's text)."""
+
+    def __init__(self, vocabulary: Vocabulary):
+        self.vocabulary = vocabulary
+        self.after_word, self.after_other = vocabulary.word_starts()
+
+    def __call__(self, input_ids, scores):
+        pieces = self.vocabulary.pieces
+        last = pieces[int(input_ids[-1])][-1:] if len(input_ids) and 0 <= int(input_ids[-1]) < len(pieces) else ""
+        scores[self.after_word if last.isascii() and last.isalnum() else self.after_other] = BANNED
+        return scores
+
+
+#: A lower-case letter after something that is not a letter or digit, inside a token (" pruning", "-view").
+_INNER_WORD_START = re.compile(r"(?<=[^A-Za-z0-9])[a-z]")

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Callable
 
 from chatpaper.backends import Backend, Usage
-from chatpaper.backends.copy_guard import AnswerGuard, CopyGuard, Vocabulary
+from chatpaper.backends.copy_guard import AnswerGuard, CopyGuard, PlainWordGuard, Vocabulary
 from chatpaper.errors import BackendError
 from chatpaper.settings import Settings
 
@@ -251,11 +251,15 @@ class _Loaded:
     seconds: float  # load time, for the benchmark
     guard: tuple = (None, None, None)  # (vocabulary, last guarded text, its CopyGuard), built on first use
 
+    def vocabulary(self) -> Vocabulary:
+        """The text of each of the model's tokens, built once per loaded model (about a second)."""
+        if self.guard[0] is None:
+            self.guard = (Vocabulary.of(lambda t: self.llama.detokenize([t]), self.llama.n_vocab()), None, None)
+        return self.guard[0]
+
     def copy_guard(self, text: str):
         """The ``CopyGuard`` against ``text`` (the paper a digest reads: the same for all its English calls)."""
-        vocabulary, last, guard = self.guard
-        if vocabulary is None:  # the text of each of the model's tokens, once per loaded model (about a second)
-            vocabulary = Vocabulary.of(lambda t: self.llama.detokenize([t]), self.llama.n_vocab())
+        vocabulary, last, guard = self.vocabulary(), self.guard[1], self.guard[2]
         if text != last:
             guard = CopyGuard(self.llama.tokenize(text.encode("utf-8"), add_bos=False, special=False), vocabulary)
         self.guard = (vocabulary, text, guard)
@@ -383,15 +387,16 @@ class LocalBackend(Backend):
         return len(llama.tokenize(text.encode("utf-8"), add_bos=False, special=False))
 
     def _produce(self, messages, *, max_tokens, temperature, stop, stop_event: threading.Event, schema=None,
-                 avoid=None):
+                 avoid=None, chinese=False):
         loaded = self._loaded()
         while not loaded.lock.acquire(timeout=0.1):  # queue behind the running generation, unless cancelled
             if stop_event.is_set():
                 return Usage(), None
         try:
-            guard = [AnswerGuard(loaded.copy_guard(avoid))] if avoid else None  # one per answer
+            guards = ([AnswerGuard(loaded.copy_guard(avoid))] if avoid else []) + (  # one per answer
+                [PlainWordGuard(loaded.vocabulary())] if chinese else [])
             return (yield from self._generate(loaded.llama, messages, max_tokens, temperature, stop, stop_event, schema,
-                                              guard))
+                                              guards or None))
         finally:
             loaded.lock.release()
 
