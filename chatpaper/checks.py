@@ -179,17 +179,33 @@ _NOT_TERMS = {"KB", "MB", "GB", "TB", "PB", "Hz", "kHz", "MHz", "GHz", "ms", "dB
 
 def technical_terms(text: str, n: int = 8, exclude: tuple[str, ...] = ()) -> list[str]:
     """The ``n`` most frequent technical terms of a paper's text: names written with a capital after the first
-    letter or in capitals ("NeRF", "PSNR", "Dex-Net"), not roman numerals, single letters or ``exclude``."""
+    letter or in capitals ("NeRF", "PSNR", "Dex-Net"), not roman numerals, single letters, section labels ("III-D"),
+    people cited by name ("Sanchez-Stern et al.") or ``exclude``. A term with a suffix that makes it an adjective
+    ("CNN-based") counts as the term."""
     counts: dict[str, int] = {}
     for term in _TERM.findall(text):
+        term = _ADJECTIVE_SUFFIX.sub("", term)
         caps = sum(c.isupper() for c in term)
-        if (len(term) < 2 or term in exclude or term in _NOT_TERMS or re.fullmatch(r"[IVXLC]+", term)
+        if (len(term) < 2 or term in exclude or term in _NOT_TERMS or re.fullmatch(r"[IVXLC]+(?:-[A-Z]\d*)?", term)
                 or not any(c.isalpha() for c in term) or re.fullmatch(r"[\d.]+[A-Za-z]{1,3}", term)
                 or not (term.isupper() or any(c.isupper() for c in term[1:]))
                 or (not term[0].isupper() and caps < 2) or (any(c.isdigit() for c in term) and caps < 2)):
             continue
         counts[term] = counts.get(term, 0) + 1
-    return [t for t in sorted(counts, key=lambda t: -counts[t]) if counts[t] >= 2][:n]
+    frequent = [t for t in sorted(counts, key=lambda t: -counts[t]) if counts[t] >= 2]
+    return [t for t in frequent if not _cited_person(t, text, counts[t])][:n]
+
+
+def _cited_person(term: str, text: str, count: int) -> bool:
+    """True when at least half of the uses of ``term`` cite it as an author: "Sanchez-Stern et al.", "Sanchez-Stern
+    and Brown (2020)", "Sanchez-Stern, 2020"."""
+    cited = len(re.findall(rf"(?<![\w-]){re.escape(term)}(?:\s+et\s+al\b|\s+and\s+[A-Z][\w-]+\s*[,(]\s*(?:19|20)\d\d"
+                           rf"|\s*[,(]\s*(?:19|20)\d\d\b)", text))
+    return cited * 2 >= count
+
+
+#: A suffix that turns a term into an adjective: "CNN-based" is about CNNs.
+_ADJECTIVE_SUFFIX = re.compile(r"-(?:based|like|style|level|wise|aware|free|only|specific|driven|guided)$")
 
 
 def name_list(sentence: str) -> bool:

@@ -89,3 +89,15 @@ def test_a_method_step_that_is_a_section_heading_or_a_bare_phrase_is_no_step():
         assert checks.heading_like(step, headings), step
     for step in ["Distil the experts.", "Fine-tune SciBERT on citation triplets", "Group the views by similarity."]:
         assert not checks.heading_like(step, headings), step
+
+
+def test_technical_terms_leave_out_cited_people_and_section_labels_and_read_adjectives_as_the_term():
+    text = ("Sanchez-Stern et al. built a prover. Like Sanchez-Stern and Brown (2020), COPRA searches proofs. "
+            "COPRA uses GPT-4. A CNN-based encoder and a CNN decoder; see III-D and III-D. GPT-4 proves it. "
+            "Sanchez-Stern, 2021 is cited again. COPRA is fast.")
+    terms = checks.technical_terms(text)
+    assert terms[:3] == ["COPRA", "GPT-4", "CNN"]  # CNN: twice, once as "CNN-based"
+    assert "Sanchez-Stern" not in terms and "III-D" not in terms and "CNN-based" not in terms
+    # A name used as a method more often than cited stays a term.
+    assert "Metropolis-Hastings" in checks.technical_terms(
+        "Metropolis-Hastings sampling. We run Metropolis-Hastings. Metropolis-Hastings et al. is not a paper.")
