@@ -20,13 +20,15 @@ class Part:
     """One prose part of a digest."""
 
     name: str  #: the ``Digest`` field
-    question: str  #: which question writes it: "overview", "summary", "methods", "conclusion" (or "title")
+    question: str  #: which question writes it: "overview", "summary", "methods", "conclusion" (or "title"); the
+    #: numbered item it is rendered under
     ask: str  #: what the English question asks for (the JSON key's description)
     label: tuple[str, str]  #: the label shown before it, English and Chinese ("Background", "研究背景")
     missing: tuple[str, str]  #: its name in "(missing: the model gave no …)", English and Chinese
     aliases: tuple[str, ...] = ()  #: other labels a model may write for it in labelled text (any language)
     items: int = 0  #: for a list: most items kept (0: the part is one piece of prose)
     sentences: int = 2  #: most sentences kept in one piece of prose (per item for a list)
+    from_record: bool = False  #: written from the record by the writer, in each language; the model is not asked
     chars: int = 260  #: longest piece of prose (per item for a list), in characters: the answer's bound (two
     #: sentences of 20 words; at 200 a second sentence was cut at the bound in most parts)
 
@@ -79,13 +81,18 @@ PARTS: tuple[Part, ...] = (
     Part("performance_eval", "conclusion", "strengths and weaknesses of the results, 1-2 sentences",
          ("Performance", "性能"), ("performance review", "性能评价"),
          ("performance review", "strengths and weaknesses", "evaluation", "性能", "性能评价")),
+    # The workload is counted from the record (the paper's numbered tables and figures, and what their captions
+    # name): asked, the bundled model invented it ("It took 10 experiments, 1 dataset, and 1 implementation").
     Part("workload", "conclusion", "how much work it took: experiments, datasets, implementation, 1-2 sentences",
-         ("Workload", "工作量"), ("workload", "工作量"), ("工作量",)),
+         ("Workload", "工作量"), ("workload", "工作量"), ("工作量",), from_record=True),
 )
 PART = {p.name: p for p in PARTS}
 #: The questions of an English digest, in the order they are asked, with the parts each one writes.
 QUESTIONS: dict[str, tuple[str, ...]] = {
-    q: tuple(p.name for p in PARTS if p.question == q) for q in ("overview", "summary", "methods", "conclusion")}
+    q: tuple(p.name for p in PARTS if p.question == q and not p.from_record)
+    for q in ("overview", "summary", "methods", "conclusion")}
+#: The parts of each numbered item, in the order they are rendered (the record's with the model's).
+RENDERED: dict[str, tuple[str, ...]] = {q: tuple(p.name for p in PARTS if p.question == q) for q in QUESTIONS}
 LIST_PARTS = tuple(p.name for p in PARTS if p.is_list)
 #: Parts a digest may lack without a gap: a paper with no key terms left to explain has no glossary.
 OPTIONAL_PARTS = ("key_terms",)

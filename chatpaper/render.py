@@ -12,7 +12,7 @@ import re
 from pathlib import Path
 
 from chatpaper.bibtex import bibtex_entry
-from chatpaper.digest import PART, QUESTIONS, Digest
+from chatpaper.digest import PART, RENDERED, Digest
 from chatpaper.paper import Figure, Paper, Record
 
 #: Fixed words of the block, per language (the parts' own labels and names are in ``digest.PARTS``).
@@ -125,12 +125,12 @@ def render_paper_block(record: Record, paper: Paper, digest: Digest, images_rel_
         f"5. {b(w['links'])}{_links(record, paper, w)}",
         f"6. {b(w['abstract']).rstrip()}",
     ]
-    for n, part in enumerate(QUESTIONS["summary"], 1):
+    for n, part in enumerate(RENDERED["summary"], 1):
         lines.append(f"   - {w['item'].format(n=n)}{PART[part].label_in(lang)}{sep}{_prose(digest, part)}")
     lines.append(f"7. {b(label['methods']).rstrip()}")
     lines += [f"   - {w['item'].format(n=n)}{step}" for n, step in enumerate(_items(digest, "methods"), 1)]
     lines.append(f"8. {b(w['conclusion']).rstrip()}")
-    for n, part in enumerate(QUESTIONS["conclusion"], 1):
+    for n, part in enumerate(RENDERED["conclusion"], 1):
         lines.append(f"   - {w['item'].format(n=n)}{PART[part].label_in(lang)}{sep}{_prose(digest, part)}")
     if digest.flagged_numbers:
         lines += ["", f"> {w['flagged']}{sep}{w['list_sep'].join(escape(n) for n in digest.flagged_numbers)}"]

@@ -30,7 +30,7 @@ from chatpaper.prompts import load_prompt
 log = logging.getLogger(__name__)
 
 #: Part of the digest cache key: a change of the writing logic invalidates cached digests.
-WRITER_VERSION = "5"
+WRITER_VERSION = "6"
 #: Paper text per digest, in tokens. The bundled 0.5B model reads about 96 tokens/s on 2 cores: 1,800 tokens are
 #: 19 s, read once per digest (every later call reuses them).
 PAPER_TOKENS = 1800
@@ -77,23 +77,33 @@ def schema_for(parts: list[str], lang: str = "en") -> dict:
     props = {}
     for name in parts:
         p = PART[name]
-        # A step or a takeaway is a sentence: 20 characters at least, so no section heading ("Related Work") fits.
-        shortest = MIN_ITEM_CHARS if name in SENTENCE_LISTS else 1
-        text = {"type": "string", "minLength": shortest, "maxLength": p.chars}
+        if name in SENTENCE_LISTS:  # a step or a takeaway is a sentence: 20 characters at least, ending in a full
+            # stop, so no section heading ("Related Work") or bare phrase ("Improving the reconstruction") fits
+            text = {"type": "string", "pattern": f'^[^"\\\\\\n]{{{MIN_ITEM_CHARS - 1},{p.chars - 1}}}[.]$'}
+        else:
+            text = {"type": "string", "minLength": 1, "maxLength": p.chars}
         props[name] = ({"type": "array", "items": text, "minItems": 2 if name != "keywords" else 3,
                         "maxItems": p.items} if p.is_list else text)
     return {"type": "object", "properties": props, "required": list(parts), "additionalProperties": False}
 
 
-def terms_schema(terms: list[str]) -> dict:
-    """The JSON schema of a key-terms answer: one string per term that starts with the term and a verb that says
-    what it is ("is", "measures", ...), then plain text (no quote, backslash or line break) within the part's
-    length bound."""
-    most = PART["key_terms"].chars - max((len(t) for t in terms), default=0) - 12
-    return {"type": "object", "additionalProperties": False, "required": list(terms),
-            "properties": {t: {"type": "string",
-                               "pattern": f'^{_regex_literal(t)} {_DEFINES} [^"\\\\\\n]{{8,{most}}}$'}
-                           for t in terms}}
+def terms_schema(terms: list[str], long_forms: dict[str, str] | None = None) -> dict:
+    """The JSON schema of a key-terms answer: one string per term that starts with the term, its long form where the
+    paper gives one ("GConv (group convolution) is"), and a verb that says what it is ("is", "measures", ...), then
+    plain text (no quote, backslash or line break) within the part's length bound. The long form anchors the
+    sentence on what the paper means by the term (without it the small model guessed: "GConv is a residual
+    connection")."""
+    long_forms = long_forms or {}
+
+    def start(term: str) -> str:
+        long = re.sub(r'["\\\n]', "", long_forms.get(term, ""))
+        return f"{term} ({long})" if long else term
+
+    props = {}
+    for term in terms:
+        most = max(PART["key_terms"].chars - len(start(term)) - 12, 20)
+        props[term] = {"type": "string", "pattern": f'^{_regex_literal(start(term))} {_DEFINES} [^"\\\\\\n]{{8,{most}}}$'}
+    return {"type": "object", "additionalProperties": False, "required": list(terms), "properties": props}
 
 
 def _names_in(english: str) -> dict[str, str]:
@@ -224,14 +234,38 @@ class DigestWriter:
         self._explain_terms(digest)
         self._rewrite_pasted(digest)
         self._name_the_method(digest)
+        digest.workload = self.workload("en")
         self._finish(digest)
         digest.seconds = time.monotonic() - start
         return digest
 
+    def workload(self, lang: str) -> str:
+        """The workload, from the record and not the model: how many numbered tables and figures report the
+        results, and the paper's terms their captions name (datasets, metrics, baselines), in ``lang``."""
+        tables, figures = len({t.label for t in self.paper.tables}), len({f.label for f in self.paper.figures})
+        captions = "\n".join([t.caption for t in self.paper.tables] or [f.caption for f in self.paper.figures])
+        method = self.method_name or ""
+        named: list[str] = []
+        for term in checks.technical_terms(self._body, n=40, exclude=self._names):
+            if (checks.names(captions, term) and not (method and method.lower() in term.lower())
+                    and not any(term.rstrip("s") == t.rstrip("s") for t in named)):  # "NeRF" or "NeRFs", once
+                named.append(term)
+        named = named[:4]
+        if lang == "zh":
+            counts = "和".join(c for c in (f"{tables}张表" * bool(tables), f"{figures}幅图" * bool(figures)) if c)
+            if not counts:
+                return "论文没有编号的表或图。"
+            return f"论文用{counts}报告结果" + (f"，图表标题中提到{'、'.join(named)}" if named else "") + "。"
+        counts = " and ".join(c for c in (_count(tables, "table"), _count(figures, "figure")) if c)
+        if not counts:
+            return "The paper has no numbered tables or figures."
+        return f"The paper reports its results in {counts}" + (f"; their captions name {_and(named)}" if named else "") + "."
+
     def _without_headings(self, part: str, value):
         """A step or takeaway list without its items that are section headings ("Related Work") or bare phrases: they
         say nothing. Other parts unchanged."""
-        return [v for v in value if not checks.heading_like(v, self._headings)] if part in SENTENCE_LISTS else value
+        headings = [self.title, *self._headings]  # the title too: a small model lists it as the first step
+        return [v for v in value if not checks.heading_like(v, headings)] if part in SENTENCE_LISTS else value
 
     def _explain_terms(self, digest: Digest) -> None:
         """The paper's key terms that the prose does not name, explained in one call behind the same paper prefix:
@@ -242,7 +276,7 @@ class DigestWriter:
         if not left:
             return
         rows = [(data(t), data(self.short_forms.get(t, "")), data(_first_use(t, self._body))) for t in left]
-        schema = terms_schema(left)
+        schema = terms_schema(left, self.short_forms)
         reply = self._call("en", "system.en", self.context() + "\n" + load_prompt("key_terms.en").render(rows=rows),
                            left, digest, "terms", schema=schema, avoid=self.context())
         got = _json_object(reply)
@@ -306,7 +340,8 @@ class DigestWriter:
         glossary call."""
         digest = Digest(language="zh", method="translated")
         start = time.monotonic()
-        source = {"title_translation": self.title, **{p.name: getattr(english, p.name) for p in PARTS[1:]}}
+        source = {"title_translation": self.title,
+                  **{p.name: getattr(english, p.name) for p in PARTS[1:] if not p.from_record}}
         # A keyword that is a name ("NeRF", "Mip-NeRF", "BERT") stays as it is: only plain words are translated.
         names = [k for k in english.keywords if not checks.english_words(k)]
         source["keywords"] = [k for k in english.keywords if k not in names]
@@ -322,6 +357,7 @@ class DigestWriter:
             found[part] = _map(found[part], lambda text: _with_names(text, names_of))
         self._glossary(found, digest)
         found["keywords"] = _merge_keywords(english.keywords, names, found.get("keywords") or [])
+        found["workload"] = self.workload("zh")
         _store(digest, answer.Answer(values={p: v for p, v in found.items() if v}))
         digest.title_translation = self._keep_method_name(digest.title_translation)
         self._finish(digest)
@@ -334,7 +370,7 @@ class DigestWriter:
         problems: dict[str, str] = {}
         for p in PARTS[1:]:
             value = getattr(digest, p.name)
-            if p.name in OPTIONAL_PARTS:
+            if p.name in OPTIONAL_PARTS or p.from_record:  # the record's parts are written after this
                 continue
             if not value:
                 problems[p.name] = "it was missing"
@@ -372,10 +408,13 @@ class DigestWriter:
         if not translation:
             return translation
         head = self.title.split(":")[0].strip() if ":" in self.title else ""
-        names = [head] if head and len(head.split()) <= 3 else []
-        # A name: capitals inside a word ("NeRF", "MapReduce"; not "Pipeline-Aware") or in capitals ("SPECTER").
+        names = [self.method_name] if self.method_name and checks.names(self.title, self.method_name) else []
+        names += [head] if head and len(head.split()) <= 3 else []
+        # A name: capitals inside a word ("NeRF", "MapReduce"; not "Pipeline-Aware") or in capitals ("SPECTER"),
+        # unless the whole title is set in capitals ("A LANGUAGE-AGENT APPROACH": no word of it is a name by that).
+        capitals = sum(w.isupper() for w in self.title.split()) > 0.6 * len(self.title.split())
         names += [t for t in re.findall(r"[A-Za-z][A-Za-z0-9]*", self.title)
-                  if (t[1:] != t[1:].lower() and not t.isupper()) or (t.isupper() and len(t) >= 2)]
+                  if (t[1:] != t[1:].lower() and not t.isupper()) or (t.isupper() and len(t) >= 2 and not capitals)]
         for name in names[:1]:
             if name.lower() not in translation.lower():
                 return f"{name}：{translation}"
@@ -468,7 +507,7 @@ class DigestWriter:
         user = load_prompt("translate.zh").render(text=data(text), is_list=PART[part].is_list and part != "keywords")
         budget = min(max(48, 2 * self._count(text)), ANSWER_TOKENS["translate"])
         reply = self._call("zh", "system.zh", user, [], digest, "translate", max_tokens=budget, schema={},
-                           temperature=0.5 if strict else 0.2)
+                           temperature=0.5 if strict else 0.2, chinese=True)
         got = answer.clean_value(_unlabelled(reply), part)
         got, cut = answer.bound(part, got)
         if cut and part not in digest.truncated:
@@ -510,11 +549,12 @@ class DigestWriter:
 
     def _call(self, lang: str, system: str, user: str, parts: list[str], digest: Digest, step: str, *,
               max_tokens: int | None = None, schema: dict | None = None, temperature: float = 0.2,
-              avoid: str | None = None) -> str:
+              avoid: str | None = None, chinese: bool = False) -> str:
         """One streamed model call; its text is reported as it arrives, its tokens added to the digest.
 
         ``avoid``: the paper text the answer must not paste, for a backend with a copy guard (the others never see
-        it: their pasted sentences go to the rewrite step)."""
+        it: their pasted sentences go to the rewrite step). ``chinese``: the answer is Chinese prose, and such a
+        backend keeps it from starting a plain English word (the others leave those words to the glossary call)."""
         if self.cancel is not None and self.cancel.is_set():
             raise Cancelled("Stopped: the digest was cancelled.")
         stage = "summarising" if lang == "en" else "translating"
@@ -525,7 +565,8 @@ class DigestWriter:
         messages = [{"role": "system", "content": load_prompt(system).render()}, {"role": "user", "content": user}]
         if schema is None:
             schema = schema_for(parts, lang)
-        guard = {"avoid": avoid} if avoid and getattr(self.backend, "supports_copy_guard", False) else {}
+        guarded = getattr(self.backend, "supports_copy_guard", False)
+        guard = {k: v for k, v in (("avoid", avoid), ("chinese", chinese)) if v} if guarded else {}
         stream = self.backend.chat(messages, max_tokens=max_tokens, temperature=temperature, cancel=self.cancel,
                                    schema=schema or None, **guard)
         before = self._streamed.get(lang, "")
@@ -589,6 +630,16 @@ def _preview(before: str, reply: str, parts: list[str], lang: str) -> str:
         lines.append(f"{label}: " + ("; ".join(value) if isinstance(value, list) else value))
     text = "\n".join(lines)
     return (before + "\n" if before and text else before) + text
+
+
+def _count(n: int, noun: str) -> str:
+    """"1 table", "4 tables"; empty for none."""
+    return f"{n} {noun}{'s' * (n != 1)}" if n else ""
+
+
+def _and(names: list[str]) -> str:
+    """"A", "A and B", "A, B and C"."""
+    return " and ".join([", ".join(names[:-1]), names[-1]] if len(names) > 1 else names)
 
 
 def _first_use(term: str, text: str, words: int = 12) -> str:
@@ -753,4 +804,5 @@ def _add_usage(target: Digest, source: Digest) -> None:
 
 
 def _has_content(digest: Digest) -> bool:
-    return any(getattr(digest, p.name) for p in PARTS if p.name != "title_translation")
+    """True when the model wrote some part (the record's parts are no content of its own)."""
+    return any(getattr(digest, p.name) for p in PARTS if p.name != "title_translation" and not p.from_record)

@@ -51,11 +51,11 @@ def paper_with_figures(tmp_path):
 
 @pytest.fixture
 def digests(paper_with_figures):
-    """Digests from the canned answers, with one unsupported number (99.9%) and one part missing (workload)."""
+    """Digests from the canned answers, with one unsupported number (99.9%) and one part missing (performance
+    review)."""
     record, paper = paper_with_figures
     backend = scripted({"summary.en": EN["summary.en"].replace("on 12 scenes.", "on 12 scenes (99.9% of cases)."),
-                        "conclusion.en": "SIGNIFICANCE: Better renderings.\nINNOVATION: Grouped training.\n"
-                                         "PERFORMANCE REVIEW: Higher PSNR.",
+                        "conclusion.en": "SIGNIFICANCE: Better renderings.\nINNOVATION: Grouped training.",
                         "repair.en": "Nothing more to add.",
                         "translate.zh": lambda messages: translate(messages, {
                             **ZH_PARTS, "PSNR rises to 31.2 on 12 scenes (99.9% of cases).":
@@ -74,13 +74,13 @@ def test_golden_markdown(paper_with_figures, digests, language):
 
 def test_missing_and_flagged_parts_are_visible(digests):
     en, zh = digests["en"], digests["zh"]
-    assert en.missing == ["workload"] and en.flagged_numbers == ["99.9%"]
+    assert en.missing == ["performance_eval"] and en.flagged_numbers == ["99.9%"]
     record, paper = make_paper()
     block = render_paper_block(record, paper, en)
-    assert "(4) Workload: (missing: the model gave no workload)" in block
+    assert "(3) Performance: (missing: the model gave no performance review)" in block
     assert "99.9%⚠" in block and "Numbers not found in the paper's text (check before citing): 99.9%" in block
     zh_block = render_paper_block(record, paper, zh)
-    assert "（缺失：模型未给出工作量）" in zh_block
+    assert "（缺失：模型未给出性能评价）" in zh_block
     assert "Divide and Conquer（分而治之）" in zh_block
 
 

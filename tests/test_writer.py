@@ -24,8 +24,10 @@ def test_english_and_translated_chinese():
     record, paper = make_paper()
     backend = scripted()
     digests = write_digests(record, paper, backend, ["en", "zh"])
-    assert backend.tasks() == ["overview.en", "summary.en", "methods.en", "conclusion.en"] + ["translate.zh"] * 13
+    assert backend.tasks() == ["overview.en", "summary.en", "methods.en", "conclusion.en"] + ["translate.zh"] * 12
     en, zh = digests["en"], digests["zh"]
+    # The workload is the record's, in both languages, and no call's.
+    assert en.workload == "The paper has no numbered tables or figures." and zh.workload == "论文没有编号的表或图。"
     assert en.takeaways == ["Views are grouped by similarity.", "One expert per group.", "Experts are distilled."]
     assert zh.title_translation == "分而治之" and zh.methods[0] == "对视图分组。" and zh.method == "translated"
     assert not en.missing and not zh.missing and not en.truncated
@@ -50,34 +52,37 @@ def test_questions_carry_a_json_schema_with_length_bounds_and_translations_none(
     assert overview["required"] == ["summary", "takeaways", "keywords"]
     assert overview["properties"]["summary"]["maxLength"] == 260
     assert overview["properties"]["takeaways"]["maxItems"] == 5
-    assert backend.schemas[4:] == [None] * 13  # translations are plain text
+    assert backend.schemas[4:] == [None] * 12  # translations are plain text
 
 
 def test_missing_or_repeated_parts_get_one_repair_call_behind_the_paper():
     record, paper = make_paper()
-    backend = scripted({"conclusion.en": "SIGNIFICANCE: Matters.\nINNOVATION: Better renderings come from grouping the views well.\n"
+    backend = scripted({"conclusion.en": "INNOVATION: Better renderings come from grouping the views well.\n"
                                          "PERFORMANCE REVIEW: Better renderings come from grouping the views well.",
-                        "repair.en": ['{"performance_eval": "PSNR is higher on every scene.", "workload": "Two datasets."}']})
+                        "repair.en": ['{"significance": "Large scenes train faster.", '
+                                      '"performance_eval": "PSNR is higher on every scene."}']})
     en = write_digests(record, paper, backend, ["en"])["en"]
     assert backend.tasks() == ["overview.en", "summary.en", "methods.en", "conclusion.en", "repair.en"]
     repair = backend.calls[-1][-1]["content"]
     assert repair.startswith(backend.calls[0][-1]["content"][:repair.index("</paper>")])  # same paper prefix
     assert '"performance_eval"' in repair and "said the same as the innovation" in repair
-    assert '"workload"' in repair and "it was missing" in repair and '"significance"' not in repair.split("</paper>")[1]
-    assert en.workload == "Two datasets." and en.performance_eval == "PSNR is higher on every scene."
+    assert '"significance"' in repair and "it was missing" in repair and '"innovation"' not in repair.split("</paper>")[1]
+    assert '"workload"' not in repair  # the record's part is never asked for
+    assert en.significance == "Large scenes train faster." and en.performance_eval == "PSNR is higher on every scene."
     assert not en.missing and en.calls == 5
 
 
-def test_garbage_answers_never_crash_and_every_part_is_marked_missing():
+def test_garbage_answers_never_crash_and_every_part_the_model_writes_is_marked_missing():
     record, paper = make_paper()
     backend = ScriptedBackend(lambda m: "<<<>>> ::: \n\n**\n- \n1.")
     digests = write_digests(record, paper, backend, ["en", "zh"])
     assert backend.tasks() == ["overview.en", "summary.en", "methods.en", "conclusion.en", "repair.en"]
-    assert list(digests) == ["en"] and len(digests["en"].missing) == 12  # nothing to translate: no Chinese
+    # Nothing to translate, so no Chinese; the workload is the record's, never missing.
+    assert list(digests) == ["en"] and len(digests["en"].missing) == 11 and digests["en"].workload
     en = write_digests(record, paper, ScriptedBackend(lambda m: '{"summary": "DaC groups views."}'), ["en"])["en"]
     assert en.summary == "DaC groups views." and set(en.missing) == {
         "takeaways", "keywords", "background", "past_methods", "approach", "performance", "methods", "significance",
-        "innovation", "performance_eval", "workload"}
+        "innovation", "performance_eval"}
 
 
 def test_pasted_sentences_are_rewritten_first_person_is_third_person_and_bad_numbers_go():
@@ -111,7 +116,7 @@ def test_chinese_that_stays_english_is_translated_once_more_then_marked_missing(
     stubborn = {**ZH_PARTS, "NeRF treats every view alike.": "NeRF treats every view the same way."}
     backend = scripted({"translate.zh": lambda messages: translate(messages, stubborn)})
     zh = write_digests(record, paper, backend, ["en", "zh"])["zh"]
-    assert backend.tasks().count("translate.zh") == 14  # 13 parts, the background twice
+    assert backend.tasks().count("translate.zh") == 13  # 12 parts, the background twice
     assert zh.background == "" and zh.missing == ["background"]
 
 
@@ -170,7 +175,7 @@ def test_streamed_text_is_the_full_text_so_far():
     events = []
     write_digests(record, paper, scripted(), ["en"], on_event=events.append)
     texts = [e.text for e in events if e.text]
-    assert texts[-1].startswith("Summary: DaC splits") and texts[-1].endswith("Workload: Two datasets.")
+    assert texts[-1].startswith("Summary: DaC splits") and texts[-1].endswith("Performance: Higher PSNR.")
     assert all(b.startswith(a[:len(a) // 2]) for a, b in zip(texts, texts[1:]))  # grows, never a delta
 
 
@@ -186,8 +191,8 @@ def test_rewrite_and_fallback_logic_golden():
                         '"Experts are distilled into a student."], "keywords": ["NeRF", "distillation", "view gro'],
         "summary.en": [EN["summary.en"].replace("APPROACH: Divide the views, train experts, distil.", f"APPROACH: {pasted}")],
         "conclusion.en": ['{"significance": "Better renderings.", "innovation": "Grouped training.", '
-                          '"performance_eval": "Higher PSNR.", "workload": ""}'],
-        "repair.en": ['{"workload": "Two datasets and twelve scenes."}'],
+                          '"performance_eval": "Higher PSNR.", "innovation": ""}'],
+        "repair.en": ['{"innovation": "Two datasets and twelve scenes."}'],
         "rewrite.en": ["The authors train one expert per group of views, then merge them."],
         "translate.zh": lambda m: {**ZH_PARTS, "distillation": "蒸馏", "Two datasets and twelve scenes.":
                                    "两个 datasets，十二个 scenes。"}.get(draft_of(m), "分而治之" if "Divide" in draft_of(m)
@@ -280,3 +285,15 @@ def test_numbers_in_a_table_count_as_in_the_paper():
                           markdown="| Variant | Views |\n|---|---|\n| DaC | 88.1 |")]
     en = write_digests(record, paper, backend, ["en"])["en"]
     assert en.background == "NeRF treats views alike in 88.1% of runs." and en.flagged_numbers == []
+
+
+def test_a_title_in_capitals_has_no_name_by_its_capitals():
+    """"A LANGUAGE-AGENT APPROACH TO ..." names no method: its translation gets no "LANGUAGE：" in front."""
+    record, paper = make_paper()
+    record.title = paper.title = "A LANGUAGE-AGENT APPROACH TO FORMAL THEOREM-PROVING"
+    backend = scripted({"translate.zh": lambda m: "形式化定理证明的语言智能体方法" if "THEOREM" in draft_of(m) else translate(m)})
+    zh = write_digests(record, paper, backend, ["en", "zh"])["zh"]
+    assert zh.title_translation == "形式化定理证明的语言智能体方法"
+    record.title = paper.title = "A NEW METHOD FOR NeRF TRAINING"  # a name with capitals inside still counts
+    backend = scripted({"translate.zh": lambda m: "一种新的训练方法" if "METHOD" in draft_of(m) else translate(m)})
+    assert write_digests(record, paper, backend, ["en", "zh"])["zh"].title_translation == "NeRF：一种新的训练方法"

@@ -8,7 +8,7 @@ import random
 
 from chatpaper import answer, checks, sections
 from chatpaper.digest import PART, Digest
-from chatpaper.paper import Paper, Record, Section
+from chatpaper.paper import Figure, Paper, Record, Section, Table
 from chatpaper.render import render_markdown
 from chatpaper.writer import _drop_repeats, write_digests
 from tests.fakes import draft_of
@@ -103,7 +103,7 @@ def test_key_terms_the_prose_leaves_out_are_explained_in_one_call_each_sentence_
     paper.sections[2].text += (" DaC builds on KiloNeRF blocks and a peak signal-to-noise ratio (PSNR) loss. The"
                                " Mean View Fusion (MVF) step merges experts; KiloNeRF and MVF and PSNR again.")
     explained = ('{"KiloNeRF": "KiloNeRF is the grid of tiny networks each expert is built from.", '
-                 '"MVF": "MVF is the step that merges the experts into one student."}')
+                 '"MVF": "MVF (Mean View Fusion) is the step that merges the experts into one student."}')
     backend = scripted({"terms.en": [explained]})
     en = write_digests(record, paper, backend, ["en"])["en"]
     assert backend.tasks().count("terms.en") == 1
@@ -114,14 +114,17 @@ def test_key_terms_the_prose_leaves_out_are_explained_in_one_call_each_sentence_
     listed = asked[asked.rindex("<paper>"):asked.rindex("</paper>")]
     assert '- KiloNeRF: "… split the views into groups. Each expert is trained. DaC builds on KiloNeRF blocks' in listed
     assert '- MVF (Mean View Fusion): "… ' in listed and 'The Mean View Fusion (MVF) step merges experts;' in listed
-    # Only the terms the prose does not name (it names PSNR and the method DaC); each answer starts with its term.
+    # Only the terms the prose does not name (it names PSNR and the method DaC); each answer starts with its term,
+    # and with its long form where the paper gives one.
     assert set(schema["required"]) == {"KiloNeRF", "MVF"}
     pattern = schema["properties"]["MVF"]["pattern"]
-    assert re.fullmatch(pattern, "MVF is the step that merges the experts.")
+    assert re.fullmatch(pattern, "MVF (Mean View Fusion) is the step that merges the experts.")
+    assert not re.fullmatch(pattern, "MVF is the step that merges the experts.")
+    assert re.fullmatch(schema["properties"]["KiloNeRF"]["pattern"], "KiloNeRF is the grid of tiny networks.")
     assert not re.fullmatch(pattern, "It is the step that merges.") and not re.fullmatch(pattern, "MVF to train fast.")
     assert not re.fullmatch(pattern, "MVF " + "long " * 60) and not re.fullmatch(pattern, 'MVF is "quoted" here')
     assert en.key_terms == ["KiloNeRF is the grid of tiny networks each expert is built from.",
-                            "MVF is the step that merges the experts into one student."]
+                            "MVF (Mean View Fusion) is the step that merges the experts into one student."]
     md = render_markdown(record, paper, {"en": en})
     assert "4. **Keywords**: NeRF, distillation, view grouping\n   - KiloNeRF is the grid" in md
     # A backend without the schema: an answer that does not start with its term, or is no sentence, is not kept.
@@ -286,6 +289,29 @@ def test_a_translation_label_inside_a_line_leaves_only_the_translation_after_it(
 def test_method_steps_and_takeaways_are_sentences_in_the_schema_not_headings():
     from chatpaper.writer import MIN_ITEM_CHARS, schema_for
     schema = schema_for(["takeaways", "keywords", "methods"])["properties"]
-    assert schema["methods"]["items"]["minLength"] == schema["takeaways"]["items"]["minLength"] == MIN_ITEM_CHARS
+    assert schema["methods"]["items"] == schema["takeaways"]["items"]
+    pattern = schema["methods"]["items"]["pattern"]
     assert len("Related Work") < MIN_ITEM_CHARS <= len("Group the views by pose.")
+    assert re.fullmatch(pattern, "Group the views by pose.")  # a sentence, ending in a full stop
+    assert not re.fullmatch(pattern, "Related Work.") and not re.fullmatch(pattern, "Improving the reconstruction")
+    assert not re.fullmatch(pattern, "Group the views by pose. " + "x" * 200 + ".")  # within the part's bound
     assert schema["keywords"]["items"]["minLength"] == 1  # "NeRF" is a keyword
+
+
+def test_the_workload_is_counted_from_the_record_in_both_languages_and_never_asked():
+    record, paper = make_paper(extra="We test on ScanNet and LLFF; ScanNet scenes are large, LLFF ones small. PSNR and NeRF again.")
+    paper.tables = [Table("Table 1", "Table 1: PSNR of DaC and NeRF on ScanNet.", 5),
+                    Table("Table 2", "Table 2: DaC-S and DaC-L on LLFF.", 6)]
+    paper.figures = [Figure("Figure 1", "Figure 1: Renderings of NeRF.", 3)]
+    backend = scripted({"conclusion.en": "SIGNIFICANCE: It matters.\nINNOVATION: It is new.\n"
+                                         "PERFORMANCE REVIEW: It is good.\nWORKLOAD: It took 10 experiments."})
+    digests = write_digests(record, paper, backend, ["en", "zh"])
+    # Table captions name the datasets and metrics; the method's own name (DaC, DaC-S) is not news there.
+    assert digests["en"].workload == ("The paper reports its results in 2 tables and 1 figure; their captions name "
+                                      "NeRF, ScanNet, LLFF and PSNR.")
+    assert digests["zh"].workload == "论文用2张表和1幅图报告结果，图表标题中提到NeRF、ScanNet、LLFF、PSNR。"
+    assert not any('"workload"' in m[-1]["content"].split("</paper>")[-1] for m in backend.calls)
+    assert not any("10 experiments" in draft for m in backend.calls if "<draft>" in m[-1]["content"]
+                   for draft in [m[-1]["content"]])
+    paper.tables, paper.figures = [], []  # none: said so, not invented
+    assert write_digests(record, paper, scripted(), ["en"])["en"].workload == "The paper has no numbered tables or figures."
