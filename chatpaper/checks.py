@@ -213,7 +213,8 @@ def name_list(sentence: str) -> bool:
     small model pastes the context's "Key terms:" line so; it says nothing."""
     if sentence.count(",") < 3:
         return False
-    chunks = [c.strip(" .;:") for c in re.split(r",|\band\b|\bor\b", sentence) if c.strip(" .;:")]
+    bare = re.sub(r"\s*\([^()]*\)", "", sentence)  # "UDFs (unsigned distance function)" is one name
+    chunks = [c.strip(" .;:") for c in re.split(r",|\band\b|\bor\b", bare) if c.strip(" .;:")]
     names = [c for c in chunks if len(c.split()) <= 3 and c[:1].isupper()]
     return len(names) >= 0.7 * len(chunks)
 

@@ -60,7 +60,7 @@ PARTS: tuple[Part, ...] = (
     Part("keywords", "overview", "3 to 5 keywords of the paper", ("Keywords", "关键词"), ("keywords", "关键词"),
          ("key words", "关键词", "关键字"), items=5, sentences=1, chars=40),
     Part("key_terms", "terms", "each key term explained in one short sentence that starts with it", ("Key terms", "术语"),
-         ("key terms", "术语"), ("glossary", "terms", "术语", "术语解释"), items=4, sentences=1, chars=170),
+         ("key terms", "术语"), ("glossary", "terms", "术语", "术语解释"), items=5, sentences=1, chars=170),
     Part("background", "summary", "the problem and why it matters, 1-2 sentences", ("Background", "研究背景"),
          ("background", "研究背景"), ("research background", "研究背景", "背景")),
     Part("past_methods", "summary", "what earlier work did and what it lacks, 1-2 sentences",

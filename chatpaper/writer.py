@@ -38,6 +38,8 @@ PAPER_TOKENS = 1800
 ANSWER_TOKENS = {"overview": 240, "summary": 260, "methods": 200, "conclusion": 260, "repair": 260, "terms": 180,
                  "rewrite": 60,
                  "translate": 300, "glossary": 120}
+#: Key terms without a definition in the paper explained by the model per digest (each is a sentence to write).
+MODEL_TERMS = 3
 #: The lists whose items are sentences (a takeaway, a method step), not names like keywords.
 SENTENCE_LISTS = ("takeaways", "methods")
 #: Shortest method step or takeaway a schema admits, in characters.
@@ -87,23 +89,18 @@ def schema_for(parts: list[str], lang: str = "en") -> dict:
     return {"type": "object", "properties": props, "required": list(parts), "additionalProperties": False}
 
 
-def terms_schema(terms: list[str], long_forms: dict[str, str] | None = None) -> dict:
-    """The JSON schema of a key-terms answer: one string per term that starts with the term, its long form where the
-    paper gives one ("GConv (group convolution) is"), and a verb that says what it is ("is", "measures", ...), then
-    plain text (no quote, backslash or line break) within the part's length bound. The long form anchors the
-    sentence on what the paper means by the term (without it the small model guessed: "GConv is a residual
-    connection")."""
-    long_forms = long_forms or {}
-
-    def start(term: str) -> str:
-        long = re.sub(r'["\\\n]', "", long_forms.get(term, ""))
-        return f"{term} ({long})" if long else term
-
-    props = {}
-    for term in terms:
-        most = max(PART["key_terms"].chars - len(start(term)) - 12, 20)
-        props[term] = {"type": "string", "pattern": f'^{_regex_literal(start(term))} {_DEFINES} [^"\\\\\\n]{{8,{most}}}$'}
+def terms_schema(terms: list[str]) -> dict:
+    """The JSON schema of a key-terms answer: one string per term that starts with the term and a verb that says
+    what it is ("is", "measures", ...), then plain text (no quote, backslash or line break) ending in a full stop,
+    within the part's length bound."""
+    props = {t: {"type": "string", "pattern": f'^{_regex_literal(t)} {_DEFINES} [^"\\\\\\n]{{8,{_term_room(t) - 1}}}[.]$'}
+             for t in terms}
     return {"type": "object", "additionalProperties": False, "required": list(terms), "properties": props}
+
+
+def _term_room(start: str) -> int:
+    """Characters a key term's sentence has after its start ("MVF (Mean View Fusion)") and verb, full stop included."""
+    return max(PART["key_terms"].chars - len(start) - 12, 20)
 
 
 def _names_in(english: str) -> dict[str, str]:
@@ -208,7 +205,7 @@ class DigestWriter:
         for p in PARTS[1:]:  # speaking as the authors needs no model: "we" is "the authors"
             if getattr(digest, p.name):
                 setattr(digest, p.name, _map(_uncited(getattr(digest, p.name)), checks.third_person))
-            setattr(digest, p.name, self._without_headings(p.name, getattr(digest, p.name)))
+            setattr(digest, p.name, self._only_sentences(p.name, getattr(digest, p.name)))
             if getattr(digest, p.name) and p.name != "keywords":  # a list of names is not a sentence
                 setattr(digest, p.name, _map(getattr(digest, p.name), checks.without_name_lists))
                 if p.is_list:
@@ -223,7 +220,7 @@ class DigestWriter:
                             written=written, max_tokens=budget)
             for part, value in got.values.items():
                 value = _map(_uncited(value), checks.third_person)
-                value = self._without_headings(part, value)
+                value = self._only_sentences(part, value)
                 was_cut, cut = part in digest.truncated, part in got.cut
                 if not value or (was_cut and cut and getattr(digest, part)):
                     continue  # a cut part cut again: the first answer stays
@@ -261,32 +258,48 @@ class DigestWriter:
             return "The paper has no numbered tables or figures."
         return f"The paper reports its results in {counts}" + (f"; their captions name {_and(named)}" if named else "") + "."
 
-    def _without_headings(self, part: str, value):
-        """A step or takeaway list without its items that are section headings ("Related Work") or bare phrases: they
-        say nothing. Other parts unchanged."""
+    def _only_sentences(self, part: str, value):
+        """A step or takeaway list without its items that are section headings ("Related Work"), the title or bare
+        phrases (they say nothing), or that ran to their bound (the schema's pattern then closes them with a full
+        stop mid-clause: "... trained only for geometric tasks do."). Other parts unchanged."""
+        if part not in SENTENCE_LISTS:
+            return value
         headings = [self.title, *self._headings]  # the title too: a small model lists it as the first step
-        return [v for v in value if not checks.heading_like(v, headings)] if part in SENTENCE_LISTS else value
+        return [v for v in value if not checks.heading_like(v, headings) and len(v) < PART[part].chars - 1]
 
     def _explain_terms(self, digest: Digest) -> None:
-        """The paper's key terms that the prose does not name, explained in one call behind the same paper prefix:
-        one sentence per term that starts with it (the schema's pattern makes it start so, and bounds it), with the
-        long form the paper gives; at most ``PART["key_terms"].items`` terms."""
-        left = [t for t in self.terms if t not in self._named(digest) and t != self.method_name]
+        """The paper's key terms that the prose does not name, at most ``PART["key_terms"].items``, one sentence
+        each. A term the paper defines ("batch normalization (BN)") gets the paper's definition, without the model:
+        asked, the bundled model wrote "GConv (group convolution) is a residual connection". The others (at most
+        ``MODEL_TERMS``) are explained in one call behind the same paper prefix, given the paper's words around
+        their first use: one sentence per term that starts with it and a verb and ends in a full stop (the schema's
+        pattern makes it so, and bounds it)."""
+        prose = " ".join(_as_text(getattr(digest, p.name)) for p in PARTS[1:] if p.name != "keywords").lower()
+        # A term whose long form the prose writes is named too: _name_the_method puts the short form after it.
+        named = self._named(digest) + [t for t, long in self.short_forms.items() if long.lower() in prose]
+        left: list[str] = []
+        for t in self.terms:  # "NeRF" or "NeRFs", once
+            if (t not in named and t != self.method_name
+                    and not any(t.rstrip("s") == u.rstrip("s") for u in [*left, *named])):
+                left.append(t)
         left = left[:PART["key_terms"].items]
-        if not left:
-            return
-        rows = [(data(t), data(self.short_forms.get(t, "")), data(_first_use(t, self._body))) for t in left]
-        schema = terms_schema(left, self.short_forms)
-        reply = self._call("en", "system.en", self.context() + "\n" + load_prompt("key_terms.en").render(rows=rows),
-                           left, digest, "terms", schema=schema, avoid=self.context())
-        got = _json_object(reply)
-        explained = []
-        for term in left:
-            text = answer.clean_text(got.get(term, "")) if isinstance(got.get(term), str) else ""
-            text = _complete_sentence(_map(_uncited(text), checks.third_person))
-            if text and re.match(rf"{re.escape(term)}(?![\w-])", text) and len(checks.words(text)) >= 4:
-                explained.append(text)
-        digest.key_terms = explained
+        defined = {t: _definition(t, self.short_forms[t]) for t in left if t in self.short_forms}
+        asked = [t for t in left if t not in defined][:MODEL_TERMS]
+        explained: dict[str, str] = {}
+        if asked:
+            rows = [(data(t), data(_first_use(t, self._body))) for t in asked]
+            reply = self._call("en", "system.en", self.context() + "\n" + load_prompt("key_terms.en").render(rows=rows),
+                               asked, digest, "terms", schema=terms_schema(asked), avoid=self.context())
+            got = _json_object(reply)
+            for term in asked:
+                text = answer.clean_text(got.get(term, "")) if isinstance(got.get(term), str) else ""
+                said = re.match(rf"\S.*? {_DEFINES} (.*)$", text)
+                if said and len(said.group(2)) >= _term_room(text[:said.start(1) - 1]):
+                    continue  # it ran to its bound: the pattern closed it mid-clause ("... on 4D point.")
+                text = _complete_sentence(_map(_uncited(text), checks.third_person))
+                if text and re.match(rf"{re.escape(term)}(?![\w-])", text) and len(checks.words(text)) >= 4:
+                    explained[term] = text
+        digest.key_terms = [defined.get(t) or explained[t] for t in left if t in defined or t in explained]
 
     def _name_the_method(self, digest: Digest) -> None:
         """Names instead of paraphrase, without the model: the method's first generic mention in each part ("the
@@ -640,6 +653,12 @@ def _count(n: int, noun: str) -> str:
 def _and(names: list[str]) -> str:
     """"A", "A and B", "A, B and C"."""
     return " and ".join([", ".join(names[:-1]), names[-1]] if len(names) > 1 else names)
+
+
+def _definition(term: str, long: str) -> str:
+    """The paper's own definition of a term as a sentence: "BN stands for batch normalization." ("LLMs stand for")."""
+    plural = term.endswith("s") and term[:-1].isupper()
+    return f"{term} stand{'' if plural else 's'} for {long}."
 
 
 def _first_use(term: str, text: str, words: int = 12) -> str:
