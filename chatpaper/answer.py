@@ -100,12 +100,15 @@ def _loads_prefix(body: str):
     keys = re.findall(r'"([^"\\]{1,40})"\s*:', body)
     last = keys[-1] if keys else None
     trimmed = body.rstrip().rstrip(",")
-    for ending in ('"}', '"]}', "]}", "}", '""}', "null}"):
-        try:
-            obj = decoder.raw_decode(trimmed + ending)[0]
-        except ValueError:
-            continue
-        return obj, last
+    # Cut between two parts: a next key begun (', "perf') or written without its value (', "performance": ').
+    between = re.sub(r',\s*"[^"]*(?:"\s*:?\s*)?$', "", trimmed)
+    for text in dict.fromkeys((trimmed, between)):
+        for ending in ('"}', '"]}', "]}", "}", '""}', "null}"):
+            try:
+                obj = decoder.raw_decode(text + ending)[0]
+            except ValueError:
+                continue
+            return obj, (last if text is trimmed else None)
     return None, None
 
 

@@ -45,3 +45,13 @@ def test_parts_are_held_to_their_bounds_in_whole_sentences():
     assert got.cut == []  # whole sentences left out: shorter, not cut
     word = answer.bound_prose("x" * 10 + " " + "y" * 400, 2, 260)
     assert word == ("x" * 10 + "…", True)
+
+
+def test_an_answer_cut_between_two_parts_keeps_the_parts_it_finished():
+    """The token limit fell just after a comma and the next key's quote (', "'): every finished part is kept (the
+    whole answer was lost before, and the group_fisher digest lost its keywords with it)."""
+    for tail in (', "', ', "perfor', ', "performance"', ', "performance": '):
+        text = '{"takeaways": ["One.", "Two."], "keywords": ["pruning", "masks", "Fisher"]' + tail
+        got = answer.parse_answer(text, ["takeaways", "keywords", "performance"])
+        assert got.values["takeaways"] == ["One.", "Two."] and got.values["keywords"] == ["pruning", "masks", "Fisher"]
+        assert "performance" not in got.values
