@@ -211,6 +211,10 @@ class DigestWriter:
                 if p.is_list:
                     setattr(digest, p.name, [v for v in getattr(digest, p.name) if v])
         problems = self._gaps(digest)
+        # What is missing first: an answer that runs out of tokens loses its last parts, and a part cut off or
+        # repeating another still has its first answer to stand on.
+        problems = dict(sorted(problems.items(), key=lambda kv: not getattr(digest, kv[0])
+                               or kv[1] == "give 3 to 5", reverse=True))
         if problems:  # behind the same paper prefix: only the question is new to the model
             items = [(p, PART[p].ask, reason) for p, reason in problems.items()]
             # The repair does not see the other parts; the guard keeps it from writing their sentences again.

@@ -297,3 +297,15 @@ def test_a_title_in_capitals_has_no_name_by_its_capitals():
     record.title = paper.title = "A NEW METHOD FOR NeRF TRAINING"  # a name with capitals inside still counts
     backend = scripted({"translate.zh": lambda m: "一种新的训练方法" if "METHOD" in draft_of(m) else translate(m)})
     assert write_digests(record, paper, backend, ["en", "zh"])["zh"].title_translation == "NeRF：一种新的训练方法"
+
+
+def test_the_repair_asks_for_missing_parts_before_parts_cut_off():
+    """An answer that runs out of tokens loses its last parts: the missing method steps come first, the background
+    cut off (it has a first answer to stand on) after them."""
+    record, paper = make_paper()
+    backend = scripted({"summary.en": EN["summary.en"].replace("BACKGROUND: NeRF treats every view alike.",
+                                                               "BACKGROUND: NeRF treats every view alike and"),
+                        "methods.en": "METHODS:"})
+    write_digests(record, paper, backend, ["en"])
+    repair = backend.schemas[backend.tasks().index("repair.en")]
+    assert repair["required"] == ["methods", "background"]
