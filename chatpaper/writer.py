@@ -340,9 +340,12 @@ class DigestWriter:
                                "rewrite", schema={}, avoid="\n".join([self.context(), sentence, *prose]))
             new = answer.clean_text(reply.split("\n")[0] if reply.strip() else "")
             new = checks.third_person(_uncited(new))
-            if (not new or checks.copied(new, self._runs) or checks.has_cjk(new)
+            lost = [t for t in self.terms if checks.names(sentence, t) and not checks.names(new, t)]
+            if (not new or checks.copied(new, self._runs) or checks.has_cjk(new) or lost
                     or len(checks.unsupported_numbers(new, self._paper_numbers)) > len(checks.unsupported_numbers(sentence, self._paper_numbers))):
-                new = ""  # still pasted: the sentence goes, when its part has another one to stand on
+                # still pasted, or it lost a key term the sentence named ("MLP" as "mlps"): the sentence goes,
+                # when its part has another one to stand on
+                new = ""
                 if len(sections.split_sentences(_items(getattr(digest, part))[i])) < 2:
                     continue
             value = getattr(digest, part)

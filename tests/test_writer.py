@@ -309,3 +309,16 @@ def test_the_repair_asks_for_missing_parts_before_parts_cut_off():
     write_digests(record, paper, backend, ["en"])
     repair = backend.schemas[backend.tasks().index("repair.en")]
     assert repair["required"] == ["methods", "background"]
+
+
+def test_a_rewrite_that_loses_a_key_term_is_not_kept():
+    """The rewrite of a pasted sentence wrote "Ne RF" for "NeRF" (nerf_survey): the paper's term is gone from the
+    digest, so the rewrite is not taken (the sentence goes when its part has another)."""
+    pasted = ("Each NeRF expert is trained on its own group of similar training views and then distilled into a "
+              "single student network.")
+    record, paper = make_paper(extra=pasted + " NeRF again, and NeRF.")
+    reply = EN["summary.en"].replace("APPROACH: Divide the views, train experts, distil.",
+                                     f"APPROACH: Divide the views. {pasted}")
+    backend = scripted({"summary.en": reply, "rewrite.en": ["Each Ne RF expert learns one view group, then all merge."]})
+    en = write_digests(record, paper, backend, ["en"])["en"]
+    assert "rewrite.en" in backend.tasks() and en.approach == "Divide the views."
