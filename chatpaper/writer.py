@@ -205,7 +205,10 @@ class DigestWriter:
         for p in PARTS[1:]:  # speaking as the authors needs no model: "we" is "the authors"
             if getattr(digest, p.name):
                 setattr(digest, p.name, _map(_uncited(getattr(digest, p.name)), checks.third_person))
-            setattr(digest, p.name, self._only_sentences(p.name, getattr(digest, p.name)))
+            value, cut = self._only_sentences(p.name, getattr(digest, p.name))
+            setattr(digest, p.name, value)
+            if cut and p.name not in digest.truncated:
+                digest.truncated.append(p.name)
             if getattr(digest, p.name) and p.name != "keywords":  # a list of names is not a sentence
                 setattr(digest, p.name, _map(getattr(digest, p.name), checks.without_name_lists))
                 if p.is_list:
@@ -224,14 +227,16 @@ class DigestWriter:
                             written=written, max_tokens=budget)
             for part, value in got.values.items():
                 value = _map(_uncited(value), checks.third_person)
-                value = self._only_sentences(part, value)
-                was_cut, cut = part in digest.truncated, part in got.cut
+                value, shortened = self._only_sentences(part, value)
+                was_cut, cut = part in digest.truncated, part in got.cut or shortened
                 if not value or (was_cut and cut and getattr(digest, part)):
                     continue  # a cut part cut again: the first answer stays
                 if not getattr(digest, part) or was_cut or not self._repeats(part, value, digest):
                     setattr(digest, part, value)
                     if was_cut and not cut:
                         digest.truncated.remove(part)
+                    elif cut and not was_cut:
+                        digest.truncated.append(part)
         self._explain_terms(digest)
         self._rewrite_pasted(digest)
         self._name_the_method(digest)
@@ -262,14 +267,20 @@ class DigestWriter:
             return "The paper has no numbered tables or figures."
         return f"The paper reports its results in {counts}" + (f"; their captions name {_and(named)}" if named else "") + "."
 
-    def _only_sentences(self, part: str, value):
+    def _only_sentences(self, part: str, value) -> tuple:
         """A step or takeaway list without its items that are section headings ("Related Work"), the title or bare
         phrases (they say nothing), or that ran to their bound (the schema's pattern then closes them with a full
-        stop mid-clause: "... trained only for geometric tasks do."). Other parts unchanged."""
+        stop mid-clause: "... trained only for geometric tasks do."). Where fewer than two whole items are left,
+        those that ran to their bound stay, cut at a word and marked "…" (the part is listed as truncated) rather
+        than the part going missing. Other parts unchanged. Returns (value, whether an item was cut so)."""
         if part not in SENTENCE_LISTS:
-            return value
+            return value, False
         headings = [self.title, *self._headings]  # the title too: a small model lists it as the first step
-        return [v for v in value if not checks.heading_like(v, headings) and len(v) < PART[part].chars - 1]
+        said = [v for v in value if not checks.heading_like(v, headings)]
+        whole = [v for v in said if len(v) < PART[part].chars - 1]
+        if len(whole) >= 2 or len(whole) == len(said):
+            return whole, False
+        return [v if len(v) < PART[part].chars - 1 else v[:-1].rsplit(" ", 1)[0].rstrip(",;: ") + "…" for v in said], True
 
     def _explain_terms(self, digest: Digest) -> None:
         """The paper's key terms that the prose does not name, at most ``PART["key_terms"].items``, one sentence

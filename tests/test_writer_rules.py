@@ -353,3 +353,16 @@ def test_a_key_term_sentence_must_end_in_a_full_stop_and_one_that_ran_to_its_bou
     reply = json.dumps({"KiloNeRF": "KiloNeRF is a grid of tiny networks.", "MVF": ran})
     en = write_digests(record, paper, scripted({"terms.en": [reply]}), ["en"])["en"]
     assert en.key_terms == ["KiloNeRF is a grid of tiny networks."]
+
+
+def test_when_every_step_ran_to_its_bound_they_stay_cut_and_marked_rather_than_go_missing():
+    bound = PART["methods"].chars
+    words = ("unsigned distance functions contextualise encodings of implicit representations trained only for "
+             "geometric tasks before any semantic label is read and then a lightweight module adds context from "
+             "neighbouring points across large indoor scenes so segmentation improves without retraining").split()
+    long_steps = [" ".join(words[k:] + words[:k])[:bound - 1] + "." for k in (0, 15)]
+    record, paper = make_paper()
+    backend = scripted({"methods.en": json.dumps({"methods": long_steps}), "repair.en": ['{}']})
+    en = write_digests(record, paper, backend, ["en"])["en"]
+    assert len(en.methods) == 2 and all(m.endswith("…") and m[:-1] in s for m, s in zip(en.methods, long_steps))
+    assert "methods" in en.truncated and "methods" not in en.missing
