@@ -465,6 +465,8 @@ class DigestWriter:
                 digest.removed_urls += [u for u in removed if u not in digest.removed_urls]
                 item = self._without_unsupported_numbers(item, digest)
                 item = _without_orders(item)
+                if zh:  # a list of numbers takes the enumeration comma: "640×480、1296×968", not one "480,1296"
+                    item = re.sub(r"(?<=\d)\s*，\s*(?=\d)", "、", item)
                 if zh and p.name == "keywords" and not checks.english_words(item):
                     pass  # a keyword may be a name ("NeRF", "BERT"): kept when no plain English word is left in it
                 elif zh and p.name != "title_translation" and not self._is_chinese(item):

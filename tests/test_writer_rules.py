@@ -366,3 +366,14 @@ def test_when_every_step_ran_to_its_bound_they_stay_cut_and_marked_rather_than_g
     en = write_digests(record, paper, backend, ["en"])["en"]
     assert len(en.methods) == 2 and all(m.endswith("…") and m[:-1] in s for m, s in zip(en.methods, long_steps))
     assert "methods" in en.truncated and "methods" not in en.missing
+
+
+def test_chinese_numbers_in_a_list_take_the_enumeration_comma():
+    """"640 × 480，1296 × 968": after NFKC the full-width comma makes "480,1296" one number the paper lacks."""
+    record, paper = make_paper(extra="Depth frames are 640 × 480 and colour frames 1296 × 968.")
+    english = "Frames are 640 × 480 and 1296 × 968 pixels."
+    reply = EN["summary.en"].replace("BACKGROUND: NeRF treats every view alike.", f"BACKGROUND: {english}")
+    backend = scripted({"summary.en": reply, "translate.zh": lambda m: "帧的尺寸为640×480，1296×968像素。"
+                        if draft_of(m) == english else translate(m)})
+    zh = write_digests(record, paper, backend, ["en", "zh"])["zh"]
+    assert zh.background == "帧的尺寸为640×480、1296×968像素。" and not zh.flagged_numbers
