@@ -56,6 +56,8 @@ REPEAT_OVERLAP = 0.4
 MAX_REWRITES = 6
 _EMIT_EVERY_S = 0.15  # streamed text reaches the UI at most this often per language
 _DATA_TAG = re.compile(r"</?\s*(paper|draft)\s*>", re.I)
+#: JSON or the data tags inside a list item: "keywords]: ['AN', 'WR'] ]<draft>".
+_DEBRIS = re.compile(r"\[\s*'|'\s*\]|\w\]\s*:|</?\s*(?:paper|draft)\b", re.I)
 
 
 def write_digests(record: Record, paper: Paper, backend, languages: list[str], *,
@@ -270,13 +272,14 @@ class DigestWriter:
     def _only_sentences(self, part: str, value) -> tuple:
         """A step or takeaway list without its items that are section headings ("Related Work"), the title or bare
         phrases (they say nothing), or that ran to their bound (the schema's pattern then closes them with a full
-        stop mid-clause: "... trained only for geometric tasks do."). Where fewer than two whole items are left,
+        stop mid-clause: "... trained only for geometric tasks do."), or that hold the answer's own syntax (a small
+        model lost in its JSON wrote "keywords]: ['AN', 'WR'] ]<draft> ..." as a takeaway). Where fewer than two whole items are left,
         those that ran to their bound stay, cut at a word and marked "…" (the part is listed as truncated) rather
         than the part going missing. Other parts unchanged. Returns (value, whether an item was cut so)."""
         if part not in SENTENCE_LISTS:
             return value, False
         headings = [self.title, *self._headings]  # the title too: a small model lists it as the first step
-        said = [v for v in value if not checks.heading_like(v, headings)]
+        said = [v for v in value if not checks.heading_like(v, headings) and not _DEBRIS.search(v)]
         whole = [v for v in said if len(v) < PART[part].chars - 1]
         if len(whole) >= 2 or len(whole) == len(said):
             return whole, False

@@ -377,3 +377,13 @@ def test_chinese_numbers_in_a_list_take_the_enumeration_comma():
                         if draft_of(m) == english else translate(m)})
     zh = write_digests(record, paper, backend, ["en", "zh"])["zh"]
     assert zh.background == "帧的尺寸为640×480、1296×968像素。" and not zh.flagged_numbers
+
+
+def test_a_takeaway_that_holds_the_answer_s_own_syntax_is_dropped():
+    """The bundled model lost in its JSON wrote the keywords list and a data tag as a takeaway."""
+    debris = "keywords]: ['AN', 'WR', 'PN'] ]<draft> The paper introduces a framework for generation."
+    whole = ["Views are grouped by their camera poses.", "Each group trains one expert network."]
+    reply = json.dumps({"summary": "DaC splits the views into groups and distils one model from the experts.",
+                        "takeaways": [whole[0], debris, whole[1]], "keywords": ["NeRF", "distillation", "views"]})
+    record, paper = make_paper()
+    assert write_digests(record, paper, scripted({"overview.en": [reply]}), ["en"])["en"].takeaways == whole
