@@ -192,8 +192,13 @@ def technical_terms(text: str, n: int = 8, exclude: tuple[str, ...] = ()) -> lis
                 or (not term[0].isupper() and caps < 2) or (any(c.isdigit() for c in term) and caps < 2)):
             continue
         counts[term] = counts.get(term, 0) + 1
-    frequent = [t for t in sorted(counts, key=lambda t: -counts[t]) if counts[t] >= 2]
-    return [t for t in frequent if not _cited_person(t, text, counts[t])][:n]
+    terms: list[str] = []
+    for term in sorted(counts, key=lambda t: -counts[t]):
+        if len(terms) == n or counts[term] < 2:
+            break
+        if not _cited_person(term, text, counts[term]):  # a scan of the whole text: only as far as needed
+            terms.append(term)
+    return terms
 
 
 def _cited_person(term: str, text: str, count: int) -> bool:

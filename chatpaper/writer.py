@@ -14,6 +14,7 @@ silently empty.
 """
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import re
@@ -101,7 +102,7 @@ def terms_schema(terms: list[str]) -> dict:
 
 
 def _term_room(start: str) -> int:
-    """Characters a key term's sentence has after its start ("MVF (Mean View Fusion)") and verb, full stop included."""
+    """Characters a key term's sentence has after the term (``start``) and its verb, full stop included."""
     return max(PART["key_terms"].chars - len(start) - 12, 20)
 
 
@@ -250,15 +251,7 @@ class DigestWriter:
     def workload(self, lang: str) -> str:
         """The workload, from the record and not the model: how many numbered tables and figures report the
         results, and the paper's terms their captions name (datasets, metrics, baselines), in ``lang``."""
-        tables, figures = len({t.label for t in self.paper.tables}), len({f.label for f in self.paper.figures})
-        captions = "\n".join([t.caption for t in self.paper.tables] or [f.caption for f in self.paper.figures])
-        method = self.method_name or ""
-        named: list[str] = []
-        for term in checks.technical_terms(self._body, n=40, exclude=self._names):
-            if (checks.names(captions, term) and not (method and method.lower() in term.lower())
-                    and not any(term.rstrip("s") == t.rstrip("s") for t in named)):  # "NeRF" or "NeRFs", once
-                named.append(term)
-        named = named[:4]
+        tables, figures, named = self._workload_facts
         if lang == "zh":
             counts = "和".join(c for c in (f"{tables}张表" * bool(tables), f"{figures}幅图" * bool(figures)) if c)
             if not counts:
@@ -269,21 +262,36 @@ class DigestWriter:
             return "The paper has no numbered tables or figures."
         return f"The paper reports its results in {counts}" + (f"; their captions name {_and(named)}" if named else "") + "."
 
+    @functools.cached_property
+    def _workload_facts(self) -> tuple[int, int, list[str]]:
+        """The numbered tables and figures, and up to four key terms their captions name (the table captions, else
+        the figure captions), not the method's own name: the same for both languages, read once."""
+        tables, figures = len({t.label for t in self.paper.tables}), len({f.label for f in self.paper.figures})
+        captions = "\n".join([t.caption for t in self.paper.tables] or [f.caption for f in self.paper.figures])
+        method = (self.method_name or "").lower()
+        named: list[str] = []
+        for term in checks.technical_terms(self._body, n=40, exclude=self._names):
+            if checks.names(captions, term) and not (method and method in term.lower()) and _new_term(term, named):
+                named.append(term)
+        return tables, figures, named[:4]
+
     def _only_sentences(self, part: str, value) -> tuple:
         """A step or takeaway list without its items that are section headings ("Related Work"), the title or bare
         phrases (they say nothing), or that ran to their bound (the schema's pattern then closes them with a full
-        stop mid-clause: "... trained only for geometric tasks do."), or that hold the answer's own syntax (a small
-        model lost in its JSON wrote "keywords]: ['AN', 'WR'] ]<draft> ..." as a takeaway). Where fewer than two whole items are left,
-        those that ran to their bound stay, cut at a word and marked "…" (the part is listed as truncated) rather
-        than the part going missing. Other parts unchanged. Returns (value, whether an item was cut so)."""
+        stop mid-clause: "... trained only for geometric tasks do."), or that hold the answer's own syntax (a
+        small model lost in its JSON wrote "keywords]: ['AN', 'WR'] ]<draft> ..." as a takeaway). Where fewer than
+        two whole items are left, those that ran to their bound stay, cut at a word and marked "…" (the part is
+        listed as truncated) rather than the part going missing. Other parts unchanged. Returns (value, whether an
+        item was cut so)."""
         if part not in SENTENCE_LISTS:
             return value, False
         headings = [self.title, *self._headings]  # the title too: a small model lists it as the first step
         said = [v for v in value if not checks.heading_like(v, headings) and not _DEBRIS.search(v)]
-        whole = [v for v in said if len(v) < PART[part].chars - 1]
+        bound = PART[part].chars - 1  # the pattern's longest item: it ran to the bound
+        whole = [v for v in said if len(v) < bound]
         if len(whole) >= 2 or len(whole) == len(said):
             return whole, False
-        return [v if len(v) < PART[part].chars - 1 else v[:-1].rsplit(" ", 1)[0].rstrip(",;: ") + "…" for v in said], True
+        return [v if len(v) < bound else v[:-1].rsplit(" ", 1)[0].rstrip(",;: ") + "…" for v in said], True
 
     def _explain_terms(self, digest: Digest) -> None:
         """The paper's key terms that the prose does not name, at most ``PART["key_terms"].items``, one sentence
@@ -292,13 +300,13 @@ class DigestWriter:
         ``MODEL_TERMS``) are explained in one call behind the same paper prefix, given the paper's words around
         their first use: one sentence per term that starts with it and a verb and ends in a full stop (the schema's
         pattern makes it so, and bounds it)."""
-        prose = " ".join(_as_text(getattr(digest, p.name)) for p in PARTS[1:] if p.name != "keywords").lower()
+        prose = " ".join(_as_text(getattr(digest, p.name)) for p in PARTS[1:] if p.name != "keywords")
         # A term whose long form the prose writes is named too: _name_the_method puts the short form after it.
-        named = self._named(digest) + [t for t, long in self.short_forms.items() if long.lower() in prose]
+        named = ([t for t in self.terms if checks.names(prose, t)]
+                 + [t for t, long in self.short_forms.items() if long.lower() in prose.lower()])
         left: list[str] = []
-        for t in self.terms:  # "NeRF" or "NeRFs", once
-            if (t not in named and t != self.method_name
-                    and not any(t.rstrip("s") == u.rstrip("s") for u in [*left, *named])):
+        for t in self.terms:
+            if t != self.method_name and _new_term(t, [*left, *named]):
                 left.append(t)
         left = left[:PART["key_terms"].items]
         defined = {t: _definition(t, self.short_forms[t]) for t in left if t in self.short_forms}
@@ -334,11 +342,6 @@ class DigestWriter:
         for p in PARTS[1:]:
             if p.name != "keywords" and getattr(digest, p.name):
                 setattr(digest, p.name, _map(getattr(digest, p.name), name))
-
-    def _named(self, digest: Digest) -> list[str]:
-        """The key terms that the English prose of ``digest`` names (as whole words)."""
-        prose = " ".join(_as_text(getattr(digest, p.name)) for p in PARTS[1:] if p.name != "keywords")
-        return [t for t in self.terms if checks.names(prose, t)]
 
     def _rewrite_pasted(self, digest: Digest) -> None:
         """Each sentence that holds a run of the paper's words gets one rewrite call (longest first, at most
@@ -676,6 +679,11 @@ def _count(n: int, noun: str) -> str:
 def _and(names: list[str]) -> str:
     """"A", "A and B", "A, B and C"."""
     return " and ".join([", ".join(names[:-1]), names[-1]] if len(names) > 1 else names)
+
+
+def _new_term(term: str, seen: list[str]) -> bool:
+    """True when ``term`` is not in ``seen``, as it is or as its plural or singular ("NeRF" and "NeRFs" are one)."""
+    return not any(term.rstrip("s") == t.rstrip("s") for t in seen)
 
 
 def _definition(term: str, long: str) -> str:
