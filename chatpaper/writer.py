@@ -205,17 +205,11 @@ class DigestWriter:
             got = self._ask("en", load_prompt("question.en").render(fields=fields), list(parts), digest, question,
                             written=written)
             _store(digest, got)
-        for p in PARTS[1:]:  # speaking as the authors needs no model: "we" is "the authors"
-            if getattr(digest, p.name):
-                setattr(digest, p.name, _map(_uncited(getattr(digest, p.name)), checks.third_person))
-            value, cut = self._only_sentences(p.name, getattr(digest, p.name))
+        for p in PARTS[1:]:
+            value, cut = self._cleaned(p.name, getattr(digest, p.name))
             setattr(digest, p.name, value)
             if cut and p.name not in digest.truncated:
                 digest.truncated.append(p.name)
-            if getattr(digest, p.name) and p.name != "keywords":  # a list of names is not a sentence
-                setattr(digest, p.name, _map(getattr(digest, p.name), checks.without_name_lists))
-                if p.is_list:
-                    setattr(digest, p.name, [v for v in getattr(digest, p.name) if v])
         problems = self._gaps(digest)
         # What is missing first: an answer that runs out of tokens loses its last parts, and a part cut off or
         # repeating another still has its first answer to stand on.
@@ -229,8 +223,7 @@ class DigestWriter:
             got = self._ask("en", load_prompt("repair.en").render(items=items), list(problems), digest, "repair",
                             written=written, max_tokens=budget)
             for part, value in got.values.items():
-                value = _map(_uncited(value), checks.third_person)
-                value, shortened = self._only_sentences(part, value)
+                value, shortened = self._cleaned(part, value)
                 was_cut, cut = part in digest.truncated, part in got.cut or shortened
                 if not value or (was_cut and cut and getattr(digest, part)):
                     continue  # a cut part cut again: the first answer stays
@@ -274,6 +267,19 @@ class DigestWriter:
             if checks.names(captions, term) and not (method and method in term.lower()) and _new_term(term, named):
                 named.append(term)
         return tables, figures, named[:4]
+
+    def _cleaned(self, part: str, value) -> tuple:
+        """What every English answer goes through, the questions' and the repair's alike: no citation marks, "we"
+        as "the authors" (no model needed), only sentences in the step and takeaway lists (``_only_sentences``), and
+        no sentence that only lists names (keywords are names). Returns (value, whether an item was cut)."""
+        if value:
+            value = _map(_uncited(value), checks.third_person)
+        value, cut = self._only_sentences(part, value)
+        if value and part != "keywords":
+            value = _map(value, checks.without_name_lists)
+            if isinstance(value, list):
+                value = [v for v in value if v]
+        return value, cut
 
     def _only_sentences(self, part: str, value) -> tuple:
         """A step or takeaway list without its items that are section headings ("Related Work"), the title or bare

@@ -387,3 +387,15 @@ def test_a_takeaway_that_holds_the_answer_s_own_syntax_is_dropped():
                         "takeaways": [whole[0], debris, whole[1]], "keywords": ["NeRF", "distillation", "views"]})
     record, paper = make_paper()
     assert write_digests(record, paper, scripted({"overview.en": [reply]}), ["en"])["en"].takeaways == whole
+
+
+def test_a_repair_that_only_lists_names_is_not_taken():
+    """The repair's answer goes through the same checks as the questions': specter's repaired past methods was
+    "SPECTER, SciBERT, BERT, SCIDOcs, nDCG, NLP (Natural Language Processing), MeSH (...)" and was kept."""
+    record, paper = make_paper()
+    listed = "SPECTER, SciBERT, BERT, SCIDOCS, nDCG, NLP (Natural Language Processing), MeSH (Medical Subject Headings)"
+    reply = EN["summary.en"].replace("PAST METHODS: One network holds all views.\n", "")
+    backend = scripted({"summary.en": reply, "repair.en": [json.dumps({"past_methods": listed})]})
+    en = write_digests(record, paper, backend, ["en"])["en"]
+    assert "repair.en" in backend.tasks()
+    assert en.past_methods == "" and "past_methods" in en.missing
