@@ -227,7 +227,9 @@ class DigestWriter:
                 was_cut, cut = part in digest.truncated, part in got.cut or shortened
                 if not value or (was_cut and cut and getattr(digest, part)):
                     continue  # a cut part cut again: the first answer stays
-                if not getattr(digest, part) or was_cut or not self._repeats(part, value, digest):
+                # A part that said the same as another takes a repair that still does, when it does less so.
+                if (not getattr(digest, part) or was_cut or not self._repeats(part, value, digest)
+                        or self._overlap(part, value, digest)[0] < self._overlap(part, getattr(digest, part), digest)[0]):
                     setattr(digest, part, value)
                     if was_cut and not cut:
                         digest.truncated.remove(part)
@@ -431,15 +433,20 @@ class DigestWriter:
 
     def _repeats(self, part: str, value, digest: Digest) -> str | None:
         """The part (or takeaway) that ``value`` says the same as, if any."""
-        mine = value if isinstance(value, list) else [value]
+        overlap, other = self._overlap(part, value, digest)
+        return other if overlap >= REPEAT_OVERLAP else None
+
+    def _overlap(self, part: str, value, digest: Digest) -> tuple[float, str | None]:
+        """How much ``value`` says what another part says: the largest word-trigram overlap of one of its items
+        with one of another part's, and that part."""
+        best: tuple[float, str | None] = (0.0, None)
         for p in PARTS[1:]:
             if p.name in (part, "keywords", "title_translation") or not getattr(digest, p.name):
                 continue
-            theirs = getattr(digest, p.name)
-            for a in mine:
-                if any(checks.trigram_overlap(a, b) >= REPEAT_OVERLAP for b in (theirs if isinstance(theirs, list) else [theirs])):
-                    return p.name
-        return None
+            for a in _items(value):
+                for b in _items(getattr(digest, p.name)):
+                    best = max(best, (checks.trigram_overlap(a, b), p.name), key=lambda t: t[0])
+        return best
 
     def _good_chinese(self, value, part: str = "") -> bool:
         if part == "keywords":

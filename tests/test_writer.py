@@ -72,6 +72,18 @@ def test_missing_or_repeated_parts_get_one_repair_call_behind_the_paper():
     assert not en.missing and en.calls == 5
 
 
+def test_a_repair_that_still_repeats_is_taken_only_when_it_repeats_less():
+    same = "Better renderings come from grouping the views well."
+    less = same[:-1] + " on every scene."  # word-trigram overlap 0.67 with the innovation, against 1.0
+    record, paper = make_paper()
+    for first, repaired in ((same, less), (less, same)):
+        conclusion = f"INNOVATION: {same}\nPERFORMANCE REVIEW: {first}\nSIGNIFICANCE: Large scenes train faster."
+        backend = scripted({"conclusion.en": conclusion, "repair.en": [json.dumps({"performance_eval": repaired})]})
+        en = write_digests(record, paper, backend, ["en"])["en"]
+        assert backend.tasks()[-1] == "repair.en" and en.innovation == same
+        assert en.performance_eval == less
+
+
 def test_garbage_answers_never_crash_and_every_part_the_model_writes_is_marked_missing():
     record, paper = make_paper()
     backend = ScriptedBackend(lambda m: "<<<>>> ::: \n\n**\n- \n1.")
