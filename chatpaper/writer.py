@@ -228,8 +228,8 @@ class DigestWriter:
                 if not value or (was_cut and cut and getattr(digest, part)):
                     continue  # a cut part cut again: the first answer stays
                 # A part that said the same as another takes a repair that still does, when it does less so.
-                if (not getattr(digest, part) or was_cut or not self._repeats(part, value, digest)
-                        or self._overlap(part, value, digest)[0] < self._overlap(part, getattr(digest, part), digest)[0]):
+                if (not getattr(digest, part) or was_cut or self._overlap(part, value, digest)[0]
+                        < max(REPEAT_OVERLAP, self._overlap(part, getattr(digest, part), digest)[0])):
                     setattr(digest, part, value)
                     if was_cut and not cut:
                         digest.truncated.remove(part)
