@@ -57,6 +57,23 @@ def test_prefixes_of_a_banned_token_are_banned_but_not_blank_ones_or_longer_toke
     assert vocabulary.with_prefixes(ID[" Ne"]) == tuple(ids(" Ne", " N"))  # a prefix bans no longer token
 
 
+def test_a_banned_word_is_banned_glued_to_the_word_before_too():
+    # The bundled model dodged " coefficients" by writing "significancecoefficients": the same word, no space.
+    pieces = ["<s>", " significance", " coefficients", "coefficients", "co", " co", " coeff", "efficients", " of"]
+    vocabulary = Vocabulary(pieces)
+    at = {p: i for i, p in enumerate(pieces)}
+    guard = CopyGuard([at[" of"], at[" significance"], at[" coefficients"]], vocabulary, n=3)
+    banned = guard.banned([at["<s>"], at[" of"], at[" significance"]])
+    assert banned == {at[p] for p in (" coefficients", " co", " coeff", "coefficients", "co")}
+    assert at["efficients"] not in banned  # not a prefix of the word: a word going on from "co" is not the paste
+    # An answer's own run is kept from coming back glued as well.
+    answer = AnswerGuard(CopyGuard([], vocabulary, n=3), n=3)
+    written = [at["<s>"], at[" of"], at[" significance"], at[" coefficients"]]
+    for k in range(1, len(written) + 1):  # the prompt is "<s>": the answer starts after it
+        answer.banned(written[:k])
+    assert at["coefficients"] in answer.banned(written + [at[" of"], at[" significance"]])
+
+
 def test_numbers_and_punctuation_are_never_banned():
     text = ids(" the", " NeRFs", " 20", "%", ".")
     guard = CopyGuard(text, Vocabulary(PIECES), n=2)
@@ -115,6 +132,25 @@ def test_chinese_prose_may_not_start_a_plain_english_word_but_names_and_begun_wo
     assert _plain_word_bans("Emb") == {" embedding", "-view"}
     assert _plain_word_bans(" 3") == {" embedding", "-view"}
     assert "<|im_end|>" not in _plain_word_bans("嵌入")  # the answer can always end
+
+
+def test_given_the_names_a_capitalised_word_may_only_begin_one_of_them():
+    # The bundled model kept "Rendering" and "Neural Radiance Fields" in Chinese by their capitals.
+    pieces = ["<|im_end|>", "渲染", " Rendering", "Rendering", " Ne", "Ne", " NeRF", "RF", " Neural", "i", "NG", "P",
+              " iNGP", " Map", "Reduce", " rendering"]
+    guard = PlainWordGuard(Vocabulary(pieces), names=("NeRF", "iNGP"))
+
+    def bans(*history):
+        scores = guard(np.array([pieces.index(h) for h in history], dtype=np.intc), np.zeros(len(pieces)))
+        return {pieces[t] for t in np.flatnonzero(scores == BANNED)}
+
+    # After Chinese: a capitalised word that begins no name is banned (" Map" too: MapReduce is not a name here),
+    # the starts of "NeRF" and of the lower-case "iNGP" are free, a plain word stays banned.
+    assert bans("渲染") == {" Rendering", "Rendering", " Neural", " Map", "Reduce", " rendering", "RF", "NG", "P"}
+    # After a letter a word goes on ("Ne" + "RF", "i" + "NG"); a new capitalised word after a space may not start.
+    assert bans("Ne") == {" Rendering", " Neural", " Map", " rendering"}
+    # Without names, capitals are free (the old rule): only lower-case word starts are banned.
+    assert _plain_word_bans("嵌入") == {" embedding", "emb", "edding", "-view", "d", "ms"}
 
 
 @pytest.mark.slow

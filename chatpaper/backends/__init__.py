@@ -254,7 +254,8 @@ class Backend:
 
     def chat(self, messages: list[dict], *, max_tokens: int = 512, temperature: float = 0.2,
              stop: list[str] | None = None, cancel: threading.Event | None = None,
-             schema: dict | None = None, avoid: str | None = None, chinese: bool = False) -> ChatStream:
+             schema: dict | None = None, avoid: str | None = None, chinese: bool = False,
+             names: tuple[str, ...] | None = None) -> ChatStream:
         """Stream one completion of ``messages`` (OpenAI-style role/content dicts).
 
         ``schema``: a JSON schema the answer should follow; backends that can (``supports_schema``) constrain the
@@ -262,13 +263,15 @@ class Backend:
         ``avoid``: a text the answer must not paste (the paper); backends that can (``supports_copy_guard``) forbid
         its runs of tokens while decoding (``chatpaper.backends.copy_guard``), the others ignore it.
         ``chinese``: the answer is Chinese prose; backends with a copy guard forbid it to start a lower-case English
-        word (``PlainWordGuard``), the others ignore it.
+        word (``PlainWordGuard``), and with ``names`` (the names the source writes) a capitalised word that does not
+        begin one of them; the others ignore both.
         """
         if not messages:
             raise BackendError("Nothing to send: the chat has no messages.")
 
         def producer(stop_event: threading.Event):
-            guard = {"avoid": avoid, "chinese": chinese} if self.supports_copy_guard and (avoid or chinese) else {}
+            guard = ({"avoid": avoid, "chinese": chinese, "names": names}
+                     if self.supports_copy_guard and (avoid or chinese) else {})
             return self._produce(messages, max_tokens=max_tokens, temperature=temperature, stop=stop,
                                  stop_event=stop_event, schema=schema if self.supports_schema else None, **guard)
 

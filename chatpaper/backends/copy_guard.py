@@ -9,6 +9,8 @@ bundled model:
 
 - a banned token's strict prefixes are banned too: otherwise the model splits " NeRFs" into " Ne" + "RFs" and
   writes the same words with a space inside ("Ne RFs", "un bounded");
+- a banned word is banned without its space too: otherwise the model glues it to the word before ("significance"
+  + "coefficients" where the paper has " coefficients") and pastes on, in a word no reader can parse;
 - tokens with a digit, or without a letter, are never banned: numbers must stay as the paper gives them (banned,
   the model changed "20–90%" into "10–90%"), and punctuation carries no wording.
 
@@ -17,7 +19,9 @@ parts (background, past methods, approach), and the bundled model wrote the same
 
 ``PlainWordGuard`` keeps Chinese prose Chinese: no token may start a lower-case Latin word ("embedding",
 "pruning"), so a translation writes the Chinese word instead of leaving the English one; names keep their capitals
-("NeRF", "MapReduce", "SPECTER" start with one) and a word already begun may go on ("Emb" + "edding").
+("NeRF", "MapReduce", "SPECTER" start with one) and a word already begun may go on ("Emb" + "edding"). Given the
+names the source writes, a capitalised word may only start one of them (the bundled model kept "Rendering" and
+"Neural Radiance Fields" in Chinese prose by their capitals), and a name may start in lower case ("iNGP").
 """
 from __future__ import annotations
 
@@ -46,7 +50,9 @@ class Vocabulary:
         for token, piece in enumerate(self.pieces):
             self.ids.setdefault(piece, token)
         self._prefixes: dict[int, tuple[int, ...]] = {}
+        self._variants: dict[int, tuple[int, ...]] = {}
         self._starts: tuple[np.ndarray, np.ndarray] | None = None
+        self._capitals: tuple[np.ndarray, np.ndarray] | None = None
 
     @classmethod
     def of(cls, detokenize: Callable[[int], bytes], size: int) -> "Vocabulary":
@@ -75,6 +81,28 @@ class Vocabulary:
             self._starts = (np.array(after_word, dtype=np.intp), np.array(after_other, dtype=np.intp))
         return self._starts
 
+    def capital_starts(self) -> tuple[np.ndarray, np.ndarray]:
+        """The tokens that start a capitalised Latin word: after a letter or digit only those with a space before
+        the capital (" Calibration"; "RF" after "Ne" is a word going on), after anything else also a capital first
+        (like ``word_starts``)."""
+        if self._capitals is None:
+            after_word, after_other = [], []
+            for token, piece in enumerate(self.pieces):
+                if piece.startswith("<|") or not piece.isascii():
+                    continue
+                if re.match(r"\s+[A-Z]", piece):
+                    after_word.append(token)
+                    after_other.append(token)
+                elif piece[:1].isupper():
+                    after_other.append(token)
+            self._capitals = (np.array(after_word, dtype=np.intp), np.array(after_other, dtype=np.intp))
+        return self._capitals
+
+    def name_starts(self, names) -> np.ndarray:
+        """The tokens that begin one of ``names``: each name's prefixes, with a space before them or not."""
+        found = {self.ids.get(lead + name[:k]) for name in names for k in range(1, len(name) + 1) for lead in ("", " ")}
+        return np.array(sorted(t for t in found if t is not None), dtype=np.intp)
+
     def with_prefixes(self, token: int) -> tuple[int, ...]:
         """``token`` and every token whose text is a strict, not blank, prefix of its text."""
         if token not in self._prefixes:
@@ -86,6 +114,16 @@ class Vocabulary:
                     found.append(other)
             self._prefixes[token] = tuple(found)
         return self._prefixes[token]
+
+    def variants(self, token: int) -> tuple[int, ...]:
+        """What a guard bans for ``token``: it and its prefixes, and where its text starts with a space, the same
+        word without the space and that word's prefixes (the word glued to the one before it)."""
+        if token not in self._variants:
+            piece = self.pieces[token] if 0 <= token < len(self.pieces) else ""
+            bare = self.ids.get(piece[1:]) if piece[:1] == " " and piece[1:].strip() else None
+            found = self.with_prefixes(token) + (self.with_prefixes(bare) if bare is not None else ())
+            self._variants[token] = tuple(dict.fromkeys(found))
+        return self._variants[token]
 
 
 class CopyGuard:
@@ -108,7 +146,7 @@ class CopyGuard:
         following = self.table.get(tuple(int(t) for t in history[-(self.n - 1):]))
         if not following:
             return set()
-        return {u for t in following if not self.vocabulary.exempt(t) for u in self.vocabulary.with_prefixes(t)}
+        return {u for t in following if not self.vocabulary.exempt(t) for u in self.vocabulary.variants(t)}
 
     def __call__(self, input_ids, scores):
         for token in self.banned(input_ids):
@@ -135,7 +173,7 @@ class AnswerGuard:
         banned = self.guard.banned(history)
         following = self.own.get(tuple(answer[-(self.n - 1):])) if len(answer) >= self.n - 1 else None
         vocabulary = self.guard.vocabulary
-        return banned | {u for t in following or () if not vocabulary.exempt(t) for u in vocabulary.with_prefixes(t)}
+        return banned | {u for t in following or () if not vocabulary.exempt(t) for u in vocabulary.variants(t)}
 
     def __call__(self, input_ids, scores):
         for token in self.banned(input_ids):
@@ -144,11 +182,17 @@ class AnswerGuard:
 
 
 class PlainWordGuard:
-    """A logits processor for Chinese prose: no token may start a lower-case Latin word (see the module's text)."""
+    """A logits processor for Chinese prose: no token may start a lower-case Latin word, nor, when ``names`` are
+    given, a capitalised one that does not begin one of them (see the module's text)."""
 
-    def __init__(self, vocabulary: Vocabulary):
+    def __init__(self, vocabulary: Vocabulary, names=None):
         self.vocabulary = vocabulary
         self.after_word, self.after_other = vocabulary.word_starts()
+        if names is not None:  # the names' own starts are free, even lower-case ones ("iNGP", "nerf2nerf")
+            allowed = vocabulary.name_starts(names)
+            self.after_word, self.after_other = (
+                np.setdiff1d(np.union1d(plain, capitals), allowed)
+                for plain, capitals in zip((self.after_word, self.after_other), vocabulary.capital_starts()))
 
     def __call__(self, input_ids, scores):
         pieces = self.vocabulary.pieces

@@ -387,14 +387,14 @@ class LocalBackend(Backend):
         return len(llama.tokenize(text.encode("utf-8"), add_bos=False, special=False))
 
     def _produce(self, messages, *, max_tokens, temperature, stop, stop_event: threading.Event, schema=None,
-                 avoid=None, chinese=False):
+                 avoid=None, chinese=False, names=None):
         loaded = self._loaded()
         while not loaded.lock.acquire(timeout=0.1):  # queue behind the running generation, unless cancelled
             if stop_event.is_set():
                 return Usage(), None
         try:
             guards = ([AnswerGuard(loaded.copy_guard(avoid))] if avoid else []) + (  # one per answer
-                [PlainWordGuard(loaded.vocabulary())] if chinese else [])
+                [PlainWordGuard(loaded.vocabulary(), names)] if chinese else [])
             return (yield from self._generate(loaded.llama, messages, max_tokens, temperature, stop, stop_event, schema,
                                               guards or None))
         finally:
