@@ -177,21 +177,32 @@ _NOT_TERMS = {"KB", "MB", "GB", "TB", "PB", "Hz", "kHz", "MHz", "GHz", "ms", "dB
               "VLDB", "SIGMOD"}
 
 
+def terms_in(text: str, unique: bool = True) -> list[str]:
+    """The words of ``text`` written as a technical term is ("NeRF", "PSNR", "Dex-Net", "iNGP"; "CNN-based" as
+    "CNN"), however often: not roman numerals, single letters, numbers with a unit ("3.5GB") or section labels. In
+    order, once each unless ``unique`` is false."""
+    found = []
+    for term in _TERM.findall(text):
+        term = _ADJECTIVE_SUFFIX.sub("", term)
+        caps = sum(c.isupper() for c in term)
+        if (len(term) < 2 or re.fullmatch(r"[IVXLC]+(?:-[A-Z]\d*)?", term)
+                or not any(c.isalpha() for c in term) or re.fullmatch(r"[\d.]+[A-Za-z]{1,3}", term)
+                or not (term.isupper() or any(c.isupper() for c in term[1:]))
+                or (not term[0].isupper() and caps < 2) or (any(c.isdigit() for c in term) and caps < 2)):
+            continue
+        found.append(term)
+    return list(dict.fromkeys(found)) if unique else found
+
+
 def technical_terms(text: str, n: int = 8, exclude: tuple[str, ...] = ()) -> list[str]:
     """The ``n`` most frequent technical terms of a paper's text: names written with a capital after the first
     letter or in capitals ("NeRF", "PSNR", "Dex-Net"), not roman numerals, single letters, section labels ("III-D"),
     people cited by name ("Sanchez-Stern et al.") or ``exclude``. A term with a suffix that makes it an adjective
     ("CNN-based") counts as the term."""
     counts: dict[str, int] = {}
-    for term in _TERM.findall(text):
-        term = _ADJECTIVE_SUFFIX.sub("", term)
-        caps = sum(c.isupper() for c in term)
-        if (len(term) < 2 or term in exclude or term in _NOT_TERMS or re.fullmatch(r"[IVXLC]+(?:-[A-Z]\d*)?", term)
-                or not any(c.isalpha() for c in term) or re.fullmatch(r"[\d.]+[A-Za-z]{1,3}", term)
-                or not (term.isupper() or any(c.isupper() for c in term[1:]))
-                or (not term[0].isupper() and caps < 2) or (any(c.isdigit() for c in term) and caps < 2)):
-            continue
-        counts[term] = counts.get(term, 0) + 1
+    for term in terms_in(text, unique=False):
+        if term not in exclude and term not in _NOT_TERMS:
+            counts[term] = counts.get(term, 0) + 1
     terms: list[str] = []
     for term in sorted(counts, key=lambda t: -counts[t]):
         if len(terms) == n or counts[term] < 2:

@@ -156,6 +156,7 @@ class DigestWriter:
         self.short_forms = {t: long for t in self.terms
                             if (long := defined.get(t) or defined.get(t + "s") or defined.get(t[:-1]))}
         self._context: str | None = None
+        self._latin_names: tuple[str, ...] | None = None  # set by chinese(): the names its translations may write
         self._calls_done, self._calls_planned = 0, 1
         self._streamed: dict[str, str] = {}
         self._last_emit = 0.0
@@ -387,9 +388,16 @@ class DigestWriter:
         start = time.monotonic()
         source = {"title_translation": self.title,
                   **{p.name: getattr(english, p.name) for p in PARTS[1:] if not p.from_record}}
-        # A keyword that is a name ("NeRF", "Mip-NeRF", "BERT") stays as it is: only plain words are translated.
-        names = [k for k in english.keywords if not checks.english_words(k)]
+        # A keyword that is a name ("NeRF", "Mip-NeRF", "BERT") stays as it is: only plain words are translated, in
+        # capitals too ("Rendering" is not a name).
+        names = [k for k in english.keywords if not checks.english_words(k) and (
+            checks.terms_in(k) or (self.method_name or "").lower() == k.lower())]
         source["keywords"] = [k for k in english.keywords if k not in names]
+        # The Latin names a translation may write: the paper's key terms, the method's name and the terms the English
+        # writes ("NeRF", "iNGP"); a capitalised plain word ("Rendering", "Neural Radiance Fields") is translated.
+        english_text = " ".join([self.title, *(_as_text(v) for v in source.values()), *english.keywords])
+        self._latin_names = tuple(sorted({*self.terms, *checks.terms_in(english_text),
+                                          *([self.method_name] if self.method_name else [])}))
         found: dict = {}
         for part in [p for p in source if source[p]]:
             found[part] = self._translate(part, source[part], digest)
@@ -559,7 +567,7 @@ class DigestWriter:
         user = load_prompt("translate.zh").render(text=data(text), is_list=PART[part].is_list and part != "keywords")
         budget = min(max(48, 2 * self._count(text)), ANSWER_TOKENS["translate"])
         reply = self._call("zh", "system.zh", user, [], digest, "translate", max_tokens=budget, schema={},
-                           temperature=0.5 if strict else 0.2, chinese=True)
+                           temperature=0.5 if strict else 0.2, chinese=True, names=self._latin_names)
         got = answer.clean_value(_unlabelled(reply), part)
         got, cut = answer.bound(part, got)
         if cut and part not in digest.truncated:
@@ -601,12 +609,13 @@ class DigestWriter:
 
     def _call(self, lang: str, system: str, user: str, parts: list[str], digest: Digest, step: str, *,
               max_tokens: int | None = None, schema: dict | None = None, temperature: float = 0.2,
-              avoid: str | None = None, chinese: bool = False) -> str:
+              avoid: str | None = None, chinese: bool = False, names: tuple[str, ...] | None = None) -> str:
         """One streamed model call; its text is reported as it arrives, its tokens added to the digest.
 
         ``avoid``: the paper text the answer must not paste, for a backend with a copy guard (the others never see
         it: their pasted sentences go to the rewrite step). ``chinese``: the answer is Chinese prose, and such a
-        backend keeps it from starting a plain English word (the others leave those words to the glossary call)."""
+        backend keeps it from starting a plain English word, or with ``names`` a capitalised word that begins none
+        of them (the others leave those words to the glossary call)."""
         if self.cancel is not None and self.cancel.is_set():
             raise Cancelled("Stopped: the digest was cancelled.")
         stage = "summarising" if lang == "en" else "translating"
@@ -618,7 +627,7 @@ class DigestWriter:
         if schema is None:
             schema = schema_for(parts, lang)
         guarded = getattr(self.backend, "supports_copy_guard", False)
-        guard = {k: v for k, v in (("avoid", avoid), ("chinese", chinese)) if v} if guarded else {}
+        guard = {k: v for k, v in (("avoid", avoid), ("chinese", chinese), ("names", names)) if v} if guarded else {}
         stream = self.backend.chat(messages, max_tokens=max_tokens, temperature=temperature, cancel=self.cancel,
                                    schema=schema or None, **guard)
         before = self._streamed.get(lang, "")

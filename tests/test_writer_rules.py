@@ -81,6 +81,34 @@ def test_chinese_keywords_keep_names_and_translate_only_plain_words():
     assert zh.keywords == ["NeRF", "DaC", "PSNR"] and "keywords" not in zh.missing
 
 
+def test_a_capitalised_plain_keyword_is_translated_and_the_translations_may_write_only_the_names():
+    # The bundled model's keywords "Spatial grid, Rendering, Performance" kept their capitals in the Chinese: a capital
+    # made them names. A name has a capital inside or is in capitals ("NeRF", "DaC", "PSNR"), or is the method.
+    from tests.fakes import ScriptedBackend
+
+    class Guarded(ScriptedBackend):
+        supports_copy_guard = True
+
+        def chat(self, messages, *, avoid=None, chinese=False, names=None, **kw):
+            self.guards = getattr(self, "guards", []) + [(chinese, names)]
+            return super().chat(messages, **kw)
+
+    record, paper = make_paper()
+    en = EN["summary.en"].replace("KEYWORDS: NeRF, distillation, view grouping",
+                                  "KEYWORDS: NeRF, Rendering, Spatial grid, DaC")
+    assert en != EN["summary.en"]
+    backend = scripted({"summary.en": en})
+    backend.__class__ = Guarded
+    zh = write_digests(record, paper, backend, ["en", "zh"])["zh"]
+    drafts = [draft_of(m) for m, t in zip(backend.calls, backend.tasks()) if t == "translate.zh"]
+    assert "Rendering, Spatial grid" in drafts and not any("NeRF, " in d for d in drafts)
+    assert zh.keywords[0] == "NeRF" and "DaC" in zh.keywords and "Rendering" not in zh.keywords
+    # Every translation is guarded with the names the English writes; a capitalised plain word is not one of them.
+    translated = [g for g, t in zip(backend.guards, backend.tasks()) if t == "translate.zh"]
+    assert translated and all(chinese and names for chinese, names in translated)
+    assert {"NeRF", "DaC", "PSNR"} <= set(translated[0][1]) and not {"Rendering", "Spatial"} & set(translated[0][1])
+
+
 def test_no_two_english_parts_say_the_same_and_a_list_item_goes_first():
     rng = random.Random(11)
     for _ in range(10):
@@ -399,3 +427,4 @@ def test_a_repair_that_only_lists_names_is_not_taken():
     en = write_digests(record, paper, backend, ["en"])["en"]
     assert "repair.en" in backend.tasks()
     assert en.past_methods == "" and "past_methods" in en.missing
+
