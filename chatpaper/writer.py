@@ -273,15 +273,17 @@ class DigestWriter:
 
     def _cleaned(self, part: str, value) -> tuple:
         """What every English answer goes through, the questions' and the repair's alike: no citation marks, "we"
-        as "the authors" (no model needed), only sentences in the step and takeaway lists (``_only_sentences``), and
-        no sentence that only lists names (keywords are names). Returns (value, whether an item was cut)."""
+        as "the authors" (no model needed), only sentences in the step and takeaway lists (``_only_sentences``), no
+        sentence that only lists names (keywords are names) and no list item that says what an earlier one says.
+        Returns (value, whether an item was cut)."""
         if value:
             value = _map(_uncited(value), checks.third_person)
         value, cut = self._only_sentences(part, value)
         if value and part != "keywords":
             value = _map(value, checks.without_name_lists)
-            if isinstance(value, list):
-                value = [v for v in value if v]
+            if isinstance(value, list):  # an item that says what an earlier one says is not another item
+                value = [v for k, v in enumerate(value) if v and all(
+                    checks.repeat_overlap(v, u) < REPEAT_OVERLAP for u in value[:k])]
         return value, cut
 
     def _only_sentences(self, part: str, value) -> tuple:
@@ -453,7 +455,7 @@ class DigestWriter:
                 continue
             for a in _items(value):
                 for b in _items(getattr(digest, p.name)):
-                    best = max(best, (checks.trigram_overlap(a, b), p.name), key=lambda t: t[0])
+                    best = max(best, (checks.repeat_overlap(a, b), p.name), key=lambda t: t[0])
         return best
 
     def _good_chinese(self, value, part: str = "") -> bool:
@@ -826,7 +828,7 @@ def _drop_repeats(digest: Digest) -> None:
     gone: set[int] = set()
     for j in range(len(units)):
         for i in range(j):
-            if i in gone or j in gone or checks.trigram_overlap(units[i][2], units[j][2]) < REPEAT_OVERLAP:
+            if i in gone or j in gone or checks.repeat_overlap(units[i][2], units[j][2]) < REPEAT_OVERLAP:
                 continue
             for victim in (j, i):
                 part = units[victim][0]
@@ -838,7 +840,7 @@ def _drop_repeats(digest: Digest) -> None:
                 for mine, theirs in ((j, i), (i, j)):
                     part = units[mine][0]
                     keep = [s for s in sections.split_sentences(units[mine][2])
-                            if checks.trigram_overlap(s, units[theirs][2]) < REPEAT_OVERLAP]
+                            if checks.repeat_overlap(s, units[theirs][2]) < REPEAT_OVERLAP]
                     if keep and not PART[part].is_list and keep != sections.split_sentences(units[mine][2]):
                         units[mine] = (part, None, " ".join(keep))
                         setattr(digest, part, units[mine][2])

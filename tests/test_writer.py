@@ -28,7 +28,7 @@ def test_english_and_translated_chinese():
     en, zh = digests["en"], digests["zh"]
     # The workload is the record's, in both languages, and no call's.
     assert en.workload == "The paper has no numbered tables or figures." and zh.workload == "论文没有编号的表或图。"
-    assert en.takeaways == ["Views are grouped by similarity.", "One expert per group.", "Experts are distilled."]
+    assert en.takeaways == ["Views are grouped by similarity.", "Each group has its own expert.", "Experts are distilled."]
     assert zh.title_translation == "分而治之" and zh.methods[0] == "对视图分组。" and zh.method == "translated"
     assert not en.missing and not zh.missing and not en.truncated
     # Every English call is the same paper, then its question: one shared prefix.

@@ -428,3 +428,38 @@ def test_a_repair_that_only_lists_names_is_not_taken():
     assert "repair.en" in backend.tasks()
     assert en.past_methods == "" and "past_methods" in en.missing
 
+
+def test_short_sentences_that_say_the_same_are_repeats_and_steps_that_do_are_dropped():
+    # The bundled model wrote "NeRF models are trained per-scene." as five method steps, two with an ending or the
+    # case changed ("training", "per-scENE"): each under six words, too short for the word-trigram check.
+    rng = random.Random(17)
+    nouns = "model scene grid field image view network depth voxel ray".split()
+    for _ in range(20):
+        a, b, c = rng.sample(nouns, 3)
+        step = f"{a.capitalize()} {b}s are trained per-{c}."
+        variants = [step.replace("trained", "training"), step.replace(f"-{c}", f"-{c[:2]}{c[2:].upper()}"),
+                    step.replace(f"{b}s", b)]
+        for other in variants:
+            assert checks.repeat_overlap(step, other) >= 0.4, (step, other)
+        # Inside a longer sentence of a whole part it is still the same thing said again.
+        part = f"Neural radiance {a} {b}s are trained per-{c}. The depth frames come from a sensor."
+        assert checks.repeat_overlap(step, part) >= 0.4
+        d, e, f = rng.sample([n for n in nouns if n not in (a, b, c)], 3)
+        assert checks.repeat_overlap(step, f"Each {d} gets its own {e} and {f}.") < 0.4
+        digest = Digest(language="en", summary=part, approach="Experts are grouped by view similarity first.",
+                        methods=[step, *variants, f"Render each {d} with its own {e}."])
+        _drop_repeats(digest)
+        assert digest.methods == [f"Render each {d} with its own {e}."]  # the steps the summary already says go
+    # Three small words and a name are not a sentence to compare: no repeat.
+    assert checks.repeat_overlap("It is fast.", "It is fast and small, and it is new.") == 0.0
+
+
+def test_an_answer_s_list_item_that_repeats_an_earlier_one_is_dropped_before_the_gaps_are_read():
+    record, paper = make_paper()
+    same = ["Group the views by similarity.", "The views are grouped by similarity.", "Views grouping by similarity."]
+    backend = scripted({"methods.en": "METHODS:\n" + "\n".join(f"- {s}" for s in same),
+                        "repair.en": '{"methods": ["Train one expert on every group of views.", '
+                                     '"Distil all experts into one student network."]}'})
+    en = write_digests(record, paper, backend, ["en"])["en"]
+    assert "repair.en" in backend.tasks()  # one step left of three: the repair asks for the steps again
+    assert en.methods == ["Train one expert on every group of views.", "Distil all experts into one student network."]
