@@ -236,6 +236,37 @@ def test_footnotes_stay_out_of_section_text(corpus_dir, name, note):
     assert sum(len(s.text) for s in p.sections) > 20000  # the running text itself is all still there
 
 
+def test_a_marked_footnote_in_the_type_of_a_small_abstract_stays_out_of_it(tmp_path):
+    """An abstract set smaller than the body runs over the foot of page 1, where a footnote in the abstract's own
+    type that opens with small marks ("1 *These authors contributed equally.") splits it mid-sentence (cl4d): the
+    footnote is no abstract text, and the sentence runs on across the page."""
+    sentences = ["We fit streams of noisy sensor data online.", "A schedule keeps the error low at a small cost.",
+                 "The fit adapts when the sensors drift.", "Experiments on four streams show the gain."]
+    note = "These authors contributed equally. Work done at Example Labs."
+    doc = pymupdf.open()
+    w = Writer(doc, 1)
+    front_matter(w, ["Streaming Fits for Noisy Sensors"], "Ana Souza and Karl Berg", ["University of Oxford, UK"])
+    w.html("<p style='font-size:10px'><b>Abstract</b></p>", space=2)
+    k = 0
+    while w.y < 640:
+        w.html(f"<p style='font-size:9px'>{sentences[k % 4]} {sentences[(k + 1) % 4]}</p>", space=0)
+        k += 1
+    w.html("<p style='font-size:9px'>By learning a shared</p>", space=0)
+    w.page.insert_htmlbox(pymupdf.Rect(w.left, 700, w.right, 760),
+                          f"<p style='font-size:9px'><span style='font-size:6px'>1 *</span>{note}</p>",
+                          css="body {font-family: serif;}", scale_low=1)
+    w.new_page()
+    w.html("<p style='font-size:9px'>embedding space of streams, the fit needs no labels.</p>")
+    for n, heading in enumerate(["Introduction", "Method", "Experiments", "Conclusion"], 1):
+        w.heading(f"{n} {heading}", size=12)
+        w.para(8)  # the body, in 10-point type, is most of the paper
+    doc.save(tmp_path / "p.pdf")
+    p = extract_paper(tmp_path / "p.pdf")
+    assert p.abstract.startswith(sentences[0])
+    assert "By learning a shared embedding space of streams" in p.abstract and note not in p.abstract
+    assert not any(note in s.text for s in p.sections)
+
+
 def test_figures_side_by_side(tmp_path):
     """Two figures in a row (minipages): a photo and a shorter boxed diagram standing off its caption, captions on
     one baseline; each caption gets its own figure, and the diagram's labels stay out of the section text."""

@@ -411,6 +411,17 @@ def mark_furniture(pages: list[PageText], body: float) -> None:
             ln.furniture = True
 
 
+def _opens_with_mark(line: Line) -> bool:
+    """True when a line starts with a footnote mark: a symbol or a number in type well under the line's own ("1 *",
+    "†")."""
+    lead = ""
+    for span in line.spans:  # the run of small type the line starts with
+        if span.size >= 0.8 * line.size:
+            break
+        lead += span.text
+    return bool(re.fullmatch(r"\s*[\d*∗†‡§¶][\d*∗†‡§¶\s,]*", lead))
+
+
 def mark_footnotes(pages: list[PageText], body: float) -> None:
     """Flag footnotes (and venue notes such as "Preprint. Under review.") at the foot of a column: a run of lines in
     smaller type set off from the running text above by a gap, with nothing but small type below it.
@@ -431,7 +442,9 @@ def mark_footnotes(pages: list[PageText], body: float) -> None:
             if not above:
                 continue
             near = max(above, key=lambda ln: ln.y1)
-            if near.role or abs(near.size - body) > 0.6 or s.y0 - near.y1 < 0.6 * body:
+            # The text above is body text, or text in the footnote's own type (an abstract set small) when the
+            # footnote opens with a mark: cl4d's "1 *These authors contributed equally." split its abstract.
+            if near.role or (abs(near.size - body) > 0.6 and not _opens_with_mark(s)) or s.y0 - near.y1 < 0.6 * body:
                 continue
             zone = [ln for ln in lines if ln.y0 >= s.y0 - 1 and min(ln.x1, near.x1) - max(ln.x0, near.x0) > 0]
             # A program listing in small type at a column's foot is content, not a footnote (a URL in one is fine).
