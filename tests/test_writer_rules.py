@@ -463,3 +463,16 @@ def test_an_answer_s_list_item_that_repeats_an_earlier_one_is_dropped_before_the
     en = write_digests(record, paper, backend, ["en"])["en"]
     assert "repair.en" in backend.tasks()  # one step left of three: the repair asks for the steps again
     assert en.methods == ["Train one expert on every group of views.", "Distil all experts into one student network."]
+
+
+def test_a_step_or_takeaway_left_a_fragment_when_its_sentences_went_is_dropped():
+    # pynerf: the takeaway "Grid-based methods. The original NeRF took 1–2 days to train, ..." lost its second
+    # sentence and kept "Grid-based methods." as a takeaway. Here the sentence goes for a number the paper lacks.
+    record, paper = make_paper()
+    en = EN["summary.en"].replace("- Experts are distilled.\n",
+                                  "- Experts are distilled.\n- Grid-based methods. The original NeRF took 97 days.\n")
+    assert en != EN["summary.en"]
+    digest = write_digests(record, paper, scripted({"summary.en": en}), ["en"])["en"]
+    assert digest.takeaways == ["Views are grouped by similarity.", "Each group has its own expert.",
+                                "Experts are distilled."]
+    assert "97" in en and not any("Grid-based" in t for t in digest.takeaways)
