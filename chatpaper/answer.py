@@ -291,9 +291,17 @@ def bound(part: str, value):
     if p is None or not value:
         return value, False
     if isinstance(value, list):
-        kept = [bound_prose(item, p.sentences, p.chars) for item in value[:p.items]]
+        kept = [bound_prose(_without_label(item) if p.sentences == 1 else item, p.sentences, p.chars)
+                for item in value[:p.items]]
         return [v for v, _ in kept if v], any(c for _, c in kept)
     return bound_prose(value, p.sentences, p.chars)
+
+
+def _without_label(item: str) -> str:
+    """A one-sentence item without a lead of under four words when more follows: a run-in heading the model copied
+    ("Grid-based methods. The original NeRF took ..."), which bounding to one sentence would keep alone."""
+    parts = split_sentences(item)
+    return " ".join(parts[1:]) if len(parts) > 1 and len(parts[0].split()) < 4 else item
 
 
 def bound_prose(text: str, sentences: int, chars: int) -> tuple[str, bool]:

@@ -504,9 +504,6 @@ class DigestWriter:
                     continue
                 if not zh and checks.has_cjk(item):
                     continue
-                if not zh and p.name in SENTENCE_LISTS and 0 < len(item) < MIN_ITEM_CHARS:
-                    fallback.append(item)  # what is left of an item whose sentences went: "Grid-based methods."
-                    continue
                 if item:
                     kept.append(item)
             kept = kept or fallback[:1]  # a part half in names is better than a part missing
