@@ -69,16 +69,7 @@ class Vocabulary:
         "edding" is not one, " pruning" is), and after anything else (then a token's first letter counts too).
         Special tokens ("<|im_end|>") are never one: the answer must be able to end."""
         if self._starts is None:
-            after_word, after_other = [], []
-            for token, piece in enumerate(self.pieces):
-                if piece.startswith("<|") or not piece.isascii():
-                    continue
-                if _INNER_WORD_START.search(piece):
-                    after_word.append(token)
-                    after_other.append(token)
-                elif piece[:1].islower():
-                    after_other.append(token)
-            self._starts = (np.array(after_word, dtype=np.intp), np.array(after_other, dtype=np.intp))
+            self._starts = self._starting(_INNER_WORD_START.search, lambda piece: piece[:1].islower())
         return self._starts
 
     def capital_starts(self) -> tuple[np.ndarray, np.ndarray]:
@@ -86,17 +77,22 @@ class Vocabulary:
         the capital (" Calibration"; "RF" after "Ne" is a word going on), after anything else also a capital first
         (like ``word_starts``)."""
         if self._capitals is None:
-            after_word, after_other = [], []
-            for token, piece in enumerate(self.pieces):
-                if piece.startswith("<|") or not piece.isascii():
-                    continue
-                if re.match(r"\s+[A-Z]", piece):
-                    after_word.append(token)
-                    after_other.append(token)
-                elif piece[:1].isupper():
-                    after_other.append(token)
-            self._capitals = (np.array(after_word, dtype=np.intp), np.array(after_other, dtype=np.intp))
+            self._capitals = self._starting(re.compile(r"\s+[A-Z]").match, lambda piece: piece[:1].isupper())
         return self._capitals
+
+    def _starting(self, inside, first) -> tuple[np.ndarray, np.ndarray]:
+        """The ASCII, not special, tokens that start a word after a letter or digit (``inside`` finds the start in
+        the piece), and after anything else (``inside``, or ``first``: the piece's first letter starts one)."""
+        after_word, after_other = [], []
+        for token, piece in enumerate(self.pieces):
+            if piece.startswith("<|") or not piece.isascii():
+                continue
+            if inside(piece):
+                after_word.append(token)
+                after_other.append(token)
+            elif first(piece):
+                after_other.append(token)
+        return np.array(after_word, dtype=np.intp), np.array(after_other, dtype=np.intp)
 
     def name_starts(self, names) -> np.ndarray:
         """The tokens that begin one of ``names``: each name's prefixes, with a space before them or not."""
