@@ -226,11 +226,13 @@ class DigestWriter:
             for part, value in got.values.items():
                 value, shortened = self._cleaned(part, value)
                 was_cut, cut = part in digest.truncated, part in got.cut or shortened
-                if not value or (was_cut and cut and getattr(digest, part)):
-                    continue  # a cut part cut again: the first answer stays
+                first = getattr(digest, part)
+                repeated = bool(first) and self._overlap(part, first, digest)[0] >= REPEAT_OVERLAP
+                if not value or (was_cut and cut and first and not repeated):
+                    continue  # a cut part cut again: the first answer stays, unless it says what another part says
                 # A part that said the same as another takes a repair that still does, when it does less so.
-                if (not getattr(digest, part) or was_cut or self._overlap(part, value, digest)[0]
-                        < max(REPEAT_OVERLAP, self._overlap(part, getattr(digest, part), digest)[0])):
+                if (not first or (was_cut and not repeated) or self._overlap(part, value, digest)[0]
+                        < max(REPEAT_OVERLAP, self._overlap(part, first, digest)[0])):
                     setattr(digest, part, value)
                     if was_cut and not cut:
                         digest.truncated.remove(part)

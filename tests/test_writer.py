@@ -84,6 +84,23 @@ def test_a_repair_that_still_repeats_is_taken_only_when_it_repeats_less():
         assert en.performance_eval == less
 
 
+def test_a_cut_part_that_repeats_another_takes_a_cut_repair_that_does_not():
+    # pynerf: the one takeaway left of a cut answer restated the summary (overlap 0.81); the repair's takeaways were
+    # new but cut too, and "a cut part cut again keeps the first answer" kept the repeat.
+    summary = "DaC splits the training views into groups and distils the experts into one model."
+    record, paper = make_paper()
+    first = json.dumps({"summary": summary, "takeaways": [summary.replace("DaC", "The method")]})[:-3] + ', "Exp'
+    repair = json.dumps({"takeaways": ["Views are grouped by similarity.", "Each group gets its own expert."]})[:-4]
+    for cut_repair in (repair, json.dumps({"takeaways": [summary.replace("DaC", "It")]})[:-4]):
+        backend = scripted({"overview.en": [first], "repair.en": [cut_repair]})
+        en = write_digests(record, paper, backend, ["en"])["en"]
+        assert "repair.en" in backend.tasks() and en.summary == summary
+        if cut_repair is repair:  # it repeats less: taken, though cut
+            assert en.takeaways[0] == "Views are grouped by similarity."
+        else:  # it repeats as much: the first answer stays
+            assert en.takeaways == [summary.replace("DaC", "The method")]
+
+
 def test_garbage_answers_never_crash_and_every_part_the_model_writes_is_marked_missing():
     record, paper = make_paper()
     backend = ScriptedBackend(lambda m: "<<<>>> ::: \n\n**\n- \n1.")
