@@ -227,12 +227,13 @@ class DigestWriter:
                 value, shortened = self._cleaned(part, value)
                 was_cut, cut = part in digest.truncated, part in got.cut or shortened
                 first = getattr(digest, part)
-                repeated = bool(first) and self._overlap(part, first, digest)[0] >= REPEAT_OVERLAP
+                first_overlap = self._overlap(part, first, digest)[0] if first else 0.0
+                repeated = first_overlap >= REPEAT_OVERLAP
                 if not value or (was_cut and cut and first and not repeated):
                     continue  # a cut part cut again: the first answer stays, unless it says what another part says
                 # A part that said the same as another takes a repair that still does, when it does less so.
-                if (not first or (was_cut and not repeated) or self._overlap(part, value, digest)[0]
-                        < max(REPEAT_OVERLAP, self._overlap(part, first, digest)[0])):
+                if (not first or (was_cut and not repeated)
+                        or self._overlap(part, value, digest)[0] < max(REPEAT_OVERLAP, first_overlap)):
                     setattr(digest, part, value)
                     if was_cut and not cut:
                         digest.truncated.remove(part)
