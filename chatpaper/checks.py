@@ -255,14 +255,39 @@ _ADJECTIVE_SUFFIX = re.compile(r"-(?:based|like|style|level|wise|aware|free|only
 
 
 def name_list(sentence: str) -> bool:
-    """True for a "sentence" that only lists names ("NeRFs, PyNeRF, Mip-NeRF, and MLP, K-Planes, and SUDS."): a
-    small model pastes the context's "Key terms:" line so; it says nothing."""
+    """True for a "sentence" that only lists names or bare phrases: a small model pastes the context's "Key terms:"
+    line so, or strings terms together when it has nothing to say; it says nothing. Such a sentence starts with an
+    item, and most of its comma- or "and"-separated chunks are items: a name ("NeRFs, PyNeRF, Mip-NeRF, and MLP,
+    K-Planes, and SUDS.") or a phrase of up to three words without a pronoun or verb of a clause ("NeRFs, surface
+    fields, deep features, ICP, iNeRF…"); or, anywhere in it, six items in a row ("… using X-UNet, SSIM,
+    Concat-UNet, PSNR, FID, ShapeNet, …"). A sentence with a shorter list inside ("The method beats NeRF, Mip-NeRF,
+    iNGP and K-Planes on every scene.") is prose."""
     if sentence.count(",") < 3:
         return False
     bare = re.sub(r"\s*\([^()]*\)", "", sentence)  # "UDFs (unsigned distance function)" is one name
-    chunks = [c.strip(" .;:") for c in re.split(r",|\band\b|\bor\b", bare) if c.strip(" .;:")]
-    names = [c for c in chunks if len(c.split()) <= 3 and c[:1].isupper()]
-    return len(names) >= 0.7 * len(chunks)
+    chunks = [c.strip(" .;:…") for c in re.split(r",|\band\b|\bor\b", bare) if c.strip(" .;:…")]
+    items = [_list_item(c) for c in chunks]
+    if items and items[0] and sum(items) >= 0.7 * len(items):
+        return True
+    run = longest = 0
+    for item in items:
+        run = run + 1 if item else 0
+        longest = max(longest, run)
+    return longest >= LIST_RUN
+
+
+#: Items in a row that make a sentence a list of names, wherever they stand in it.
+LIST_RUN = 6
+#: Words that make a short chunk a clause, not a listed item ("it is fast", "they use").
+_CLAUSE_WORDS = {"it", "its", "they", "their", "this", "these", "those", "we", "our", "he", "she", "is", "are", "was",
+                 "were", "be", "been", "has", "have", "had", "can", "could", "will", "would", "may", "might", "does",
+                 "do", "did", "which", "that", "who", "whose", "where", "when", "than", "so"}
+
+
+def _list_item(chunk: str) -> bool:
+    """True for a chunk of a list: at most three words, none of them a clause's pronoun or verb."""
+    found = chunk.split()
+    return 0 < len(found) <= 3 and not any(w.lower().strip("'\"") in _CLAUSE_WORDS for w in found)
 
 
 def heading_like(step: str, headings: list[str]) -> bool:

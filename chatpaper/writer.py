@@ -31,7 +31,7 @@ from chatpaper.prompts import load_prompt
 log = logging.getLogger(__name__)
 
 #: Part of the digest cache key: a change of the writing logic invalidates cached digests.
-WRITER_VERSION = "9"
+WRITER_VERSION = "10"
 #: Paper text per digest, in tokens. The bundled 0.5B model reads about 96 tokens/s on 2 cores: 1,800 tokens are
 #: 19 s, read once per digest (every later call reuses them).
 PAPER_TOKENS = 1800
@@ -57,8 +57,8 @@ REPEAT_OVERLAP = 0.4
 MAX_REWRITES = 6
 _EMIT_EVERY_S = 0.15  # streamed text reaches the UI at most this often per language
 _DATA_TAG = re.compile(r"</?\s*(paper|draft)\s*>", re.I)
-#: JSON or the data tags inside a list item: "keywords]: ['AN', 'WR'] ]<draft>".
-_DEBRIS = re.compile(r"\[\s*'|'\s*\]|\w\]\s*:|</?\s*(?:paper|draft)\b", re.I)
+#: JSON or the data tags inside a list item: "keywords]: ['AN', 'WR'] ]<draft>", "deep. convolutions', 'deep.".
+_DEBRIS = re.compile(r"\[\s*'|'\s*\]|'\s*,\s*'|\w\]\s*:|</?\s*(?:paper|draft)\b", re.I)
 
 
 def write_digests(record: Record, paper: Paper, backend, languages: list[str], *,

@@ -176,6 +176,27 @@ def test_a_sentence_that_only_lists_names_is_dropped_and_prose_is_kept():
     assert not checks.name_list("The method beats NeRF, Mip-NeRF, iNGP and K-Planes on every scene of the benchmark.")
 
 
+def test_a_sentence_that_strings_short_phrases_together_is_a_name_list_and_one_with_a_clause_is_not():
+    """Items are names or phrases of up to three words without a clause's pronoun or verb. A "sentence" that
+    starts with one and is mostly items lists; so does one with six in a row anywhere; fewer inside prose do not."""
+    rng = random.Random(11)
+    names = ["NeRFs", "ICP", "iNeRF", "Metropolis-Hastings", "X-UNet", "SSIM", "FID", "ShapeNet"]
+
+    def phrase() -> str:
+        return rng.choice(names) if rng.random() < 0.4 else " ".join(rng.sample(WORDS, rng.randint(1, 3)))
+
+    for _ in range(30):
+        listed = ", ".join(phrase() for _ in range(rng.randint(4, 9)))
+        assert checks.name_list(listed + rng.choice([".", "…", ", and " + phrase() + "."])), listed
+        clause = sentence(rng, rng.randint(5, 9))[:-1]  # "Model scene render ... grid" : a long first chunk
+        run = ", ".join(phrase() for _ in range(6))
+        assert checks.name_list(f"{clause}, {run}, and more {sentence(rng, 6).lower()}"), run
+        few = ", ".join(phrase() for _ in range(rng.randint(3, 4)))
+        assert not checks.name_list(f"{clause} with {few} on every scene of the benchmark."), few
+        # A clause's pronoun or verb in the first chunk: prose that goes on to list things.
+        assert not checks.name_list(f"It {rng.choice(['is', 'has', 'can'])} {rng.choice(WORDS)}, {few}, and {phrase()}.")
+
+
 def test_an_answer_that_stops_on_a_dangling_word_is_not_kept_as_a_sentence():
     got = answer.parse_answer(json.dumps({"innovation": "A method that improves the anti-aliasing properties of",
                                           "significance": "It renders faster. It also improves the"}),
@@ -409,12 +430,13 @@ def test_chinese_numbers_in_a_list_take_the_enumeration_comma():
 
 def test_a_takeaway_that_holds_the_answer_s_own_syntax_is_dropped():
     """The bundled model lost in its JSON wrote the keywords list and a data tag as a takeaway."""
-    debris = "keywords]: ['AN', 'WR', 'PN'] ]<draft> The paper introduces a framework for generation."
     whole = ["Views are grouped by their camera poses.", "Each group trains one expert network."]
-    reply = json.dumps({"summary": "DaC splits the views into groups and distils one model from the experts.",
-                        "takeaways": [whole[0], debris, whole[1]], "keywords": ["NeRF", "distillation", "views"]})
     record, paper = make_paper()
-    assert write_digests(record, paper, scripted({"overview.en": [reply]}), ["en"])["en"].takeaways == whole
+    for debris in ("keywords]: ['AN', 'WR', 'PN'] ]<draft> The paper introduces a framework for generation.",
+                   "deep. convolutions', 'deep. convolutions', 'deep. convulations', 'deep. networks'…"):
+        reply = json.dumps({"summary": "DaC splits the views into groups and distils one model from the experts.",
+                            "takeaways": [whole[0], debris, whole[1]], "keywords": ["NeRF", "distillation", "views"]})
+        assert write_digests(record, paper, scripted({"overview.en": [reply]}), ["en"])["en"].takeaways == whole
 
 
 def test_a_repair_that_only_lists_names_is_not_taken():
