@@ -9,6 +9,7 @@ and after the digests; the median is used). Medians and the new/old ratio follow
 (and with ``--server-old`` the old one) also runs through llama.cpp's OpenAI-compatible server
 (``python -m llama_cpp.server``, verbose), whose own log says how many prompt tokens each call evaluated and
 reused. ``--out DIR`` keeps each digest's Markdown, and scores it with ``../shared/tools/score_digest.py``.
+``--old-as-was`` adds ``old@lib``: the old writer on llama-cpp-python's own thread defaults, as it ran at d3e96ba.
 
 Both writers run on today's backend and its thread default, so the old writer's time here is not the time it took
 before 66113c4: since then ``CHATPAPER_THREADS=0`` gives llama.cpp every core for generation too (llama-cpp-python's
@@ -36,6 +37,7 @@ from pathlib import Path
 from benchmarks import REPO, corpus_dir, shared_dir
 from benchmarks.units import unit_seconds
 from chatpaper.backends import get_backend
+from chatpaper.backends.local import LIBRARY_THREADS
 from chatpaper.digest import Digest
 from chatpaper.pdf import extract_paper
 from chatpaper.pipeline import record_from_paper
@@ -70,7 +72,7 @@ class Run:
     """One writer on one paper."""
 
     paper: str
-    writer: str  #: "old" or "new", with "@server" through llama.cpp's server
+    writer: str  #: "old" or "new", with "@server" through llama.cpp's server, "@lib" on its thread defaults
     seconds: float
     calls: int
     prompt: int  #: prompt tokens of all calls (reused ones included)
@@ -193,7 +195,7 @@ def report(runs: list[Run], unit: float) -> str:
         m = med[name]
         lines.append(f"median {name}: {m['seconds']:.1f} s = {m['seconds'] / unit:.1f} units; prompt tokens "
                      f"{m['prompt']:.0f}, reused {m['reused']:.0f}, evaluated {m['evaluated']:.0f} ({len(mine)} papers)")
-    for a, b in (("new", "old"), ("new@server", "old@server")):
+    for a, b in (("new", "old"), ("new", "old@lib"), ("new@server", "old@server")):
         if a in med and b in med:
             lines.append(f"ratio {a}/{b}: time {med[a]['seconds'] / med[b]['seconds']:.2f}, evaluated prompt tokens "
                          f"{med[a]['evaluated'] / max(med[b]['evaluated'], 1):.2f}")
@@ -208,6 +210,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-old", action="store_true", help="run the new writer only")
     parser.add_argument("--server", action="store_true", help="also run the new writer through llama.cpp's server")
     parser.add_argument("--server-old", action="store_true", help="also run the old writer through the server")
+    parser.add_argument("--old-as-was", action="store_true",
+                        help="also run the old writer on llama-cpp-python's own thread defaults, as it ran then")
     parser.add_argument("--out", type=Path, help="keep each digest's Markdown here, and score it")
     parser.add_argument("--json", type=Path, help="write the runs here")
     args = parser.parse_args(argv)
@@ -225,20 +229,26 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="bench-digest-") as tmp:
         old = None if args.no_old else old_writer(args.old, Path(tmp))
         server = Server(backend.model, backend.context_tokens, backend.threads, Path(tmp)) if args.server or args.server_old else None
+        as_was = None
+        if old and args.old_as_was:  # the same GGUF loaded a second time, on the library's thread defaults
+            as_was = get_backend(settings)
+            as_was.threads = LIBRARY_THREADS
+            as_was.load()
         runs: list[Run] = []
         try:
             for pdf in pdfs:
                 paper = extract_paper(pdf)
                 record = record_from_paper(paper, pdf)
-                plan = [("new", write_digests, False)] + ([("old", old, False)] if old else [])
-                plan += [("new@server", write_digests, True)] if args.server else []
-                plan += [("old@server", old, True)] if args.server_old and old else []
-                for name, write, remote in plan:
-                    if remote:
+                plan = [("new", write_digests, backend)] + ([("old", old, backend)] if old else [])
+                plan += [("old@lib", old, as_was)] if as_was else []
+                plan += [("new@server", write_digests, server)] if args.server else []
+                plan += [("old@server", old, server)] if args.server_old and old else []
+                for name, write, where in plan:
+                    if where is server:
                         run = through_server(name, write, record, paper, server, args.out, pdf)
                     else:
-                        llama.reset()  # each digest starts with an empty KV cache, as a first request does
-                        run = digest_once(name, write, record, paper, backend, args.out, pdf)
+                        where._loaded().llama.reset()  # each digest starts with an empty KV cache, as a first request does
+                        run = digest_once(name, write, record, paper, where, args.out, pdf)
                     runs.append(run)
                     print(f"  {pdf.stem} {name}: {run.seconds:.1f} s, {run.calls} calls, {run.evaluated} evaluated, "
                           f"{run.reused} reused  {run.score}", file=sys.stderr, flush=True)
