@@ -55,6 +55,10 @@ MAX_ZH_ENGLISH = 1
 REPEAT_OVERLAP = 0.4
 #: Sentences pasted from the paper rewritten per digest, longest first (each call is a few seconds).
 MAX_REWRITES = 6
+#: A list item that opens with a prose part's label, name or English alias and a colon ("Significance:", "Past
+#: methods:", "Approach:"): that part, written in the wrong place.
+_OTHER_LABEL = re.compile(r"\s*(?:%s)\s*:" % "|".join(sorted({re.escape(n.lower()) for p in PARTS if not p.is_list for n in (
+    p.label[0], p.missing[0], p.name.replace("_", " "), *p.aliases) if n.isascii()}, key=len, reverse=True)), re.I)
 _EMIT_EVERY_S = 0.15  # streamed text reaches the UI at most this often per language
 _DATA_TAG = re.compile(r"</?\s*(paper|draft)\s*>", re.I)
 #: JSON or the data tags inside a list item: "keywords]: ['AN', 'WR'] ]<draft>", "deep. convolutions', 'deep.".
@@ -212,10 +216,12 @@ class DigestWriter:
             if cut and p.name not in digest.truncated:
                 digest.truncated.append(p.name)
         problems = self._gaps(digest)
-        # What is missing first: an answer that runs out of tokens loses its last parts, and a part cut off or
-        # repeating another still has its first answer to stand on.
-        problems = dict(sorted(problems.items(), key=lambda kv: not getattr(digest, kv[0])
-                               or kv[1] == "give 3 to 5", reverse=True))
+        # What is missing first, then prose cut off or repeating another, then lists too short: an answer that runs
+        # out of tokens loses its last parts, a short list still reads (and a list's answer is the longest), and a
+        # repeat fails the digest as a missing part does (nerf2nerf's repair spent its tokens on five takeaways and
+        # never reached the innovation that said what the significance said).
+        problems = dict(sorted(problems.items(), key=lambda kv: (bool(getattr(digest, kv[0])),
+                                                                 kv[1] == "give 3 to 5")))
         if problems:  # behind the same paper prefix: only the question is new to the model
             items = [(p, PART[p].ask, reason) for p, reason in problems.items()]
             # The repair does not see the other parts; the guard keeps it from writing their sentences again.
@@ -291,7 +297,8 @@ class DigestWriter:
 
     def _only_sentences(self, part: str, value) -> tuple:
         """A step or takeaway list without its items that are section headings ("Related Work"), the title or bare
-        phrases (they say nothing), or that ran to their bound (the schema's pattern then closes them with a full
+        phrases (they say nothing), another part under its label (the bundled model's repair wrote "Significance: The
+        method provides ..." as a method step, and the significance again), or that ran to their bound (the schema's pattern then closes them with a full
         stop mid-clause: "... trained only for geometric tasks do."), or that hold the answer's own syntax (a
         small model lost in its JSON wrote "keywords]: ['AN', 'WR'] ]<draft> ..." as a takeaway). Where fewer than
         two whole items are left, those that ran to their bound stay, cut at a word and marked "…" (the part is
@@ -300,7 +307,8 @@ class DigestWriter:
         if part not in SENTENCE_LISTS:
             return value, False
         headings = [self.title, *self._headings]  # the title too: a small model lists it as the first step
-        said = [v for v in value if not checks.heading_like(v, headings) and not _DEBRIS.search(v)]
+        said = [v for v in value if not checks.heading_like(v, headings) and not _DEBRIS.search(v)
+                and not _OTHER_LABEL.match(v)]
         bound = PART[part].chars - 1  # the pattern's longest item: it ran to the bound
         whole = [v for v in said if len(v) < bound]
         if len(whole) >= 2 or len(whole) == len(said):
