@@ -216,12 +216,10 @@ class DigestWriter:
             if cut and p.name not in digest.truncated:
                 digest.truncated.append(p.name)
         problems = self._gaps(digest)
-        # What is missing first, then prose cut off or repeating another, then lists too short: an answer that runs
-        # out of tokens loses its last parts, a short list still reads (and a list's answer is the longest), and a
-        # repeat fails the digest as a missing part does (nerf2nerf's repair spent its tokens on five takeaways and
-        # never reached the innovation that said what the significance said).
-        problems = dict(sorted(problems.items(), key=lambda kv: (bool(getattr(digest, kv[0])),
-                                                                 kv[1] == "give 3 to 5")))
+        # What is missing first: an answer that runs out of tokens loses its last parts, and a part cut off or
+        # repeating another still has its first answer to stand on.
+        problems = dict(sorted(problems.items(), key=lambda kv: not getattr(digest, kv[0])
+                               or kv[1] == "give 3 to 5", reverse=True))
         if problems:  # behind the same paper prefix: only the question is new to the model
             items = [(p, PART[p].ask, reason) for p, reason in problems.items()]
             # The repair does not see the other parts; the guard keeps it from writing their sentences again.

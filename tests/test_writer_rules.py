@@ -11,7 +11,7 @@ from chatpaper.digest import PART, PARTS, Digest
 from chatpaper.paper import Figure, Paper, Record, Section, Table
 from chatpaper.render import render_markdown
 from chatpaper.writer import _drop_repeats, write_digests
-from tests.fakes import ScriptedBackend, draft_of
+from tests.fakes import draft_of
 from tests.sample_paper import EN, make_paper, scripted, translate
 
 EN_LABELLED = EN["summary.en"]
@@ -271,28 +271,6 @@ def test_a_repair_call_is_guarded_against_the_parts_it_must_not_repeat():
     repair = [a for m, a in zip(backend.calls, backend.avoided) if "say the same as another part" in m[-1]["content"]]
     assert repair and same in repair[0] and "<paper>" in repair[0]  # the background's sentence is guarded
     assert all(a and "<paper>" in a for a in backend.avoided[:4])  # every question is guarded against the paper
-
-
-def test_the_repair_asks_for_missing_parts_then_repeats_and_cut_prose_then_short_lists():
-    """An answer that runs out of tokens loses its last parts: a list too short, whose answer is the longest and
-    which still reads, goes last (nerf2nerf's repair spent its tokens on takeaways, never reaching a repeat)."""
-    record, paper = make_paper()
-    same = "Network compression is widely studied because it cuts memory and compute at inference."
-    replies = {"summary": "DaC groups views into sets.", "takeaways": ["Views are grouped by their poses."],
-               "keywords": ["NeRF", "views", "experts"], "background": same, "past_methods": "One network.",
-               "approach": "Split the views.", "performance": "PSNR rises.", "methods": ["Group.", "Train."],
-               "significance": same, "performance_eval": "Good.", "workload": "Two sets."}
-
-    def reply(messages):
-        keys = re.findall(r'^- "(\w+)":', messages[-1]["content"], re.M)
-        return json.dumps({k: replies[k] for k in keys if k in replies}) if keys else "It is new."
-
-    backend = ScriptedBackend(reply)
-    write_digests(record, paper, backend, ["en"])
-    asked = next(m[-1]["content"] for m in backend.calls if "say the same as another part" in m[-1]["content"])
-    order = re.findall(r'^- "(\w+)":', asked, re.M)
-    assert order[0] == "innovation" and order.index("significance") < order.index("takeaways"), order
-    assert order[-1] == "takeaways"
 
 
 def test_a_sentence_giving_a_model_orders_is_dropped_wherever_the_paper_put_it():
