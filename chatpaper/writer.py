@@ -57,8 +57,9 @@ REPEAT_OVERLAP = 0.4
 MAX_REWRITES = 6
 #: A list item that opens with a prose part's label, name or English alias and a colon ("Significance:", "Past
 #: methods:", "Approach:"): that part, written in the wrong place.
-_OTHER_LABEL = re.compile(r"\s*(?:%s)\s*:" % "|".join(sorted({re.escape(n.lower()) for p in PARTS if not p.is_list for n in (
-    p.label[0], p.missing[0], p.name.replace("_", " "), *p.aliases) if n.isascii()}, key=len, reverse=True)), re.I)
+_PROSE_LABELS = {n.lower() for p in PARTS if not p.is_list
+                 for n in (p.label[0], p.missing[0], p.name.replace("_", " "), *p.aliases) if n.isascii()}
+_OTHER_LABEL = re.compile(r"\s*(?:%s)\s*:" % "|".join(map(re.escape, sorted(_PROSE_LABELS))), re.I)
 _EMIT_EVERY_S = 0.15  # streamed text reaches the UI at most this often per language
 _DATA_TAG = re.compile(r"</?\s*(paper|draft)\s*>", re.I)
 #: JSON or the data tags inside a list item: "keywords]: ['AN', 'WR'] ]<draft>", "deep. convolutions', 'deep.".
@@ -296,8 +297,8 @@ class DigestWriter:
     def _only_sentences(self, part: str, value) -> tuple:
         """A step or takeaway list without its items that are section headings ("Related Work"), the title or bare
         phrases (they say nothing), another part under its label (the bundled model's repair wrote "Significance: The
-        method provides ..." as a method step, and the significance again), or that ran to their bound (the schema's pattern then closes them with a full
-        stop mid-clause: "... trained only for geometric tasks do."), or that hold the answer's own syntax (a
+        method provides ..." as a method step, and the significance again), or that ran to their bound (the schema's
+        pattern then closes them with a full stop mid-clause: "... trained only for geometric tasks do."), or that hold the answer's own syntax (a
         small model lost in its JSON wrote "keywords]: ['AN', 'WR'] ]<draft> ..." as a takeaway). Where fewer than
         two whole items are left, those that ran to their bound stay, cut at a word and marked "…" (the part is
         listed as truncated) rather than the part going missing. Other parts unchanged. Returns (value, whether an
