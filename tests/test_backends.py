@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from chatpaper.backends import BACKENDS, ChatStream, Usage, default_backend_name, estimate_tokens, get_backend, local
+from chatpaper.backends import (BACKENDS, ChatStream, Usage, default_backend_name, estimate_tokens, get_backend, local,
+                                loop_start)
 from chatpaper.backends.local import BUNDLED_NAME, BUNDLED_SHA256, bundled_parts, resolve_model_path
 from chatpaper.errors import BackendError, Cancelled, MissingKey
 from chatpaper.settings import Settings
@@ -96,6 +97,62 @@ def test_chat_stream_cancel_is_prompt_even_while_the_producer_is_silent():
         next(chunks)
     assert time.monotonic() - started < 1.0
     assert stream.text == "first"
+
+
+def _looping_backend(prefix: str, unit: str):
+    """A backend whose model writes ``prefix``, then ``unit`` over and over until it is stopped (or 400 times), one
+    chunk a token, and counts what it wrote as llama.cpp would."""
+    from chatpaper.backends import Backend
+
+    class Looping(Backend):
+        id = "looping"
+        sent = 0
+
+        def _produce(self, messages, *, max_tokens, temperature, stop, stop_event, schema=None):
+            for chunk in [prefix, *[unit] * 400]:
+                if stop_event.is_set():
+                    break
+                self.sent += 1
+                yield chunk
+            return Usage(30, self.sent), ("length" if self.sent == 401 else "stop")
+
+    return Looping()
+
+
+def test_an_answer_that_falls_into_a_loop_is_stopped_and_keeps_one_copy():
+    # Seen: the bundled model translating a takeaway with a formula wrote "\, " until its 264-token limit.
+    backend = _looping_backend("关键点能量衡量了对齐：\\( QA - (", " \\,")
+    stream = backend.chat([{"role": "user", "content": "x"}], max_tokens=400)
+    list(stream)
+    assert stream.finish_reason == "loop"
+    assert stream.text == "关键点能量衡量了对齐：\\( QA - ( \\,"
+    assert backend.sent < 20  # stopped at the 16th copy, not the 400th
+    assert stream.usage == Usage(30, backend.sent)  # what the producer counted up to the stop
+
+
+@pytest.mark.parametrize("text, loops", [
+    ("NeRF is fast. " * 4, True),  # a sentence four times
+    ("NeRF is fast. " * 3, False),
+    ("=" * 48, True),
+    ("=" * 47, False),  # a Markdown rule line is shorter than that
+    ("The results: 0.0, 0.0, 0.0.", False),
+])
+def test_a_loop_is_a_piece_repeated_four_times_over_48_characters(text, loops):
+    assert (loop_start(text) is not None) is loops
+
+
+def test_no_loop_is_seen_in_real_prose_streamed_in_chunks(corpus_dir):
+    # A real paper's English and a real digest post's Chinese, streamed three characters a chunk: never stopped.
+    from chatpaper.pdf import extract_paper
+
+    english = " ".join(s.text for s in extract_paper(corpus_dir / "specter_acl2020.pdf").sections)
+    chinese = (corpus_dir.parent / "seed" / "nerf-daily-digest-2024-01-30.md").read_text(encoding="utf-8")
+    for text in (english, chinese):
+        backend = _looping_backend("", "")
+        chunks = [text[i:i + 3] for i in range(0, len(text), 3)]
+        backend._produce = lambda *a, stop_event, **k: (yield from chunks) or (Usage(), "stop")
+        stream = backend.chat([{"role": "user", "content": "x"}])
+        assert "".join(stream) == text and stream.finish_reason == "stop"
 
 
 # --- local model resolution -------------------------------------------------------------------------------------

@@ -123,6 +123,23 @@ def test_local_cancel_mid_stream_stops_and_frees_the_model(smollm_gguf):
     assert "".join(backend.chat(COLOURS, max_tokens=8, temperature=0.0))  # the lock was released
 
 
+# SmolLM2 answers this, greedy, with "ha, " until its token limit.
+LOOP = [{"role": "user", "content": "Continue this list exactly as it goes, with no other words: " + "ha, " * 20}]
+
+
+@pytest.mark.parametrize("make", [_local, _openai], ids=["local", "openai"])
+def test_an_answer_that_loops_is_stopped_long_before_its_token_limit(smollm_gguf, llama_server, make):
+    backend = make(smollm_gguf if make is _local else llama_server)
+    stream = backend.chat(LOOP, max_tokens=400, temperature=0.0)
+    list(stream)
+    assert stream.finish_reason == "loop"
+    assert stream.text.count("ha,") == 1  # one copy of the loop is kept, the repeats are cut off
+    if make is _local:  # in-process, the tokens written up to the stop are counted (about two per "ha, ")
+        assert 24 <= stream.usage.completion_tokens < 60
+        assert stream.usage.prompt_tokens > backend.count_tokens(LOOP[0]["content"])
+    assert "".join(backend.chat(COLOURS, max_tokens=8, temperature=0.0))  # the model (or server) is free again
+
+
 def test_openai_cancel_mid_stream(llama_server):
     cancel = threading.Event()
     stream = _openai(llama_server).chat(STORY, max_tokens=300, cancel=cancel)

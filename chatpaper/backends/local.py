@@ -507,9 +507,9 @@ class LocalBackend(Backend):
                                                   logits_processor=processors)
             finish = None
             for chunk in chunks:
-                if stop_event.is_set():
+                if stop_event.is_set():  # the reader left, or the answer fell into a loop: what was done is counted
                     chunks.close()
-                    return Usage(), None
+                    break
                 choice = chunk["choices"][0]
                 finish = choice.get("finish_reason") or finish
                 text = choice.get("delta", {}).get("content")
