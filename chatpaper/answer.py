@@ -37,8 +37,6 @@ def parse_answer(text: str, parts: list[str]) -> Answer:
         if part not in raw:
             continue
         value = clean_value(raw[part], part)
-        if structured and _ran_to_bound(raw[part], part) and value.endswith("."):
-            value = value[:-1]  # the schema's pattern made the grammar close it there with a full stop, mid-clause
         if _is_echo(value, part):
             continue
         value, unfinished = (_complete(value), True) if part in cut else _finished(value)
@@ -123,12 +121,6 @@ def _complete(value):
     if sentences and not re.search(r"[.!?。！？]$", sentences[-1]):
         return " ".join(sentences[:-1]) if len(sentences) > 1 else sentences[0].rstrip(",;:，；： ") + "…"
     return value
-
-
-def _ran_to_bound(raw, part: str) -> bool:
-    """A raw JSON string of prose as long as its part's bound: the answer ran to it (``writer.schema_for``)."""
-    p = PART.get(part)
-    return p is not None and not p.is_list and isinstance(raw, str) and len(raw) >= p.chars
 
 
 def _is_echo(value, part: str) -> bool:

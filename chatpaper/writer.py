@@ -31,7 +31,7 @@ from chatpaper.prompts import load_prompt
 log = logging.getLogger(__name__)
 
 #: Part of the digest cache key: a change of the writing logic invalidates cached digests.
-WRITER_VERSION = "11"
+WRITER_VERSION = "10"
 #: Paper text per digest, in tokens. The bundled 0.5B model reads about 96 tokens/s on 2 cores: 1,800 tokens are
 #: 19 s, read once per digest (every later call reuses them).
 PAPER_TOKENS = 1800
@@ -83,16 +83,12 @@ def data(text: str) -> str:
 
 
 def schema_for(parts: list[str], lang: str = "en") -> dict:
-    """The JSON schema of an answer with ``parts``: sentences (prose, steps, takeaways) and names (keywords), each
-    within its part's length bound."""
+    """The JSON schema of an answer with ``parts``: strings and lists of strings, each with its length bound."""
     props = {}
     for name in parts:
         p = PART[name]
-        if name in SENTENCE_LISTS or not p.is_list:  # a step, a takeaway and a part of prose are sentences: 20
-            # characters at least, ending in a full stop, so no section heading ("Related Work") or bare phrase
-            # ("Improving the reconstruction") fits, and no string closes mid-sentence ("... and in some cases
-            # superior"): with a bare maxLength the bundled model did that in 2 of 3 digests probed, and every such
-            # part took the repair call
+        if name in SENTENCE_LISTS:  # a step or a takeaway is a sentence: 20 characters at least, ending in a full
+            # stop, so no section heading ("Related Work") or bare phrase ("Improving the reconstruction") fits
             text = {"type": "string", "pattern": f'^[^"\\\\\\n]{{{MIN_ITEM_CHARS - 1},{p.chars - 1}}}[.]$'}
         else:
             text = {"type": "string", "minLength": 1, "maxLength": p.chars}

@@ -4,7 +4,6 @@ prompt injection."""
 from __future__ import annotations
 
 import json
-import re
 import threading
 from pathlib import Path
 
@@ -51,10 +50,7 @@ def test_questions_carry_a_json_schema_with_length_bounds_and_translations_none(
     write_digests(record, paper, backend, ["en", "zh"])
     overview = backend.schemas[0]
     assert overview["required"] == ["summary", "takeaways", "keywords"]
-    summary = overview["properties"]["summary"]["pattern"]  # a sentence within the part's bound, ending in "."
-    assert re.fullmatch(summary, "DaC groups the views and trains one expert per group.")
-    assert not re.fullmatch(summary, "DaC groups the views and trains one expert per")  # closed mid-sentence
-    assert not re.fullmatch(summary, "DaC groups the views. " + "x" * 240 + ".")  # over 260 characters
+    assert overview["properties"]["summary"]["maxLength"] == 260
     assert overview["properties"]["takeaways"]["maxItems"] == 5
     assert backend.schemas[4:] == [None] * 12  # translations are plain text
 
