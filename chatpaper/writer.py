@@ -31,7 +31,7 @@ from chatpaper.prompts import load_prompt
 log = logging.getLogger(__name__)
 
 #: Part of the digest cache key: a change of the writing logic invalidates cached digests.
-WRITER_VERSION = "10"
+WRITER_VERSION = "11"
 #: Paper text per digest, in tokens. The bundled 0.5B model reads about 96 tokens/s on 2 cores: 1,800 tokens are
 #: 19 s, read once per digest (every later call reuses them).
 PAPER_TOKENS = 1800
