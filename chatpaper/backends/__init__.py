@@ -170,9 +170,9 @@ class ChatStream:
 
 
 #: A text has fallen into a loop when its end is one piece of up to ``_LOOP_UNIT`` characters repeated at least
-#: ``_LOOP_REPEATS`` times and over at least ``_LOOP_CHARS`` characters: "\\, \\, \\, ..." 16 times, a sentence 4
-#: times. Prose never does that; a small model that starts it goes on to its token limit (seen: the bundled model
-#: translating a takeaway with a formula wrote "\\, " until its 264-token limit, 12 s on 2 cores).
+#: ``_LOOP_REPEATS`` times and over at least ``_LOOP_CHARS`` characters: "\, " 16 times, a sentence 4 times. Prose
+#: never does that; a small model that starts it goes on to its token limit (seen: the bundled model translating a
+#: takeaway with a formula wrote "\, " until its 264-token limit, 12 s on 2 cores).
 _LOOP_UNIT, _LOOP_REPEATS, _LOOP_CHARS = 80, 4, 48
 
 
