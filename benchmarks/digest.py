@@ -29,6 +29,7 @@ import subprocess
 import sys
 import tarfile
 import tempfile
+import threading
 import time
 from dataclasses import dataclass, field
 from io import BytesIO
@@ -106,8 +107,19 @@ def old_writer(commit: str, folder: Path):
 
 
 def raw_unit(llama, text_tokens: list[int]) -> float:
-    """Seconds for one unit of raw llama.cpp work: evaluate 1,024 prompt tokens from scratch, generate 128."""
-    return sum(unit_seconds(llama, text_tokens))
+    """Seconds for one unit of raw llama.cpp work: evaluate 1,024 prompt tokens from scratch, generate 128.
+
+    The unit runs on a thread of its own that ends with it, as every backend call does (``ChatStream``'s worker).
+    llama.cpp's OpenMP keeps a team of threads for each thread that ran it; run on the main thread, the unit left that
+    team behind, and every later generation on the calls' own threads wrote its tokens about 1.6x slower (measured:
+    240 tokens of nerf2nerf's overview in 21.8 s against 13.5 s without the unit before; the prompt read as fast):
+    the digests this benchmark timed after the unit were that much slower than the same digests timed alone.
+    """
+    seconds: list[float] = []
+    worker = threading.Thread(target=lambda: seconds.append(sum(unit_seconds(llama, text_tokens))), name="raw-unit")
+    worker.start()
+    worker.join()
+    return seconds[0]
 
 
 def digest_once(name: str, write, record, paper, backend, out: Path | None, pdf: Path) -> Run:
