@@ -379,9 +379,11 @@ def _draft_from_prompt(llama) -> None:
     (the JSON keys the question names, the paper's names, terms and numbers, the English a translation keeps), and
     a guess the sampler then draws itself is a step saved: on the specter digest, 417 of 981 steps checked a guess,
     and 311 of them took it (1,292 tokens in 981 steps); the digest took 85 s against 102 s without.
-    The answer is the one it would be without guessing: the sampler draws each position in order, from the same
-    logits and with the same logits processors, and the first position that differs from the guess ends it
-    (the guesses after it are removed from the KV cache). Two changes make that hold here:
+    The sampler still draws each position in order, with the same logits processors, and the first position that
+    differs from the guess ends it (the guesses after it are removed from the KV cache): greedy answers are the
+    same token for token. The logits themselves differ in their last bits (llama.cpp's kernels sum a batch of two
+    in another order than one token), so a sampled answer can take the other side of a near-tie. Two changes make
+    the rest hold here:
 
     - the batch with the guesses asks llama.cpp for the logits of every position (llama-cpp-python only does so
       for a model made with ``logits_all``, which would compute them for the whole prompt too and keep an
