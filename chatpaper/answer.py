@@ -243,6 +243,9 @@ def clean_text(raw: str) -> str:
     text = " ".join(line.strip() for line in lines if line.strip())
     text = re.sub(r"\*\*|__|(?<!\w)\*(?!\s)|(?<!\s)\*(?!\w)", "", text)
     text = re.sub(r"\s+", " ", text).strip()
+    # A comma or colon right before the closing full stop: the clause was cut there and the stop added after it
+    # ("... invariant to light, ." in a takeaway the schema's pattern closed).
+    text = re.sub(r"\s*[,;:，；：]+\s*([.!?。！？][\"'“”」]?)$", r"\1", text)
     return text.strip("\"'“”「」 ")
 
 

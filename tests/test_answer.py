@@ -55,3 +55,13 @@ def test_an_answer_cut_between_two_parts_keeps_the_parts_it_finished():
         got = answer.parse_answer(text, ["takeaways", "keywords", "performance"])
         assert got.values["takeaways"] == ["One.", "Two."] and got.values["keywords"] == ["pruning", "masks", "Fisher"]
         assert "performance" not in got.values
+
+
+@pytest.mark.parametrize("raw, text", [
+    ("NeRFs keep colour and light together, but light varies, .", "NeRFs keep colour and light together, but light varies."),
+    ("It groups the views; .", "It groups the views."),
+    ("它把视图分组，。", "它把视图分组。"),
+    ("Results: PSNR 31.2, SSIM 0.93.", "Results: PSNR 31.2, SSIM 0.93."),  # commas inside stay
+])
+def test_a_stop_right_after_a_comma_loses_the_comma(raw, text):
+    assert answer.clean_text(raw) == text
