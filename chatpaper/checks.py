@@ -296,7 +296,15 @@ def heading_like(step: str, headings: list[str]) -> bool:
     a small model lists the headings it read."""
     sentence = bool(re.search(r"[.!?。]\s*$", step))
     bare = _HEADING_NUMBER.sub("", step).strip(" .:;").lower()
-    return (len(bare.split()) < 4 and not sentence) or any(bare == _HEADING_NUMBER.sub("", h).strip(" .:;").lower() for h in headings)
+    return (len(bare.split()) < 4 and not sentence) or is_heading(step, headings)
+
+
+def is_heading(text: str, headings: list[str]) -> bool:
+    """True when ``text`` is one of ``headings`` (the title, a section heading), whatever its case, punctuation and
+    section number: "NeRF: neural radiance field in 3D vision, a comprehensive review." is the title."""
+    def bare(t: str) -> str:
+        return " ".join(re.findall(r"\w+", _HEADING_NUMBER.sub("", t).lower()))
+    return bare(text) in {bare(h) for h in headings}
 
 
 _HEADING_NUMBER = re.compile(r"^\s*(?:\(?\d+(?:\.\d+)*[.)]?|[IVX]+\.|[A-Z]\.)\s+")

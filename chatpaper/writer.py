@@ -31,7 +31,7 @@ from chatpaper.prompts import load_prompt
 log = logging.getLogger(__name__)
 
 #: Part of the digest cache key: a change of the writing logic invalidates cached digests.
-WRITER_VERSION = "11"
+WRITER_VERSION = "12"
 #: Paper text per digest, in tokens. The bundled 0.5B model reads about 96 tokens/s on 2 cores: 1,800 tokens are
 #: 19 s, read once per digest (every later call reuses them).
 PAPER_TOKENS = 1800
@@ -51,6 +51,9 @@ MIN_CJK_SHARE = 0.5
 #: glossary call (names of methods are capitalised, not counted): one plain word ("embedding") reads fine, and each
 #: call more is seconds on 2 cores.
 MAX_ZH_ENGLISH = 1
+#: Fewest words of a repaired piece of prose that replaces a first answer (the bundled model's repair of a part
+#: that repeated another came back cut after one word, "NeRFs…", and said less than the repeat: nothing).
+MIN_PROSE_WORDS = 4
 #: Two parts whose word trigrams overlap this much say the same thing.
 REPEAT_OVERLAP = 0.4
 #: Sentences pasted from the paper rewritten per digest, longest first (each call is a few seconds).
@@ -234,8 +237,11 @@ class DigestWriter:
                 first = getattr(digest, part)
                 first_overlap = self._overlap(part, first, digest)[0] if first else 0.0
                 repeated = first_overlap >= REPEAT_OVERLAP
-                if not value or (was_cut and cut and first and not repeated):
-                    continue  # a cut part cut again: the first answer stays, unless it says what another part says
+                if (not value or (was_cut and cut and first and not repeated)
+                        or (first and not PART[part].is_list and _words(value) < MIN_PROSE_WORDS)):
+                    # a cut part cut again: the first answer stays, unless it says what another part says; and a
+                    # repair cut down to a fragment ("NeRFs…") says less than any first answer, repeat or not
+                    continue
                 # A part that said the same as another takes a repair that still does, when it does less so.
                 if (not first or (was_cut and not repeated)
                         or self._overlap(part, value, digest)[0] < max(REPEAT_OVERLAP, first_overlap)):
@@ -431,7 +437,8 @@ class DigestWriter:
 
     # ------------------------------------------------------------------------------------------------ checks
     def _gaps(self, digest: Digest) -> dict[str, str]:
-        """English parts to ask for again: missing, too few keywords, or saying the same as another part."""
+        """English parts to ask for again: missing, too few items, only the title or a heading (the bundled model gave
+        the survey's title as its summary), cut off, or saying the same as another part."""
         problems: dict[str, str] = {}
         for p in PARTS[1:]:
             value = getattr(digest, p.name)
@@ -443,6 +450,8 @@ class DigestWriter:
                 problems[p.name] = "give 3 to 5"
             elif p.is_list and len(value) < 2:
                 problems[p.name] = "give 3 to 5"
+            elif not p.is_list and checks.is_heading(value, [self.title, *self._headings]):  # says nothing
+                problems[p.name] = "it only gave a title: say what the paper does and finds"
             elif not p.is_list and not re.search(r"[.!?)\"”]$", value):  # "…": cut at a word, not a whole sentence
                 problems[p.name] = "it was cut off: one short whole sentence"
             else:

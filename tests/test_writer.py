@@ -72,6 +72,25 @@ def test_missing_or_repeated_parts_get_one_repair_call_behind_the_paper():
     assert not en.missing and en.calls == 5
 
 
+def test_a_summary_that_only_gives_the_title_or_a_heading_is_asked_for_again():
+    # nerf_survey: the bundled model's summary was the paper's title, in another case.
+    record, paper = make_paper()
+    for said in ("divide and conquer.", "3 Divide and Conquer", "Divide, and conquer!"):
+        repaired = "DaC trains one expert per group of views and distils them into one model."
+        backend = scripted({"summary.en": EN["summary.en"].replace(
+            "SUMMARY: DaC splits the training views into groups and distils the experts into one model.",
+            f"SUMMARY: {said}"), "repair.en": [json.dumps({"summary": repaired})]})
+        en = write_digests(record, paper, backend, ["en"])["en"]
+        assert backend.tasks()[-1] == "repair.en", said
+        assert '"summary"' in backend.calls[-1][-1]["content"].split("</paper>")[1]
+        assert "it only gave a title" in backend.calls[-1][-1]["content"]
+        assert en.summary == repaired
+    # A summary that names the title inside a sentence says something: no repair.
+    backend = scripted({"summary.en": EN["summary.en"].replace("SUMMARY: DaC splits", "SUMMARY: Divide and Conquer splits")})
+    write_digests(record, paper, backend, ["en"])
+    assert "repair.en" not in backend.tasks()
+
+
 def test_a_repair_that_still_repeats_is_taken_only_when_it_repeats_less():
     same = "Better renderings come from grouping the views well."
     less = same[:-1] + " on every scene."  # word-trigram overlap 0.67 with the innovation, against 1.0
@@ -82,6 +101,20 @@ def test_a_repair_that_still_repeats_is_taken_only_when_it_repeats_less():
         en = write_digests(record, paper, backend, ["en"])["en"]
         assert backend.tasks()[-1] == "repair.en" and en.innovation == same
         assert en.performance_eval == less
+
+
+def test_a_repair_cut_down_to_a_fragment_never_replaces_a_first_answer():
+    # nerf2nerf in the benchmark: the innovation repeated the approach, its repair came back cut after one word
+    # ("NeRFs…"), which repeats nothing, and was taken; the Chinese of it then went missing.
+    same = "Better renderings come from grouping the views well."
+    record, paper = make_paper()
+    conclusion = f"INNOVATION: {same}\nPERFORMANCE REVIEW: {same}\nSIGNIFICANCE: Large scenes train faster."
+    for fragment, kept in (('{"performance_eval": "Better', same),
+                           ('{"performance_eval": "PSNR rises on every scene."}', "PSNR rises on every scene.")):
+        backend = scripted({"conclusion.en": conclusion, "repair.en": [fragment]})
+        en = write_digests(record, paper, backend, ["en"])["en"]
+        assert backend.tasks()[-1] == "repair.en"
+        assert en.performance_eval == kept, fragment
 
 
 def test_a_cut_part_that_repeats_another_takes_a_cut_repair_that_does_not():
