@@ -9,10 +9,11 @@ and after the digests; the median is used). Medians and the new/old ratio follow
 (and with ``--server-old`` the old one) also runs through llama.cpp's OpenAI-compatible server
 (``python -m llama_cpp.server``, verbose), whose own log says how many prompt tokens each call evaluated and
 reused. ``--out DIR`` keeps each digest's Markdown, and scores it with ``../shared/tools/score_digest.py``.
-``--old-as-was`` adds ``old@lib``: the old writer on llama-cpp-python's own thread defaults, as it ran at d3e96ba.
+``--old-as-was`` adds ``old@lib``: the old writer on llama-cpp-python's own thread defaults, as it ran at d3e96ba
+(without the prompt-lookup decoding the backend does on chatpaper's own thread setting).
 
-Both writers run on today's backend and its thread default, so the old writer's time here is not the time it took
-before 66113c4: since then ``CHATPAPER_THREADS=0`` gives llama.cpp every core for generation too (llama-cpp-python's
+Both writers run on today's backend, its thread default and its prompt-lookup decoding, so the old writer's time
+here is not the time it took before 66113c4: since then ``CHATPAPER_THREADS=0`` gives llama.cpp every core for generation too (llama-cpp-python's
 own default generated on one thread of two), which speeds up both writers alike; ``python -m benchmarks units
 --threads lib,0`` measures that factor on its own. ``CHATPAPER_MODEL`` picks the local model (the 1.5B:
 ``CHATPAPER_MODEL=qwen2.5-coder-1.5b``); units are always of the model the digests ran on.
