@@ -31,7 +31,7 @@ from chatpaper.prompts import load_prompt
 log = logging.getLogger(__name__)
 
 #: Part of the digest cache key: a change of the writing logic invalidates cached digests.
-WRITER_VERSION = "12"
+WRITER_VERSION = "13"
 #: Paper text per digest, in tokens. The bundled 0.5B model reads about 96 tokens/s on 2 cores: 1,800 tokens are
 #: 19 s, read once per digest (every later call reuses them).
 PAPER_TOKENS = 1800
@@ -51,8 +51,9 @@ MIN_CJK_SHARE = 0.5
 #: glossary call (names of methods are capitalised, not counted): one plain word ("embedding") reads fine, and each
 #: call more is seconds on 2 cores.
 MAX_ZH_ENGLISH = 1
-#: Fewest words of a repaired piece of prose that replaces a first answer (the bundled model's repair of a part
-#: that repeated another came back cut after one word, "NeRFs…", and said less than the repeat: nothing).
+#: Fewest words of a piece of prose: fewer is a fragment, no part. A first answer so short counts as missing (the
+#: bundled model's conclusion answer stopped after "NeRFs,": as a part cut off it came last in a repair that ran out
+#: of tokens before it, and its Chinese went missing), and a repair so short never replaces a first answer.
 MIN_PROSE_WORDS = 4
 #: Two parts whose word trigrams overlap this much say the same thing.
 REPEAT_OVERLAP = 0.4
@@ -216,8 +217,10 @@ class DigestWriter:
             _store(digest, got)
         for p in PARTS[1:]:
             value, cut = self._cleaned(p.name, getattr(digest, p.name))
+            if value and not p.is_list and _words(value) < MIN_PROSE_WORDS:
+                value = ""  # "NeRFs…" (an answer cut after one word) is no part: missing, so the repair asks it first
             setattr(digest, p.name, value)
-            if cut and p.name not in digest.truncated:
+            if cut and value and p.name not in digest.truncated:
                 digest.truncated.append(p.name)
         problems = self._gaps(digest)
         # What is missing first: an answer that runs out of tokens loses its last parts, and a part cut off or

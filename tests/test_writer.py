@@ -117,6 +117,21 @@ def test_a_repair_cut_down_to_a_fragment_never_replaces_a_first_answer():
         assert en.performance_eval == kept, fragment
 
 
+def test_a_first_answer_cut_down_to_a_fragment_is_missing_and_asked_for_first():
+    # nerf2nerf, first in the benchmark's process: the conclusion answer stopped after "innovation": "NeRFs,"; as a
+    # part cut off it came after five others in the repair, which ran out of tokens before it.
+    record, paper = make_paper()
+    conclusion = json.dumps({"significance": "Large scenes train faster.", "innovation": "Experts,",
+                             "performance_eval": "PSNR rises on every scene."})
+    backend = scripted({"conclusion.en": conclusion, "methods.en": "METHODS:",
+                        "repair.en": [json.dumps({"innovation": "Each expert sees only similar views.",
+                                                  "methods": ["Group the views.", "Train one expert per group."]})]})
+    en = write_digests(record, paper, backend, ["en"])["en"]
+    assert backend.schemas[backend.tasks().index("repair.en")]["required"][:2] == ["methods", "innovation"]
+    assert "it was missing" in backend.calls[-1][-1]["content"].split('"innovation"')[1].split("\n")[0]
+    assert en.innovation == "Each expert sees only similar views." and "innovation" not in en.truncated
+
+
 def test_a_cut_part_that_repeats_another_takes_a_cut_repair_that_does_not():
     # pynerf: the one takeaway left of a cut answer restated the summary (overlap 0.81); the repair's takeaways were
     # new but cut too, and "a cut part cut again keeps the first answer" kept the repeat.
