@@ -217,7 +217,7 @@ class DigestWriter:
             _store(digest, got)
         for p in PARTS[1:]:
             value, cut = self._cleaned(p.name, getattr(digest, p.name))
-            if value and not p.is_list and _words(value) < MIN_PROSE_WORDS:
+            if value and not p.is_list and value.endswith("…") and _words(value) < MIN_PROSE_WORDS:
                 value = ""  # "NeRFs…" (an answer cut after one word) is no part: missing, so the repair asks it first
             setattr(digest, p.name, value)
             if cut and value and p.name not in digest.truncated:
