@@ -51,9 +51,10 @@ MIN_CJK_SHARE = 0.5
 #: glossary call (names of methods are capitalised, not counted): one plain word ("embedding") reads fine, and each
 #: call more is seconds on 2 cores.
 MAX_ZH_ENGLISH = 1
-#: Fewest words of a piece of prose: fewer is a fragment, no part. A first answer so short counts as missing (the
-#: bundled model's conclusion answer stopped after "NeRFs,": as a part cut off it came last in a repair that ran out
-#: of tokens before it, and its Chinese went missing), and a repair so short never replaces a first answer.
+#: Fewest words of a piece of prose: fewer is a fragment, no part. A first answer cut that short ("…") counts as
+#: missing (the bundled model's conclusion answer stopped after "NeRFs,": as a part cut off it came last in a repair
+#: that ran out of tokens before it, and its Chinese went missing), and a repair that short never replaces a first
+#: answer.
 MIN_PROSE_WORDS = 4
 #: Two parts whose word trigrams overlap this much say the same thing.
 REPEAT_OVERLAP = 0.4

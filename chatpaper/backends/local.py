@@ -378,7 +378,7 @@ def _draft_from_prompt(llama) -> None:
     one guess took 56 ms against 43 ms without (``DRAFT_TOKENS``). A digest's answers repeat what the prompt holds
     (the JSON keys the question names, the paper's names, terms and numbers, the English a translation keeps), and
     a guess the sampler then draws itself is a step saved: on the specter digest, 417 of 981 steps checked a guess,
-    and 311 of them took it (1,292 tokens in 981 steps); the digest took 85 s against 102 s without.
+    and 311 of them took it (1,292 tokens in 981 steps): 36.9 ms per written token against 43.3 without.
     The sampler still draws each position in order, with the same logits processors, and the first position that
     differs from the guess ends it (the guesses after it are removed from the KV cache): greedy answers are the
     same token for token. The logits themselves differ in their last bits (llama.cpp's kernels sum a batch of two
